@@ -1,0 +1,33 @@
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * Every environment variable gpupool reads. Parsed once at start; a bad value stops the process
+ * with a message that names the variable.
+ */
+export const configSchema = z.strictObject({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/gpupool'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(10),
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** `redis` (production) or `postgres` (BullMQ's PostgreSQL backend, the zero-install default). */
+  QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
+  /** Prefix of every queue key, so test runs and tenants never share queues. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('gpupool'),
+  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').default('gpupool-development-secret-change-me-in-production'),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(3600),
+  GPUPOOL_ADMIN_EMAIL: z.email().default('admin@gpupool.local'),
+  GPUPOOL_ADMIN_PASSWORD: z.string().min(8).default('gpupool-admin'),
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+  /** How often the reconciler sweeps PostgreSQL for work Redis may have lost. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10000),
+  /** A grant intent older than this with no grant yet is re-enqueued by the reconciler. */
+  RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(5000),
+  SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),
+  SIMULATOR_API_TOKEN: z.string().optional(),
+});
+
+export type GpupoolConfig = Readonly<z.infer<typeof configSchema>>;

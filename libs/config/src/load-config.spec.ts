@@ -1,0 +1,20 @@
+import { ConfigError, parseConfig } from './load-config.js';
+
+describe('parseConfig', () => {
+  it('applies documented defaults', () => {
+    const config = parseConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.QUEUE_BACKEND).toBe('redis');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => parseConfig({ PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => parseConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => parseConfig({ QUEUE_BACKEND: 'kafka' })).toThrow(/QUEUE_BACKEND/);
+  });
+
+  it('ignores variables that are not gpupool settings', () => {
+    expect(parseConfig({ PATH: '/usr/bin', PORT: '8080' }).PORT).toBe(8080);
+  });
+});

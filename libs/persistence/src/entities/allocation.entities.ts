@@ -1,0 +1,47 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+import { ProjectEntity } from './directory.entities.js';
+import { ProgramEntity } from './program.entities.js';
+import { AllocationRequestEntity, AllocationRequestLineEntity } from './request.entities.js';
+
+@Entity('allocations')
+export class AllocationEntity {
+  @PrimaryGeneratedColumn('uuid') id!: string;
+  @Column('uuid') requestId!: string;
+  @ManyToOne(() => AllocationRequestEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'request_id' })
+  request?: AllocationRequestEntity;
+  /** One allocation per approved request line: the unique key that makes a grant happen once. */
+  @Index('uq_allocations_request_line', { unique: true })
+  @Column('uuid')
+  requestLineId!: string;
+  @ManyToOne(() => AllocationRequestLineEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'request_line_id' })
+  requestLine?: AllocationRequestLineEntity;
+  @Index('ix_allocations_project')
+  @Column('uuid')
+  projectId!: string;
+  @ManyToOne(() => ProjectEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'project_id' })
+  project?: ProjectEntity;
+  @Column('uuid') programId!: string;
+  @ManyToOne(() => ProgramEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'program_id' })
+  program?: ProgramEntity;
+  @Column('text') gpuModel!: string;
+  @Column('text') kind!: string;
+  @Column('integer') maxConcurrentGpus!: number;
+  @Column('timestamptz') startsAt!: Date;
+  @Column('timestamptz') endsAt!: Date;
+  /** active → exhausted | expired | suspended */
+  @Column('text') status!: string;
+  @Column('integer', { default: 0 }) priorityTier!: number;
+  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+}

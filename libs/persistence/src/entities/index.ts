@@ -1,0 +1,52 @@
+import { AllocationEntity } from './allocation.entities.js';
+import { AuditEventEntity, IdempotencyKeyEntity } from './audit.entities.js';
+import {
+  ApiTokenEntity,
+  OrganizationEntity,
+  ProjectEntity,
+  ProjectMemberEntity,
+  UserEntity,
+} from './directory.entities.js';
+import { LedgerEntryEntity, LedgerTransactionEntity } from './ledger.entities.js';
+import {
+  AgencyEntity,
+  ProgramBudgetEntity,
+  ProgramEntity,
+  ProgramReviewerEntity,
+} from './program.entities.js';
+import {
+  AllocationRequestEntity,
+  AllocationRequestLineEntity,
+  ConflictDeclarationEntity,
+  GrantIntentEntity,
+  ReviewEntity,
+} from './request.entities.js';
+
+export * from './allocation.entities.js';
+export * from './audit.entities.js';
+export * from './directory.entities.js';
+export * from './ledger.entities.js';
+export * from './program.entities.js';
+export * from './request.entities.js';
+
+export const ENTITIES = [
+  OrganizationEntity,
+  UserEntity,
+  ApiTokenEntity,
+  ProjectEntity,
+  ProjectMemberEntity,
+  AgencyEntity,
+  ProgramEntity,
+  ProgramBudgetEntity,
+  ProgramReviewerEntity,
+  AllocationRequestEntity,
+  AllocationRequestLineEntity,
+  ReviewEntity,
+  ConflictDeclarationEntity,
+  GrantIntentEntity,
+  AllocationEntity,
+  LedgerTransactionEntity,
+  LedgerEntryEntity,
+  AuditEventEntity,
+  IdempotencyKeyEntity,
+];

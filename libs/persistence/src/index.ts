@@ -1,0 +1,6 @@
+export * from './entities/index.js';
+export { bigintTransformer } from './mappers/bigint.transformer.js';
+export { createDataSource, dataSourceOptions, type DataSourceSettings } from './data-source.js';
+export { ensureDatabase } from './cli/ensure-database.js';
+export { pendingSchemaChanges } from './cli/schema-diff.js';
+export { SnakeNamingStrategy } from './naming.strategy.js';

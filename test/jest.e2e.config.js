@@ -3,7 +3,7 @@ import { jestConfig } from './jest.base.js';
 export default jestConfig({
   displayName: 'e2e',
   testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'],
-  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalSetup: '<rootDir>/test/support/global-setup.mjs',
   testTimeout: 120000,
   maxWorkers: 1,
 });

@@ -11,8 +11,8 @@ export class AuditEventEntity {
   @Column('text') action!: string;
   @Column('text') subjectType!: string;
   @Column('text') subjectId!: string;
-  @Column('jsonb', { nullable: true }) before!: unknown;
-  @Column('jsonb', { nullable: true }) after!: unknown;
+  @Column('jsonb', { nullable: true }) before!: object | null;
+  @Column('jsonb', { nullable: true }) after!: object | null;
   @Column('text', { nullable: true }) requestId!: string | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
 }

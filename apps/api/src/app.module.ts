@@ -1,0 +1,40 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import type { GpupoolConfig } from '#config';
+import { dataSourceOptions } from '#persistence';
+import { AuthGuard } from './auth/auth.guard.js';
+import { QueueModule } from './common/queue.module.js';
+import { CoreModule } from './common/core.module.js';
+import { HealthController } from './health/health.controller.js';
+import { DomainErrorFilter } from './http/domain-error.filter.js';
+import { createValidationPipe } from './http/validation.js';
+import { loggerParams } from './logging.js';
+import { FEATURE_MODULES } from './features.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: GpupoolConfig): DynamicModule {
+    const features: Type[] = FEATURE_MODULES;
+    return {
+      module: AppModule,
+      imports: [
+        CoreModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config)),
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'gpupool-api' }),
+          autoLoadEntities: false,
+        }),
+        QueueModule,
+        ...features,
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: DomainErrorFilter },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './jobs.js';
+export { JobProducer } from './job-producer.js';
+export { QueueTransport, type QueueTransportSettings, type WorkerSettings } from './queue-transport.js';

@@ -1,0 +1,46 @@
+import { startApi, type ApiHarness } from '../support/api-harness.js';
+
+describe('API skeleton', () => {
+  let api: ApiHarness;
+  beforeAll(async () => {
+    api = await startApi('skeleton');
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('answers liveness and readiness', async () => {
+    await api.http.get('/health/live').expect(200, { status: 'ok' });
+    const ready = await api.http.get('/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ postgres: 'up', queue: 'up' });
+  });
+
+  it('publishes OpenAPI generated from the schemas', async () => {
+    const doc = await api.http.get('/docs-json').expect(200);
+    expect(doc.body.paths['/v1/auth/login']).toBeDefined();
+    expect(JSON.stringify(doc.body)).toContain('password');
+  });
+
+  it('returns the API.md error body for unknown fields, bad JSON and missing auth', async () => {
+    const unknown = await api.http.post('/v1/auth/login').send({ email: 'a@b.kr', password: 'x', extra: 1 });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe('VALIDATION_FAILED');
+    const badJson = await api.http.post('/v1/auth/login').set('content-type', 'application/json').send('{"email":');
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.error.code).toBe('INVALID_JSON');
+    const noAuth = await api.http.get('/v1/me');
+    expect(noAuth.status).toBe(401);
+    expect(noAuth.body.error.code).toBe('UNAUTHENTICATED');
+    const noRoute = await api.http.get('/v1/nowhere').set('authorization', `Bearer ${api.adminToken}`);
+    expect(noRoute.status).toBe(404);
+    expect(noRoute.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('logs in the bootstrap admin', async () => {
+    const me = await api.http.get('/v1/me').set('authorization', `Bearer ${api.adminToken}`).expect(200);
+    expect(me.body.roles).toEqual(['admin']);
+    const wrong = await api.http.post('/v1/auth/login').send({ email: 'admin@test.gpupool.kr', password: 'nope' });
+    expect(wrong.status).toBe(401);
+  });
+});

@@ -4,3 +4,4 @@ export { createDataSource, dataSourceOptions, type DataSourceSettings } from './
 export { ensureDatabase } from './cli/ensure-database.js';
 export { pendingSchemaChanges } from './cli/schema-diff.js';
 export { SnakeNamingStrategy } from './naming.strategy.js';
+export { accountBalances, inflowOfKind, postLedgerTransaction, type LedgerPosting } from './repositories/ledger.repository.js';

@@ -1,0 +1,69 @@
+import type { EntityManager } from 'typeorm';
+import { LedgerEntryEntity, LedgerTransactionEntity } from '../entities/ledger.entities.js';
+
+export interface LedgerPosting {
+  kind: string;
+  idempotencyKey: string;
+  entries: { account: string; amount: bigint }[];
+  memo?: string;
+  requestId?: string | null;
+}
+
+/**
+ * Writes ledger transactions. Must run inside the caller's transaction: the posting commits or
+ * rolls back with the business change it records. A second posting with the same idempotency key
+ * is a no-op (returns false), which is what makes redelivered jobs harmless.
+ */
+export async function postLedgerTransaction(manager: EntityManager, posting: LedgerPosting): Promise<boolean> {
+  if (!manager.queryRunner?.isTransactionActive) {
+    throw new Error('postLedgerTransaction must run inside a transaction');
+  }
+  const total = posting.entries.reduce((sum, entry) => sum + entry.amount, 0n);
+  if (total !== 0n || posting.entries.length < 2) {
+    throw new Error(`ledger transaction ${posting.idempotencyKey} does not balance (sum ${total})`);
+  }
+  const inserted = await manager
+    .createQueryBuilder()
+    .insert()
+    .into(LedgerTransactionEntity)
+    .values({
+      kind: posting.kind,
+      idempotencyKey: posting.idempotencyKey,
+      memo: posting.memo ?? null,
+      requestId: posting.requestId ?? null,
+    })
+    .orIgnore()
+    .returning(['id'])
+    .execute();
+  const row = (inserted.raw as { id: string }[])[0];
+  if (!row) return false;
+  await manager
+    .createQueryBuilder()
+    .insert()
+    .into(LedgerEntryEntity)
+    .values(posting.entries.map((entry) => ({ transactionId: row.id, account: entry.account, amount: entry.amount })))
+    .execute();
+  return true;
+}
+
+/** Balances of the given accounts, as sums of their entries (absent accounts are 0). */
+export async function accountBalances(manager: EntityManager, accounts: string[]): Promise<Map<string, bigint>> {
+  const result = new Map<string, bigint>(accounts.map((account) => [account, 0n]));
+  if (accounts.length === 0) return result;
+  const rows = await manager.query<{ account: string; balance: string }[]>(
+    'SELECT account, SUM(amount)::text AS balance FROM ledger_entries WHERE account = ANY($1) GROUP BY account',
+    [accounts],
+  );
+  for (const row of rows) result.set(row.account, BigInt(row.balance));
+  return result;
+}
+
+/** Sum of the positive entries into an account from transactions of one kind (e.g. everything granted). */
+export async function inflowOfKind(manager: EntityManager, account: string, kind: string): Promise<bigint> {
+  const rows = await manager.query<{ total: string | null }[]>(
+    `SELECT SUM(e.amount)::text AS total FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+     WHERE e.account = $1 AND t.kind = $2 AND e.amount > 0`,
+    [account, kind],
+  );
+  return BigInt(rows[0]?.total ?? '0');
+}

@@ -26,6 +26,11 @@ export const configSchema = z.strictObject({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10000),
   /** A grant intent older than this with no grant yet is re-enqueued by the reconciler. */
   RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(5000),
+  /** BullMQ lock of an active job; a worker killed with SIGKILL has its jobs re-run after this. */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30000),
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30000),
+  /** Fault injection for tests only: hold each grant transaction open this long before committing. */
+  FAULT_GRANT_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(0),
   SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),
   SIMULATOR_API_TOKEN: z.string().optional(),
 });

@@ -26,7 +26,21 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@nestjs/*', 'typeorm', 'typeorm/*', 'bullmq', 'ioredis', 'pg', 'express', '#persistence', '#queues', '#config'], message: 'libs/domain is pure TypeScript: no framework or I/O imports.' },
+            {
+              group: [
+                '@nestjs/*',
+                'typeorm',
+                'typeorm/*',
+                'bullmq',
+                'ioredis',
+                'pg',
+                'express',
+                '#persistence',
+                '#queues',
+                '#config',
+              ],
+              message: 'libs/domain is pure TypeScript: no framework or I/O imports.',
+            },
           ],
         },
       ],

@@ -26,7 +26,10 @@ describe('API skeleton', () => {
     const unknown = await api.http.post('/v1/auth/login').send({ email: 'a@b.kr', password: 'x', extra: 1 });
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('VALIDATION_FAILED');
-    const badJson = await api.http.post('/v1/auth/login').set('content-type', 'application/json').send('{"email":');
+    const badJson = await api.http
+      .post('/v1/auth/login')
+      .set('content-type', 'application/json')
+      .send('{"email":');
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.code).toBe('INVALID_JSON');
     const noAuth = await api.http.get('/v1/me');
@@ -40,7 +43,9 @@ describe('API skeleton', () => {
   it('logs in the bootstrap admin', async () => {
     const me = await api.http.get('/v1/me').set('authorization', `Bearer ${api.adminToken}`).expect(200);
     expect(me.body.roles).toEqual(['admin']);
-    const wrong = await api.http.post('/v1/auth/login').send({ email: 'admin@test.gpupool.kr', password: 'nope' });
+    const wrong = await api.http
+      .post('/v1/auth/login')
+      .send({ email: 'admin@test.gpupool.kr', password: 'nope' });
     expect(wrong.status).toBe(401);
   });
 });

@@ -68,11 +68,17 @@ export async function seedApprovedRequest(
       subsidyRates: {},
     });
     for (const model of models) {
-      await manager.getRepository(ProgramBudgetEntity).insert({ programId: program.id, gpuModel: model, budgetGpuSeconds: budget });
+      await manager
+        .getRepository(ProgramBudgetEntity)
+        .insert({ programId: program.id, gpuModel: model, budgetGpuSeconds: budget });
       await postLedgerTransaction(manager, programBudgetTransaction(program.id, model, budget));
     }
-    const project = await manager.getRepository(ProjectEntity).save({ title: 'Test project', organizationId: organization.id, piUserId: pi.id });
-    await manager.getRepository(ProjectMemberEntity).insert({ projectId: project.id, userId: pi.id, role: 'pi' });
+    const project = await manager
+      .getRepository(ProjectEntity)
+      .save({ title: 'Test project', organizationId: organization.id, piUserId: pi.id });
+    await manager
+      .getRepository(ProjectMemberEntity)
+      .insert({ projectId: project.id, userId: pi.id, role: 'pi' });
     const request = await manager.getRepository(AllocationRequestEntity).save({
       projectId: project.id,
       programId: program.id,
@@ -109,7 +115,13 @@ export async function seedApprovedRequest(
 /** What the ledger says, straight from SQL: used to check exactly-once grants. */
 export async function grantFacts(dataSource: DataSource, requestId: string) {
   const [row] = await dataSource.query<
-    { allocations: string; grant_transactions: string; granted: string | null; unbalanced: string; intent: string }[]
+    {
+      allocations: string;
+      grant_transactions: string;
+      granted: string | null;
+      unbalanced: string;
+      intent: string;
+    }[]
   >(
     `SELECT
        (SELECT count(*) FROM allocations WHERE request_id = $1)::text AS allocations,

@@ -48,7 +48,12 @@ describe('grant under faults', () => {
   }
 
   function producerFor(prefix: string): { producer: JobProducer; transport: QueueTransport } {
-    const transport = new QueueTransport({ backend: 'redis', redisUrl: redis.url, databaseUrl: database.url, prefix });
+    const transport = new QueueTransport({
+      backend: 'redis',
+      redisUrl: redis.url,
+      databaseUrl: database.url,
+      prefix,
+    });
     return { producer: new JobProducer(transport), transport };
   }
 
@@ -78,7 +83,11 @@ describe('grant under faults', () => {
     });
     // Let any redelivery of the stalled job run too; it must change nothing.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await grantFacts(dataSource, fixture.requestId)).toEqual({ ...facts, allocations: 1, grantTransactions: 1 });
+    expect(await grantFacts(dataSource, fixture.requestId)).toEqual({
+      ...facts,
+      allocations: 1,
+      grantTransactions: 1,
+    });
     await stopProcess(second);
     await producer.close();
     await transport.close();

@@ -22,7 +22,10 @@ describe('GrantService (real PostgreSQL)', () => {
   });
 
   it('creates one allocation per granted line and posts the grant, balanced', async () => {
-    const fixture = await seedApprovedRequest(dataSource, { models: ['H200', 'B200'], grantedGpuHours: [1_000n, 250n] });
+    const fixture = await seedApprovedRequest(dataSource, {
+      models: ['H200', 'B200'],
+      grantedGpuHours: [1_000n, 250n],
+    });
     const outcome = await grants.grant(fixture.requestId);
     expect(outcome.outcome).toBe('granted');
     const facts = await grantFacts(dataSource, fixture.requestId);
@@ -50,7 +53,11 @@ describe('GrantService (real PostgreSQL)', () => {
   it('never grants beyond the program budget: the intent fails and nothing is written', async () => {
     const fixture = await seedApprovedRequest(dataSource, { budgetGpuHours: 100n, grantedGpuHours: [101n] });
     const outcome = await grants.grant(fixture.requestId);
-    expect(outcome).toEqual({ outcome: 'insufficient_budget', gpuModel: 'H200', shortGpuSeconds: gpuHoursToSeconds(1n) });
+    expect(outcome).toEqual({
+      outcome: 'insufficient_budget',
+      gpuModel: 'H200',
+      shortGpuSeconds: gpuHoursToSeconds(1n),
+    });
     const facts = await grantFacts(dataSource, fixture.requestId);
     expect(facts.allocations).toBe(0);
     expect(facts.grantTransactions).toBe(0);
@@ -60,7 +67,9 @@ describe('GrantService (real PostgreSQL)', () => {
   it('refuses to change or delete ledger rows (append-only)', async () => {
     const fixture = await seedApprovedRequest(dataSource);
     await grants.grant(fixture.requestId);
-    await expect(dataSource.query('UPDATE ledger_entries SET amount = amount + 1')).rejects.toThrow(/append-only/);
+    await expect(dataSource.query('UPDATE ledger_entries SET amount = amount + 1')).rejects.toThrow(
+      /append-only/,
+    );
     await expect(dataSource.query('DELETE FROM ledger_transactions')).rejects.toThrow(/append-only/);
   });
 
@@ -70,9 +79,10 @@ describe('GrantService (real PostgreSQL)', () => {
         const [tx] = await manager.query<{ id: string }[]>(
           "INSERT INTO ledger_transactions (kind, idempotency_key) VALUES ('grant', 'unbalanced-test') RETURNING id",
         );
-        await manager.query("INSERT INTO ledger_entries (transaction_id, account, amount) VALUES ($1, 'a', 5), ($1, 'b', -4)", [
-          tx?.id,
-        ]);
+        await manager.query(
+          "INSERT INTO ledger_entries (transaction_id, account, amount) VALUES ($1, 'a', 5), ($1, 'b', -4)",
+          [tx?.id],
+        );
       }),
     ).rejects.toThrow(/does not balance/);
   });

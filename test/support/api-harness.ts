@@ -41,7 +41,8 @@ export async function startApi(label: string, overrides: Record<string, string> 
   const http = request(app.getHttpServer());
   const login = async (email: string, password: string): Promise<string> => {
     const response = await http.post('/v1/auth/login').send({ email, password });
-    if (response.status !== 200) throw new Error(`login of ${email} failed: ${response.status} ${JSON.stringify(response.body)}`);
+    if (response.status !== 200)
+      throw new Error(`login of ${email} failed: ${response.status} ${JSON.stringify(response.body)}`);
     return (response.body as { accessToken: string }).accessToken;
   };
   const adminToken = await login(ADMIN_EMAIL, ADMIN_PASSWORD);

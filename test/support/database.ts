@@ -27,12 +27,20 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
  * A database of its own for one test file, cloned from the migrated template (fast: no migrations
  * per test). Returns its URL and a function that drops it.
  */
-export async function createTestDatabase(label: string): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  const name = `gpupool_t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+export async function createTestDatabase(
+  label: string,
+): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
+  const name = `gpupool_t_${label
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()
+    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
   await withAdmin((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`));
   return {
     name,
     url: databaseUrl(name),
-    drop: () => withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(
+        () => undefined,
+      ),
   };
 }

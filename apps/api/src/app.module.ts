@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
@@ -9,6 +9,7 @@ import { QueueModule } from './common/queue.module.js';
 import { CoreModule } from './common/core.module.js';
 import { HealthController } from './health/health.controller.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
+import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
 import { createValidationPipe } from './http/validation.js';
 import { loggerParams } from './logging.js';
 import { FEATURE_MODULES } from './features.js';
@@ -23,7 +24,11 @@ export class AppModule {
         CoreModule.forRoot(config),
         LoggerModule.forRoot(loggerParams(config)),
         TypeOrmModule.forRoot({
-          ...dataSourceOptions({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, applicationName: 'gpupool-api' }),
+          ...dataSourceOptions({
+            url: config.DATABASE_URL,
+            poolSize: config.DATABASE_POOL_SIZE,
+            applicationName: 'gpupool-api',
+          }),
           autoLoadEntities: false,
         }),
         QueueModule,
@@ -34,6 +39,7 @@ export class AppModule {
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: DomainErrorFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
       ],
     };
   }

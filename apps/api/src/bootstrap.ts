@@ -20,7 +20,10 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
 }
 
 /** Builds the HTTP application (used by main.ts and the e2e tests). */
-export async function createApiApp(config: GpupoolConfig, options: { logs?: boolean } = {}): Promise<NestExpressApplication> {
+export async function createApiApp(
+  config: GpupoolConfig,
+  options: { logs?: boolean } = {},
+): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
     bodyParser: false,

@@ -16,7 +16,9 @@ export function loggerParams(config: GpupoolConfig): Params {
         response.setHeader('X-Request-Id', id);
         return id;
       },
-      customProps: (request: IncomingMessage) => ({ requestId: (request as IncomingMessage & { id?: unknown }).id }),
+      customProps: (request: IncomingMessage) => ({
+        requestId: (request as IncomingMessage & { id?: unknown }).id,
+      }),
       redact: ['req.headers.authorization', 'req.headers.cookie'],
       autoLogging: { ignore: (request: IncomingMessage) => (request.url ?? '').startsWith('/health') },
     },

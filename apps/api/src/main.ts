@@ -6,10 +6,14 @@ async function main(): Promise<void> {
   const app = await createApiApp(config);
   await app.listen(config.PORT, config.HOST);
   const url = await app.getUrl();
-  process.stdout.write(JSON.stringify({ level: 'info', msg: 'gpupool api listening', url, docs: `${url}/docs` }) + '\n');
+  process.stdout.write(
+    JSON.stringify({ level: 'info', msg: 'gpupool api listening', url, docs: `${url}/docs` }) + '\n',
+  );
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`gpupool api failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `gpupool api failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -7,7 +7,9 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(JSON.stringify({ level: 'info', msg: `received ${signal}, stopping scheduler` }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ level: 'info', msg: `received ${signal}, stopping scheduler` }) + '\n',
+    );
     scheduler.stop().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -19,6 +21,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`gpupool scheduler failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `gpupool scheduler failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

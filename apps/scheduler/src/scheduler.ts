@@ -41,12 +41,20 @@ export class SchedulerProcess {
     });
     this.producer = new JobProducer(this.transport);
     const grants = new GrantService(this.dataSource, this.config.FAULT_GRANT_DELAY_MS);
-    const reconciler = new GrantReconciler(this.dataSource, this.producer, this.logger, this.config.RECONCILE_GRACE_MS);
+    const reconciler = new GrantReconciler(
+      this.dataSource,
+      this.producer,
+      this.logger,
+      this.config.RECONCILE_GRACE_MS,
+    );
 
     const handlers: JobHandlers = {
       'grant.allocation': async (data, context) => {
         const result = await grants.grant(data.requestId, context.jobId);
-        this.logger.info({ jobId: context.jobId, requestId: data.requestId, outcome: result.outcome }, 'grant job done');
+        this.logger.info(
+          { jobId: context.jobId, requestId: data.requestId, outcome: result.outcome },
+          'grant job done',
+        );
         return { outcome: result.outcome };
       },
       'reconcile.grants': () => reconciler.sweep(),
@@ -60,9 +68,14 @@ export class SchedulerProcess {
         stalledInterval: this.config.WORKER_STALLED_INTERVAL_MS,
       });
       worker.on('failed', (job, error) => {
-        this.logger.warn({ jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: error.message }, 'job failed');
+        this.logger.warn(
+          { jobId: job?.id, name: job?.name, attempts: job?.attemptsMade, err: error.message },
+          'job failed',
+        );
       });
-      worker.on('error', (error) => this.logger.error({ err: error.message, queue: queueName }, 'worker error'));
+      worker.on('error', (error) =>
+        this.logger.error({ err: error.message, queue: queueName }, 'worker error'),
+      );
       this.workers.push(worker);
     }
 
@@ -70,10 +83,16 @@ export class SchedulerProcess {
     // A Redis flush also drops job schedulers: re-assert them so the sweep comes back by itself.
     this.watchdog = setInterval(() => {
       this.ensurePeriodicJobs().catch((error: unknown) =>
-        this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not assert periodic jobs'),
+        this.logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'could not assert periodic jobs',
+        ),
       );
     }, this.config.RECONCILE_INTERVAL_MS);
-    this.logger.info({ queues: QUEUE_NAMES, backend: this.config.QUEUE_BACKEND }, 'gpupool scheduler started');
+    this.logger.info(
+      { queues: QUEUE_NAMES, backend: this.config.QUEUE_BACKEND },
+      'gpupool scheduler started',
+    );
   }
 
   private async dispatch(handlers: JobHandlers, job: Job): Promise<unknown> {
@@ -82,7 +101,9 @@ export class SchedulerProcess {
       item = parseJob(job.name, job.data);
     } catch (error) {
       // A payload that breaks the contract will never succeed: do not retry it.
-      throw new UnrecoverableError(`Invalid job ${job.name}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UnrecoverableError(
+        `Invalid job ${job.name}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     const context: JobContext = { jobId: job.id, attempt: job.attemptsMade + 1 };
     switch (item.name) {
@@ -100,7 +121,11 @@ export class SchedulerProcess {
       .upsertJobScheduler(
         RECONCILE_SCHEDULER_ID,
         { every: this.config.RECONCILE_INTERVAL_MS },
-        { name: 'reconcile.grants', data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+        {
+          name: 'reconcile.grants',
+          data: {},
+          opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+        },
       );
   }
 

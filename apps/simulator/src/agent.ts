@@ -15,7 +15,11 @@ export class SimulatedClusterAgent {
     private readonly config: GpupoolConfig,
     private readonly fetchImpl: typeof fetch = fetch,
   ) {
-    this.logger = pino({ name: 'gpupool-simulator', level: config.LOG_LEVEL, base: { service: 'gpupool-simulator', pid: process.pid } });
+    this.logger = pino({
+      name: 'gpupool-simulator',
+      level: config.LOG_LEVEL,
+      base: { service: 'gpupool-simulator', pid: process.pid },
+    });
   }
 
   async start(intervalMs = 15_000): Promise<void> {
@@ -26,7 +30,7 @@ export class SimulatedClusterAgent {
 
   /** Logs only when the API's reachability changes, so an idle agent stays quiet. */
   async checkApi(): Promise<boolean> {
-    let up = false;
+    let up: boolean;
     try {
       const response = await this.fetchImpl(new URL('/health/live', this.config.SIMULATOR_API_URL), {
         signal: AbortSignal.timeout(2000),
@@ -36,7 +40,10 @@ export class SimulatedClusterAgent {
       up = false;
     }
     if (up !== this.apiUp) {
-      this.logger[up ? 'info' : 'warn']({ api: this.config.SIMULATOR_API_URL, up }, up ? 'API reachable' : 'API unreachable');
+      this.logger[up ? 'info' : 'warn'](
+        { api: this.config.SIMULATOR_API_URL, up },
+        up ? 'API reachable' : 'API unreachable',
+      );
       this.apiUp = up;
     }
     return up;

@@ -16,8 +16,14 @@ export const configSchema = z.strictObject({
   /** `redis` (production) or `postgres` (BullMQ's PostgreSQL backend, the zero-install default). */
   QUEUE_BACKEND: z.enum(['redis', 'postgres']).default('redis'),
   /** Prefix of every queue key, so test runs and tenants never share queues. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('gpupool'),
-  JWT_SECRET: z.string().min(32, 'JWT_SECRET must be at least 32 characters').default('gpupool-development-secret-change-me-in-production'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('gpupool'),
+  JWT_SECRET: z
+    .string()
+    .min(32, 'JWT_SECRET must be at least 32 characters')
+    .default('gpupool-development-secret-change-me-in-production'),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86400).default(3600),
   GPUPOOL_ADMIN_EMAIL: z.email().default('admin@gpupool.local'),
   GPUPOOL_ADMIN_PASSWORD: z.string().min(8).default('gpupool-admin'),

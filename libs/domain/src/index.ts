@@ -1,1 +1,15 @@
-export const DOMAIN_PLACEHOLDER = true;
+export * from './errors/domain-error.js';
+export * from './errors/rule-violation.js';
+export * from './units/gpu-seconds.js';
+export * from './units/time-window.js';
+export * from './organizations/organization-type.js';
+export * from './organizations/tax-identity.js';
+export * from './programs/program.js';
+export * from './requests/request-line.js';
+export * from './requests/request-state.js';
+export * from './requests/eligibility.js';
+export * from './requests/approval.js';
+export * from './reviews/review-score.js';
+export * from './ledger/accounts.js';
+export * from './ledger/ledger-transaction.js';
+export * from './ledger/balances.js';

@@ -4,4 +4,9 @@ export { createDataSource, dataSourceOptions, type DataSourceSettings } from './
 export { ensureDatabase } from './cli/ensure-database.js';
 export { pendingSchemaChanges } from './cli/schema-diff.js';
 export { SnakeNamingStrategy } from './naming.strategy.js';
-export { accountBalances, inflowOfKind, postLedgerTransaction, type LedgerPosting } from './repositories/ledger.repository.js';
+export {
+  accountBalances,
+  inflowOfKind,
+  postLedgerTransaction,
+  type LedgerPosting,
+} from './repositories/ledger.repository.js';

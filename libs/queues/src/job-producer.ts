@@ -21,7 +21,9 @@ export class JobProducer {
       byQueue.set(name, [...(byQueue.get(name) ?? []), job]);
     }
     for (const [name, items] of byQueue) {
-      await this.queue(name).addBulk(items.map((job) => ({ name: job.name, data: job.data, opts: jobOptionsFor(job) })));
+      await this.queue(name).addBulk(
+        items.map((job) => ({ name: job.name, data: job.data, opts: jobOptionsFor(job) })),
+      );
     }
   }
 

@@ -7,7 +7,9 @@ describe('job contract', () => {
 
   it('validates payloads at the boundary', () => {
     expect(() => parseJob('grant.allocation', { requestId: 'not-a-uuid' })).toThrow();
-    expect(() => parseJob('grant.allocation', { requestId: '6b1f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d', extra: 1 })).toThrow();
+    expect(() =>
+      parseJob('grant.allocation', { requestId: '6b1f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d', extra: 1 }),
+    ).toThrow();
     expect(() => parseJob('nope', {})).toThrow(/Unknown job name/);
   });
 

@@ -9,7 +9,10 @@ export interface QueueTransportSettings {
   prefix: string;
 }
 
-export type WorkerSettings = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
+export type WorkerSettings = Pick<
+  WorkerOptions,
+  'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'
+>;
 
 /**
  * Where BullMQ keeps its jobs: Redis in production, or BullMQ's PostgreSQL backend for the
@@ -22,7 +25,11 @@ export class QueueTransport {
 
   createQueue(name: string): Queue {
     if (this.settings.backend === 'postgres') {
-      return new Queue(name, { connection: this.postgresConnection() }, createPostgresBackend) as unknown as Queue;
+      return new Queue(
+        name,
+        { connection: this.postgresConnection() },
+        createPostgresBackend,
+      ) as unknown as Queue;
     }
     // Producers fail fast: an HTTP request must not hang on a Redis that is down.
     const connection = this.redis({ enableOfflineQueue: false, maxRetriesPerRequest: 1 });
@@ -31,7 +38,12 @@ export class QueueTransport {
 
   createWorker(name: string, processor: Processor, options: WorkerSettings = {}): Worker {
     if (this.settings.backend === 'postgres') {
-      return new Worker(name, processor, { ...options, connection: this.postgresConnection() }, createPostgresBackend) as unknown as Worker;
+      return new Worker(
+        name,
+        processor,
+        { ...options, connection: this.postgresConnection() },
+        createPostgresBackend,
+      ) as unknown as Worker;
     }
     // Workers retry forever: BullMQ's production guide asks for maxRetriesPerRequest null.
     const connection = this.redis({ maxRetriesPerRequest: null });
@@ -52,6 +64,10 @@ export class QueueTransport {
   }
 
   private postgresConnection(): { connectionString: string; schema: string; max: number } {
-    return { connectionString: this.settings.databaseUrl, schema: `bullmq_${this.settings.prefix}`.toLowerCase(), max: 4 };
+    return {
+      connectionString: this.settings.databaseUrl,
+      schema: `bullmq_${this.settings.prefix}`.toLowerCase(),
+      max: 4,
+    };
   }
 }

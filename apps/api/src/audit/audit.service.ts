@@ -31,14 +31,18 @@ export class AuditService {
   }
 
   async history(manager: EntityManager, subjectType: string, subjectId: string): Promise<AuditEventEntity[]> {
-    return manager.getRepository(AuditEventEntity).find({ where: { subjectType, subjectId }, order: { id: 'ASC' } });
+    return manager
+      .getRepository(AuditEventEntity)
+      .find({ where: { subjectType, subjectId }, order: { id: 'ASC' } });
   }
 }
 
 /** bigint cannot go through JSON.stringify: store it as a decimal string. */
 function toJson(value: unknown): object | null {
   if (value === undefined || value === null) return null;
-  const json = JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'bigint' ? inner.toString() : inner));
+  const json = JSON.stringify(value, (_key, inner: unknown) =>
+    typeof inner === 'bigint' ? inner.toString() : inner,
+  );
   const parsed: unknown = JSON.parse(json);
   return typeof parsed === 'object' && parsed !== null ? parsed : { value: parsed };
 }

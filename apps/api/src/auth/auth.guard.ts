@@ -42,9 +42,14 @@ export class AuthGuard implements CanActivate {
       return true;
     }
     if (roles && roles.length > 0 && !roles.some((role) => principal.roles.includes(role))) {
-      throw new DomainError('forbidden', 'ROLE_REQUIRED', `This action needs the ${roles.join(' or ')} role.`, {
-        requiredRoles: roles,
-      });
+      throw new DomainError(
+        'forbidden',
+        'ROLE_REQUIRED',
+        `This action needs the ${roles.join(' or ')} role.`,
+        {
+          requiredRoles: roles,
+        },
+      );
     }
     return true;
   }
@@ -54,20 +59,36 @@ export class AuthGuard implements CanActivate {
     const value = Array.isArray(header) ? header[0] : header;
     const match = /^Bearer\s+(\S+)$/i.exec(value ?? '');
     if (!match?.[1]) {
-      throw new DomainError('unauthenticated', 'UNAUTHENTICATED', 'Send "Authorization: Bearer <token>"; get one from POST /v1/auth/login.');
+      throw new DomainError(
+        'unauthenticated',
+        'UNAUTHENTICATED',
+        'Send "Authorization: Bearer <token>"; get one from POST /v1/auth/login.',
+      );
     }
     const token = match[1];
     if (this.credentials.isApiToken(token)) {
       const row = await this.dataSource.getRepository(ApiTokenEntity).findOne({
         where: { tokenHash: this.credentials.hashApiToken(token), revokedAt: IsNull() },
       });
-      if (!row) throw new DomainError('unauthenticated', 'INVALID_TOKEN', 'The API token is unknown or revoked.');
-      return { kind: 'api_token', tokenId: row.id, scopes: row.scopes as ApiTokenScope[], createdBy: row.createdBy };
+      if (!row)
+        throw new DomainError('unauthenticated', 'INVALID_TOKEN', 'The API token is unknown or revoked.');
+      return {
+        kind: 'api_token',
+        tokenId: row.id,
+        scopes: row.scopes as ApiTokenScope[],
+        createdBy: row.createdBy,
+      };
     }
     const userId = await this.credentials.verifyAccessToken(token);
-    const user = userId ? await this.dataSource.getRepository(UserEntity).findOne({ where: { id: userId } }) : null;
+    const user = userId
+      ? await this.dataSource.getRepository(UserEntity).findOne({ where: { id: userId } })
+      : null;
     if (!user?.active) {
-      throw new DomainError('unauthenticated', 'INVALID_TOKEN', 'The access token is invalid or expired; sign in again.');
+      throw new DomainError(
+        'unauthenticated',
+        'INVALID_TOKEN',
+        'The access token is invalid or expired; sign in again.',
+      );
     }
     return {
       kind: 'user',

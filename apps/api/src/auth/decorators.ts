@@ -10,21 +10,25 @@ export const REQUIRED_SCOPES = 'gpupool:scopes';
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
 
 /** The user must hold one of these roles (API tokens never do). */
-export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_ROLES, roles);
+export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
+  SetMetadata(REQUIRED_ROLES, roles);
 
 /** API tokens with one of these scopes may call the route (users are judged by roles and membership). */
-export const Scopes = (...scopes: ApiTokenScope[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_SCOPES, scopes);
+export const Scopes = (...scopes: ApiTokenScope[]): MethodDecorator & ClassDecorator =>
+  SetMetadata(REQUIRED_SCOPES, scopes);
 
 export interface AuthenticatedRequest {
   principal?: Principal;
   id?: string | number | object;
 }
 
-export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
-  const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-  if (!request.principal) throw new DomainError('unauthenticated', 'UNAUTHENTICATED', 'Sign in first.');
-  return request.principal;
-});
+export const CurrentPrincipal = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): Principal => {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (!request.principal) throw new DomainError('unauthenticated', 'UNAUTHENTICATED', 'Sign in first.');
+    return request.principal;
+  },
+);
 
 /** The request id (also on every log line of the request), for audit events. */
 export const RequestId = createParamDecorator((_data: unknown, context: ExecutionContext): string | null => {

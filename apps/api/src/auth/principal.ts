@@ -1,11 +1,24 @@
 export const ROLES = ['admin', 'reviewer', 'finance', 'operator'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const API_TOKEN_SCOPES = ['usage:write', 'workloads:read', 'workloads:write', 'agent', 'read'] as const;
+export const API_TOKEN_SCOPES = [
+  'usage:write',
+  'workloads:read',
+  'workloads:write',
+  'agent',
+  'read',
+] as const;
 export type ApiTokenScope = (typeof API_TOKEN_SCOPES)[number];
 
 export type Principal =
-  | { kind: 'user'; userId: string; email: string; roles: Role[]; organizationId: string | null; agencyCode: string | null }
+  | {
+      kind: 'user';
+      userId: string;
+      email: string;
+      roles: Role[];
+      organizationId: string | null;
+      agencyCode: string | null;
+    }
   | { kind: 'api_token'; tokenId: string; scopes: ApiTokenScope[]; createdBy: string };
 
 export function hasRole(principal: Principal, role: Role): boolean {

@@ -7,7 +7,11 @@ import { createDataSource, UserEntity } from '#persistence';
  * that email. Never changes an existing account (a password changed later stays changed).
  */
 export async function bootstrapAdmin(config: GpupoolConfig): Promise<{ created: boolean; userId: string }> {
-  const dataSource = createDataSource({ url: config.DATABASE_URL, poolSize: 1, applicationName: 'gpupool-bootstrap' });
+  const dataSource = createDataSource({
+    url: config.DATABASE_URL,
+    poolSize: 1,
+    applicationName: 'gpupool-bootstrap',
+  });
   await dataSource.initialize();
   try {
     const users = dataSource.getRepository(UserEntity);
@@ -17,7 +21,12 @@ export async function bootstrapAdmin(config: GpupoolConfig): Promise<{ created: 
     const inserted = await users
       .createQueryBuilder()
       .insert()
-      .values({ email, name: 'gpupool administrator', passwordHash: await hash(config.GPUPOOL_ADMIN_PASSWORD), roles: ['admin'] })
+      .values({
+        email,
+        name: 'gpupool administrator',
+        passwordHash: await hash(config.GPUPOOL_ADMIN_PASSWORD),
+        roles: ['admin'],
+      })
       .orIgnore()
       .returning(['id'])
       .execute();

@@ -26,12 +26,20 @@ export function decodeCursor(cursor: string | undefined): CursorPosition | undef
   const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(iso ?? '');
   if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(id)) {
-    throw new DomainError('invalid', 'INVALID_CURSOR', 'The cursor is not one this API issued; start again without it.');
+    throw new DomainError(
+      'invalid',
+      'INVALID_CURSOR',
+      'The cursor is not one this API issued; start again without it.',
+    );
   }
   return { createdAt, id };
 }
 
-export function pageOf<T extends { createdAt: Date; id: string }, R>(rows: T[], limit: number, map: (row: T) => R): Page<R> {
+export function pageOf<T extends { createdAt: Date; id: string }, R>(
+  rows: T[],
+  limit: number,
+  map: (row: T) => R,
+): Page<R> {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items: items.map(map), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };

@@ -17,7 +17,11 @@ import { GPUPOOL_CONFIG, type GpupoolConfig } from './config.provider.js';
           prefix: config.QUEUE_PREFIX,
         }),
     },
-    { provide: JobProducer, inject: [QueueTransport], useFactory: (transport: QueueTransport) => new JobProducer(transport) },
+    {
+      provide: JobProducer,
+      inject: [QueueTransport],
+      useFactory: (transport: QueueTransport) => new JobProducer(transport),
+    },
   ],
   exports: [JobProducer],
 })

@@ -23,7 +23,9 @@ export class HealthController {
 
   /** Ready when PostgreSQL answers and the queue backend answers; 503 names what is down. */
   @Get('ready')
-  async ready(@Res({ passthrough: true }) response: Response): Promise<{ status: string; checks: Record<string, string> }> {
+  async ready(
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<{ status: string; checks: Record<string, string> }> {
     const [postgres, queue] = await Promise.all([
       this.check(async () => {
         await this.dataSource.query('SELECT 1');

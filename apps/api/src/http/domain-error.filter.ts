@@ -44,7 +44,12 @@ interface BodyParserError {
 }
 
 function isBodyParserError(error: unknown): error is BodyParserError {
-  return typeof error === 'object' && error !== null && 'type' in error && ('status' in error || 'statusCode' in error);
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'type' in error &&
+    ('status' in error || 'statusCode' in error)
+  );
 }
 
 @Catch()
@@ -67,29 +72,41 @@ export class DomainErrorFilter implements ExceptionFilter {
         body: errorBody(exception.code, exception.message, exception.details),
       };
     }
-    const parserError = exception instanceof HttpException && isBodyParserError(exception.cause) ? exception.cause : exception;
+    const parserError =
+      exception instanceof HttpException && isBodyParserError(exception.cause) ? exception.cause : exception;
     if (isBodyParserError(parserError)) return this.bodyParserResponse(parserError);
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status < 500) {
         const response = exception.getResponse();
         if (typeof response === 'object' && response !== null && 'error' in response) {
-          const inner = (response as { error: unknown }).error;
-          if (typeof inner === 'object' && inner !== null && 'code' in inner) return { status, body: response as ErrorBody };
+          const inner = response.error;
+          if (typeof inner === 'object' && inner !== null && 'code' in inner)
+            return { status, body: response as ErrorBody };
         }
         const message =
-          status === 404 ? `No route for ${request.method} ${request.path}` : this.messageOf(response, exception.message);
+          status === 404
+            ? `No route for ${request.method} ${request.path}`
+            : this.messageOf(response, exception.message);
         return { status, body: errorBody(codeForStatus[status] ?? 'BAD_REQUEST', message) };
       }
     }
     const errorId = randomUUID();
     this.logger.error(
-      { errorId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception },
+      {
+        errorId,
+        err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : exception,
+      },
       'unhandled error',
     );
     return {
       status: 500,
-      body: errorBody('INTERNAL_ERROR', 'Something went wrong on our side. Quote the errorId when you report it.', undefined, errorId),
+      body: errorBody(
+        'INTERNAL_ERROR',
+        'Something went wrong on our side. Quote the errorId when you report it.',
+        undefined,
+        errorId,
+      ),
     };
   }
 
@@ -99,12 +116,18 @@ export class DomainErrorFilter implements ExceptionFilter {
       return { status: 400, body: errorBody('INVALID_JSON', 'The request body is not valid JSON.') };
     }
     if (error.type === 'entity.too.large') {
-      return { status: 413, body: errorBody('PAYLOAD_TOO_LARGE', 'The request body is larger than the API accepts.') };
+      return {
+        status: 413,
+        body: errorBody('PAYLOAD_TOO_LARGE', 'The request body is larger than the API accepts.'),
+      };
     }
     const clientStatus = status >= 400 && status < 500 ? status : 400;
     return {
       status: clientStatus,
-      body: errorBody(codeForStatus[clientStatus] ?? 'BAD_REQUEST', error.message ?? 'The request body was refused.'),
+      body: errorBody(
+        codeForStatus[clientStatus] ?? 'BAD_REQUEST',
+        error.message ?? 'The request body was refused.',
+      ),
     };
   }
 

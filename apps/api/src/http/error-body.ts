@@ -4,5 +4,7 @@ export interface ErrorBody {
 }
 
 export function errorBody(code: string, message: string, details?: unknown, errorId?: string): ErrorBody {
-  return { error: { code, message, ...(details === undefined ? {} : { details }), ...(errorId ? { errorId } : {}) } };
+  return {
+    error: { code, message, ...(details === undefined ? {} : { details }), ...(errorId ? { errorId } : {}) },
+  };
 }

@@ -17,10 +17,18 @@ export class SessionService {
     private readonly credentials: CredentialsService,
   ) {}
 
-  async login(email: string, password: string): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresIn: number }> {
-    const user = await this.dataSource.getRepository(UserEntity).findOne({ where: { email: email.toLowerCase() } });
+  async login(
+    email: string,
+    password: string,
+  ): Promise<{ accessToken: string; tokenType: 'Bearer'; expiresIn: number }> {
+    const user = await this.dataSource
+      .getRepository(UserEntity)
+      .findOne({ where: { email: email.toLowerCase() } });
     this.unknownUserHash ??= this.credentials.hashPassword('no such user');
-    const ok = await this.credentials.verifyPassword(user?.passwordHash ?? (await this.unknownUserHash), password);
+    const ok = await this.credentials.verifyPassword(
+      user?.passwordHash ?? (await this.unknownUserHash),
+      password,
+    );
     if (!user || !ok || !user.active) {
       throw new DomainError('unauthenticated', 'INVALID_CREDENTIALS', 'The email or password is wrong.');
     }
@@ -32,11 +40,17 @@ export class SessionService {
     if (principal.kind === 'api_token') {
       return { kind: 'api_token', tokenId: principal.tokenId, scopes: principal.scopes };
     }
-    const user = await this.dataSource.getRepository(UserEntity).findOneOrFail({ where: { id: principal.userId } });
+    const user = await this.dataSource
+      .getRepository(UserEntity)
+      .findOneOrFail({ where: { id: principal.userId } });
     const organization = user.organizationId
-      ? await this.dataSource.getRepository(OrganizationEntity).findOne({ where: { id: user.organizationId } })
+      ? await this.dataSource
+          .getRepository(OrganizationEntity)
+          .findOne({ where: { id: user.organizationId } })
       : null;
-    const memberships = await this.dataSource.getRepository(ProjectMemberEntity).find({ where: { userId: user.id } });
+    const memberships = await this.dataSource
+      .getRepository(ProjectMemberEntity)
+      .find({ where: { userId: user.id } });
     return {
       kind: 'user',
       id: user.id,
@@ -44,7 +58,9 @@ export class SessionService {
       name: user.name,
       roles: user.roles,
       agencyCode: user.agencyCode,
-      organization: organization ? { id: organization.id, name: organization.name, type: organization.type } : null,
+      organization: organization
+        ? { id: organization.id, name: organization.name, type: organization.type }
+        : null,
       projects: memberships.map((membership) => ({ projectId: membership.projectId, role: membership.role })),
     };
   }

@@ -37,7 +37,9 @@ export class GrantService {
       if (!intent) return { outcome: 'no_intent' };
       if (intent.status === 'done') return { outcome: 'already_granted' };
 
-      const request = await manager.getRepository(AllocationRequestEntity).findOneOrFail({ where: { id: requestId } });
+      const request = await manager
+        .getRepository(AllocationRequestEntity)
+        .findOneOrFail({ where: { id: requestId } });
       const lines = await manager
         .getRepository(AllocationRequestLineEntity)
         .find({ where: { requestId }, order: { lineNo: 'ASC' } });
@@ -47,8 +49,16 @@ export class GrantService {
       // ledger never lets a program grant more than it was given.
       const shortfall = await this.checkBudget(manager, request.programId, granted);
       if (shortfall) {
-        await manager.getRepository(GrantIntentEntity).update(intent.id, { status: 'failed', attempts: intent.attempts + 1 });
-        await this.audit(manager, requestId, 'request.grant_failed', { reason: 'insufficient_budget', ...shortfall }, jobId);
+        await manager
+          .getRepository(GrantIntentEntity)
+          .update(intent.id, { status: 'failed', attempts: intent.attempts + 1 });
+        await this.audit(
+          manager,
+          requestId,
+          'request.grant_failed',
+          { reason: 'insufficient_budget', ...shortfall },
+          jobId,
+        );
         return { outcome: 'insufficient_budget', ...shortfall };
       }
 
@@ -92,7 +102,9 @@ export class GrantService {
       models.map((model) => programBudgetAccount(programId, model)),
     );
     for (const model of models) {
-      const wanted = lines.filter((line) => line.gpuModel === model).reduce((sum, line) => sum + (line.grantedGpuSeconds ?? 0n), 0n);
+      const wanted = lines
+        .filter((line) => line.gpuModel === model)
+        .reduce((sum, line) => sum + (line.grantedGpuSeconds ?? 0n), 0n);
       const left = balances.get(programBudgetAccount(programId, model)) ?? 0n;
       if (wanted > left) return { gpuModel: model, shortGpuSeconds: wanted - left };
     }
@@ -125,11 +137,19 @@ export class GrantService {
       .execute();
     const row = (inserted.raw as { id: string }[])[0];
     if (row) return row.id;
-    const existing = await manager.getRepository(AllocationEntity).findOneOrFail({ where: { requestLineId: line.id } });
+    const existing = await manager
+      .getRepository(AllocationEntity)
+      .findOneOrFail({ where: { requestLineId: line.id } });
     return existing.id;
   }
 
-  private async audit(manager: EntityManager, requestId: string, action: string, after: object, jobId?: string): Promise<void> {
+  private async audit(
+    manager: EntityManager,
+    requestId: string,
+    action: string,
+    after: object,
+    jobId?: string,
+  ): Promise<void> {
     await manager.getRepository(AuditEventEntity).insert({
       actorId: null,
       actorKind: 'system',
@@ -137,7 +157,11 @@ export class GrantService {
       subjectType: 'allocation_request',
       subjectId: requestId,
       before: null,
-      after: JSON.parse(JSON.stringify(after, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))) as object,
+      after: JSON.parse(
+        JSON.stringify(after, (_key, value: unknown) =>
+          typeof value === 'bigint' ? value.toString() : value,
+        ),
+      ) as object,
       requestId: jobId ? `job:${jobId}` : null,
     });
   }

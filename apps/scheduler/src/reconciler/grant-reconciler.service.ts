@@ -30,7 +30,13 @@ export class GrantReconciler {
       const existing = jobId ? await queue.getJob(jobId) : undefined;
       if (existing) {
         const state = await existing.getState();
-        if (state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
+        if (
+          state === 'waiting' ||
+          state === 'active' ||
+          state === 'delayed' ||
+          state === 'prioritized' ||
+          state === 'waiting-children'
+        ) {
           continue;
         }
         // A finished job with this id would block the re-add; the intent is still pending, so run it again.

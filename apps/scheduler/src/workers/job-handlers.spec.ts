@@ -12,8 +12,8 @@ describe('assertHandlers', () => {
   });
 
   it('refuses handlers for jobs that are not in the contract', () => {
-    expect(() => assertHandlers({ 'grant.allocation': noop, 'reconcile.grants': noop, 'made.up': noop })).toThrow(
-      /unknown \[made.up\]/,
-    );
+    expect(() =>
+      assertHandlers({ 'grant.allocation': noop, 'reconcile.grants': noop, 'made.up': noop }),
+    ).toThrow(/unknown \[made.up\]/);
   });
 });

@@ -13,6 +13,8 @@ export function assertHandlers(handlers: Partial<Record<string, unknown>>): asse
   const missing = JOB_NAMES.filter((name) => typeof handlers[name] !== 'function');
   const unknown = Object.keys(handlers).filter((name) => !(JOB_NAMES as string[]).includes(name));
   if (missing.length > 0 || unknown.length > 0) {
-    throw new Error(`Job handlers do not match the job contract: missing [${missing.join(', ')}], unknown [${unknown.join(', ')}]`);
+    throw new Error(
+      `Job handlers do not match the job contract: missing [${missing.join(', ')}], unknown [${unknown.join(', ')}]`,
+    );
   }
 }

@@ -14,7 +14,10 @@ export interface LedgerPosting {
  * rolls back with the business change it records. A second posting with the same idempotency key
  * is a no-op (returns false), which is what makes redelivered jobs harmless.
  */
-export async function postLedgerTransaction(manager: EntityManager, posting: LedgerPosting): Promise<boolean> {
+export async function postLedgerTransaction(
+  manager: EntityManager,
+  posting: LedgerPosting,
+): Promise<boolean> {
   if (!manager.queryRunner?.isTransactionActive) {
     throw new Error('postLedgerTransaction must run inside a transaction');
   }
@@ -41,13 +44,22 @@ export async function postLedgerTransaction(manager: EntityManager, posting: Led
     .createQueryBuilder()
     .insert()
     .into(LedgerEntryEntity)
-    .values(posting.entries.map((entry) => ({ transactionId: row.id, account: entry.account, amount: entry.amount })))
+    .values(
+      posting.entries.map((entry) => ({
+        transactionId: row.id,
+        account: entry.account,
+        amount: entry.amount,
+      })),
+    )
     .execute();
   return true;
 }
 
 /** Balances of the given accounts, as sums of their entries (absent accounts are 0). */
-export async function accountBalances(manager: EntityManager, accounts: string[]): Promise<Map<string, bigint>> {
+export async function accountBalances(
+  manager: EntityManager,
+  accounts: string[],
+): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>(accounts.map((account) => [account, 0n]));
   if (accounts.length === 0) return result;
   const rows = await manager.query<{ account: string; balance: string }[]>(

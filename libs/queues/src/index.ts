@@ -1,3 +1,8 @@
 export * from './jobs.js';
 export { JobProducer } from './job-producer.js';
-export { QueueTransport, type QueueTransportSettings, type WorkerSettings } from './queue-transport.js';
+export {
+  QueueTransport,
+  queueSchemaFor,
+  type QueueTransportSettings,
+  type WorkerSettings,
+} from './queue-transport.js';

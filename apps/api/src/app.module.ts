@@ -8,6 +8,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { QueueModule } from './common/queue.module.js';
 import { CoreModule } from './common/core.module.js';
 import { HealthController } from './health/health.controller.js';
+import { MetricsController } from './metrics/metrics.controller.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
 import { createValidationPipe } from './http/validation.js';
@@ -34,7 +35,7 @@ export class AppModule {
         QueueModule,
         ...features,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: DomainErrorFilter },

@@ -81,15 +81,12 @@ describe('core flow: from a researcher request to a granted, ledgered quota', ()
     });
     const bigco = await org({ name: 'Big Enterprise', type: 'enterprise', region: 'seoul' });
     // An invalid business registration number is a 400 that names the field.
-    const badOrg = await api.http
-      .post('/v1/organizations')
-      .set(admin)
-      .send({
-        name: 'Typo Inc',
-        type: 'startup',
-        region: 'seoul',
-        businessRegistrationNumber: '211-81-00124',
-      });
+    const badOrg = await api.http.post('/v1/organizations').set(admin).send({
+      name: 'Typo Inc',
+      type: 'startup',
+      region: 'seoul',
+      businessRegistrationNumber: '211-81-00124',
+    });
     expect(badOrg.status).toBe(400);
     expect(JSON.stringify(badOrg.body.error)).toContain('businessRegistrationNumber');
 

@@ -1,7 +1,15 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
-export const TEMPLATE_DATABASE = 'gpupool_test_template';
+/** This Jest run's migrated template (see global-setup.mjs). */
+function templateDatabase(): string {
+  const template = process.env.GPUPOOL_TEST_TEMPLATE;
+  if (!template)
+    throw new Error(
+      'GPUPOOL_TEST_TEMPLATE is not set: run integration and e2e tests through their Jest configs',
+    );
+  return template;
+}
 
 export function adminUrl(): string {
   return process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -34,7 +42,7 @@ export async function createTestDatabase(
     .replace(/[^a-z0-9]/gi, '_')
     .toLowerCase()
     .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
-  await withAdmin((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`));
+  await withAdmin((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${templateDatabase()}"`));
   return {
     name,
     url: databaseUrl(name),

@@ -1,5 +1,21 @@
 import type { Type } from '@nestjs/common';
 import { SessionModule } from './session/session.module.js';
+import { AllocationRequestsModule } from './allocation-requests/allocation-requests.module.js';
+import { OrganizationsModule } from './organizations/organizations.module.js';
+import { UsersModule } from './users/users.module.js';
+import { ApiTokensModule } from './api-tokens/api-tokens.module.js';
+import { ProjectsModule } from './projects/projects.module.js';
+import { ProgramsModule } from './programs/programs.module.js';
+import { AllocationsModule } from './allocations/allocations.module.js';
 
 /** Every feature module of the API, in one list (add yours here). */
-export const FEATURE_MODULES: Type[] = [SessionModule];
+export const FEATURE_MODULES: Type[] = [
+  SessionModule,
+  AllocationRequestsModule,
+  OrganizationsModule,
+  UsersModule,
+  ApiTokensModule,
+  ProjectsModule,
+  ProgramsModule,
+  AllocationsModule,
+];

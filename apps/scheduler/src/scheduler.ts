@@ -116,17 +116,15 @@ export class SchedulerProcess {
 
   private async ensurePeriodicJobs(): Promise<void> {
     if (!this.producer) return;
-    await this.producer
-      .queue('maintenance')
-      .upsertJobScheduler(
-        RECONCILE_SCHEDULER_ID,
-        { every: this.config.RECONCILE_INTERVAL_MS },
-        {
-          name: 'reconcile.grants',
-          data: {},
-          opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
-        },
-      );
+    await this.producer.queue('maintenance').upsertJobScheduler(
+      RECONCILE_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      {
+        name: 'reconcile.grants',
+        data: {},
+        opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      },
+    );
   }
 
   /** Graceful stop: workers finish their active jobs, then connections close. */

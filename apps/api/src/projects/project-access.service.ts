@@ -16,7 +16,11 @@ export type ProjectRole = 'pi' | 'member';
 export class ProjectAccess {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async membership(principal: Principal, projectId: string, manager?: EntityManager): Promise<ProjectRole | null> {
+  async membership(
+    principal: Principal,
+    projectId: string,
+    manager?: EntityManager,
+  ): Promise<ProjectRole | null> {
     if (principal.kind !== 'user') return null;
     const row = await (manager ?? this.dataSource.manager)
       .getRepository(ProjectMemberEntity)
@@ -26,13 +30,23 @@ export class ProjectAccess {
 
   /** Admins see every project; everyone else sees the projects they are a member (or PI) of. */
   async assertVisible(principal: Principal, projectId: string, manager?: EntityManager): Promise<void> {
-    const exists = await (manager ?? this.dataSource.manager).getRepository(ProjectEntity).exists({ where: { id: projectId } });
-    if (exists && (hasRole(principal, 'admin') || (await this.membership(principal, projectId, manager)) !== null)) return;
+    const exists = await (manager ?? this.dataSource.manager)
+      .getRepository(ProjectEntity)
+      .exists({ where: { id: projectId } });
+    if (
+      exists &&
+      (hasRole(principal, 'admin') || (await this.membership(principal, projectId, manager)) !== null)
+    )
+      return;
     throw new DomainError('not_found', 'NOT_FOUND', `Project ${projectId} was not found.`);
   }
 
   /** Members (PI or member) may act for the project; admins may too. */
-  async assertMember(principal: Principal, projectId: string, manager?: EntityManager): Promise<ProjectRole | 'admin'> {
+  async assertMember(
+    principal: Principal,
+    projectId: string,
+    manager?: EntityManager,
+  ): Promise<ProjectRole | 'admin'> {
     await this.assertVisible(principal, projectId, manager);
     if (hasRole(principal, 'admin')) return 'admin';
     const role = await this.membership(principal, projectId, manager);
@@ -44,7 +58,9 @@ export class ProjectAccess {
   async visibleProjectIds(principal: Principal): Promise<string[] | 'all'> {
     if (hasRole(principal, 'admin')) return 'all';
     if (principal.kind !== 'user') return [];
-    const rows = await this.dataSource.getRepository(ProjectMemberEntity).find({ where: { userId: principal.userId } });
+    const rows = await this.dataSource
+      .getRepository(ProjectMemberEntity)
+      .find({ where: { userId: principal.userId } });
     return rows.map((row) => row.projectId);
   }
 }

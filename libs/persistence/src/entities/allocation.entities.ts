@@ -43,5 +43,5 @@ export class AllocationEntity {
   /** active → exhausted | expired | suspended */
   @Column('text') status!: string;
   @Column('integer', { default: 0 }) priorityTier!: number;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

@@ -14,7 +14,7 @@ export class AuditEventEntity {
   @Column('jsonb', { nullable: true }) before!: object | null;
   @Column('jsonb', { nullable: true }) after!: object | null;
   @Column('text', { nullable: true }) requestId!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 /** First answer to a write sent with an Idempotency-Key, replayed for the same key. */
@@ -27,5 +27,5 @@ export class IdempotencyKeyEntity {
   @Column('text') requestHash!: string;
   @Column('integer') statusCode!: number;
   @Column('jsonb') responseBody!: unknown;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

@@ -20,7 +20,7 @@ export class OrganizationEntity {
   @Index('uq_organizations_tax_id', { unique: true, where: 'tax_id IS NOT NULL' })
   @Column('text', { nullable: true })
   taxId!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('users')
@@ -38,7 +38,7 @@ export class UserEntity {
   @Column('text', { array: true, default: () => "'{}'" }) roles!: string[];
   @Column('text', { nullable: true }) agencyCode!: string | null;
   @Column('boolean', { default: true }) active!: boolean;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('api_tokens')
@@ -55,7 +55,7 @@ export class ApiTokenEntity {
   @ManyToOne(() => UserEntity, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'created_by' })
   creator?: UserEntity;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
   @Column('timestamptz', { nullable: true }) revokedAt!: Date | null;
   @Column('timestamptz', { nullable: true }) lastUsedAt!: Date | null;
 }
@@ -72,7 +72,7 @@ export class ProjectEntity {
   @ManyToOne(() => UserEntity, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'pi_user_id' })
   pi?: UserEntity;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('project_members')
@@ -87,5 +87,5 @@ export class ProjectMemberEntity {
   user?: UserEntity;
   /** `pi` or `member`. */
   @Column('text') role!: string;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

@@ -20,7 +20,7 @@ export class LedgerTransactionEntity {
   idempotencyKey!: string;
   @Column('text', { nullable: true }) memo!: string | null;
   @Column('text', { nullable: true }) requestId!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('ledger_entries')
@@ -37,5 +37,5 @@ export class LedgerEntryEntity {
   @Column('text')
   account!: string;
   @Column('bigint', { transformer: bigintTransformer }) amount!: bigint;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

@@ -15,7 +15,7 @@ import { UserEntity } from './directory.entities.js';
 export class AgencyEntity {
   @PrimaryColumn('text') code!: string;
   @Column('text') name!: string;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('programs')
@@ -39,7 +39,7 @@ export class ProgramEntity {
   @Column('jsonb') rubric!: unknown;
   /** Basis points (0..10000) per organization type. */
   @Column('jsonb') subsidyRates!: unknown;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('program_budgets')
@@ -62,5 +62,5 @@ export class ProgramReviewerEntity {
   @ManyToOne(() => UserEntity, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'user_id' })
   user?: UserEntity;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

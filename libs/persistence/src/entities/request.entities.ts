@@ -38,8 +38,8 @@ export class AllocationRequestEntity {
   @Column('timestamptz', { nullable: true }) decidedAt!: Date | null;
   @Column('uuid', { nullable: true }) decidedBy!: string | null;
   @Column('text', { nullable: true }) decisionNote!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
+  @UpdateDateColumn({ type: 'timestamptz', precision: 3 }) updatedAt!: Date;
 }
 
 @Entity('allocation_request_lines')
@@ -76,7 +76,7 @@ export class ReviewEntity {
   /** Weighted score × 1000, floored (87.5 → 87500); computed in libs/domain. */
   @Column('integer') weightedScoreMilli!: number;
   @Column('text') comment!: string;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 @Entity('conflict_declarations')
@@ -92,7 +92,7 @@ export class ConflictDeclarationEntity {
   @JoinColumn({ name: 'reviewer_id' })
   reviewer?: UserEntity;
   @Column('text') reason!: string;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
 /**
@@ -113,7 +113,7 @@ export class GrantIntentEntity {
   @Column('text')
   status!: string;
   @Column('integer', { default: 0 }) attempts!: number;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
   @Column('timestamptz', { nullable: true }) enqueuedAt!: Date | null;
   @Column('timestamptz', { nullable: true }) completedAt!: Date | null;
 }

@@ -1,0 +1,616 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Brackets, DataSource, In, type EntityManager } from 'typeorm';
+import {
+  checkEligibility,
+  conflict,
+  decideApproval,
+  formatGpuHoursForPeople,
+  gpuHoursToSeconds,
+  invalid,
+  isOrganizationType,
+  notFound,
+  rankByScore,
+  ruleViolated,
+  transition,
+  type ApprovedLine,
+  type RequestLine,
+  type RuleViolation,
+} from '#domain';
+import {
+  AllocationEntity,
+  AllocationRequestEntity,
+  AllocationRequestLineEntity,
+  GrantIntentEntity,
+  OrganizationEntity,
+  ProjectEntity,
+  ReviewEntity,
+  UserEntity,
+} from '#persistence';
+import { JobProducer } from '#queues';
+import { AuditService } from '../audit/audit.service.js';
+import { hasRole, type Principal } from '../auth/principal.js';
+import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { ProjectAccess } from '../projects/project-access.service.js';
+import type { CreateRequestBody, UpdateRequestBody } from './dto/create-request.request.js';
+import type { ApproveRequestBody, RejectRequestBody } from './dto/decision.request.js';
+import type { ListRequestsQuery } from './dto/list-requests.request.js';
+import type { RequestLineInput } from './dto/request-line.request.js';
+import { ProgramRulesReader } from './program-rules.reader.js';
+import { AUDIT_SUBJECT, RequestAccess, stateOf, userIdOf } from './request-access.service.js';
+import { detailView, summaryView, type RequestDetailView, type RequestSummaryView } from './request-view.js';
+
+interface Context {
+  principal: Principal;
+  requestId: string | null;
+}
+
+/** Ranking loads every candidate of the filter; beyond this a caller must narrow it (e.g. by program). */
+const MAX_RANKED = 20_000;
+
+function toInstant(iso: string): Date {
+  return new Date(iso);
+}
+
+function assertWindow(startsAt: Date, endsAt: Date): void {
+  if (endsAt.getTime() <= startsAt.getTime()) {
+    throw invalid('VALIDATION_FAILED', 'The request is invalid — endsAt: must be after startsAt', [
+      { field: 'endsAt', message: 'must be after startsAt' },
+    ]);
+  }
+}
+
+type LineRow = Omit<AllocationRequestLineEntity, 'id' | 'request'>;
+
+function lineRows(requestId: string, lines: readonly RequestLineInput[]): LineRow[] {
+  return lines.map((line, index) => ({
+    requestId,
+    lineNo: index + 1,
+    gpuModel: line.gpuModel,
+    kind: line.kind ?? 'budget',
+    gpuSeconds: gpuHoursToSeconds(BigInt(line.gpuHours)),
+    maxConcurrentGpus: line.maxConcurrentGpus,
+    grantedGpuSeconds: null,
+    grantedMaxConcurrentGpus: null,
+  }));
+}
+
+function domainLine(line: AllocationRequestLineEntity): RequestLine {
+  return {
+    gpuModel: line.gpuModel,
+    kind: line.kind === 'reserved' ? 'reserved' : 'budget',
+    gpuSeconds: line.gpuSeconds,
+    maxConcurrentGpus: line.maxConcurrentGpus,
+  };
+}
+
+/** What an audit event keeps of a request: enough to read the change without the rows. */
+function snapshot(request: AllocationRequestEntity, lines?: readonly AllocationRequestLineEntity[]) {
+  return {
+    status: request.status,
+    ...(lines
+      ? {
+          lines: lines.map((line) => ({
+            gpuModel: line.gpuModel,
+            gpuSeconds: line.gpuSeconds,
+            maxConcurrentGpus: line.maxConcurrentGpus,
+            ...(line.grantedGpuSeconds === null
+              ? {}
+              : {
+                  grantedGpuSeconds: line.grantedGpuSeconds,
+                  grantedMaxConcurrentGpus: line.grantedMaxConcurrentGpus,
+                }),
+          })),
+        }
+      : {}),
+  };
+}
+
+function encodeOffset(offset: number): string {
+  return Buffer.from(`rank|${offset}`, 'utf8').toString('base64url');
+}
+
+function decodeOffset(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  const match = /^rank\|(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match?.[1])
+    throw invalid('INVALID_CURSOR', 'The cursor is not one this API issued; start again without it.');
+  return Number(match[1]);
+}
+
+/**
+ * The allocation-request lifecycle: drafts, submission (eligibility), decisions (with the grant outbox)
+ * and the views. Every transition locks the request row, checks the state machine of libs/domain and
+ * writes its audit event in the same transaction.
+ */
+@Injectable()
+export class AllocationRequestsService {
+  private readonly logger = new Logger(AllocationRequestsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly access: RequestAccess,
+    private readonly projects: ProjectAccess,
+    private readonly programs: ProgramRulesReader,
+    private readonly audit: AuditService,
+    private readonly jobs: JobProducer,
+  ) {}
+
+  async create(context: Context, body: CreateRequestBody): Promise<RequestDetailView> {
+    const userId = userIdOf(context.principal);
+    const startsAt = toInstant(body.startsAt);
+    const endsAt = toInstant(body.endsAt);
+    assertWindow(startsAt, endsAt);
+    const id = await this.dataSource.transaction(async (manager) => {
+      await this.projects.assertMember(context.principal, body.projectId, manager);
+      if (!(await this.programs.programExists(manager, body.programId)))
+        throw notFound('Program', body.programId);
+      const request = await manager.getRepository(AllocationRequestEntity).save(
+        manager.getRepository(AllocationRequestEntity).create({
+          projectId: body.projectId,
+          programId: body.programId,
+          status: 'draft',
+          startsAt,
+          endsAt,
+          justification: body.justification,
+          createdBy: userId,
+          submittedAt: null,
+          decidedAt: null,
+          decidedBy: null,
+          decisionNote: null,
+        }),
+      );
+      const lines = lineRows(request.id, body.lines);
+      await manager.getRepository(AllocationRequestLineEntity).insert(lines);
+      await this.audit.record(manager, {
+        principal: context.principal,
+        action: 'request.created',
+        subjectType: AUDIT_SUBJECT,
+        subjectId: request.id,
+        before: null,
+        after: {
+          status: 'draft',
+          projectId: body.projectId,
+          programId: body.programId,
+          lines: lines.map((l) => ({
+            gpuModel: l.gpuModel,
+            gpuSeconds: l.gpuSeconds,
+            maxConcurrentGpus: l.maxConcurrentGpus,
+          })),
+        },
+        requestId: context.requestId,
+      });
+      return request.id;
+    });
+    return this.get(context.principal, id);
+  }
+
+  async update(context: Context, id: string, body: UpdateRequestBody): Promise<RequestDetailView> {
+    await this.dataSource.transaction(async (manager) => {
+      const visible = await this.access.load(manager, context.principal, id, true);
+      this.access.assertActsForProject(visible);
+      const { request } = visible;
+      if (request.status !== 'draft') {
+        throw conflict('REQUEST_NOT_DRAFT', `Only drafts can be edited; this request is ${request.status}.`, {
+          status: request.status,
+        });
+      }
+      const lineRepo = manager.getRepository(AllocationRequestLineEntity);
+      const beforeLines = await lineRepo.find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
+      const before = {
+        ...snapshot(request, beforeLines),
+        programId: request.programId,
+        startsAt: request.startsAt,
+        endsAt: request.endsAt,
+      };
+      if (body.programId !== undefined && body.programId !== request.programId) {
+        if (!(await this.programs.programExists(manager, body.programId)))
+          throw notFound('Program', body.programId);
+        request.programId = body.programId;
+      }
+      if (body.startsAt !== undefined) request.startsAt = toInstant(body.startsAt);
+      if (body.endsAt !== undefined) request.endsAt = toInstant(body.endsAt);
+      assertWindow(request.startsAt, request.endsAt);
+      if (body.justification !== undefined) request.justification = body.justification;
+      await manager.getRepository(AllocationRequestEntity).update(
+        { id },
+        {
+          programId: request.programId,
+          startsAt: request.startsAt,
+          endsAt: request.endsAt,
+          justification: request.justification,
+        },
+      );
+      let afterLines = beforeLines;
+      if (body.lines !== undefined) {
+        await lineRepo.delete({ requestId: id });
+        await lineRepo.insert(lineRows(id, body.lines));
+        afterLines = await lineRepo.find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
+      }
+      await this.audit.record(manager, {
+        principal: context.principal,
+        action: 'request.updated',
+        subjectType: AUDIT_SUBJECT,
+        subjectId: id,
+        before,
+        after: {
+          ...snapshot(request, afterLines),
+          programId: request.programId,
+          startsAt: request.startsAt,
+          endsAt: request.endsAt,
+        },
+        requestId: context.requestId,
+      });
+    });
+    return this.get(context.principal, id);
+  }
+
+  /** Draft → submitted when every eligibility rule holds; otherwise 422 listing each failed rule, still a draft. */
+  async submit(context: Context, id: string, now: Date = new Date()): Promise<RequestDetailView> {
+    await this.dataSource.transaction(async (manager) => {
+      const visible = await this.access.load(manager, context.principal, id, true);
+      this.access.assertActsForProject(visible);
+      const { request } = visible;
+      const from = stateOf(request);
+      const to = transition(from, 'submit');
+      const lines = await manager
+        .getRepository(AllocationRequestLineEntity)
+        .find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
+      const violations = checkEligibility({
+        program: await this.programs.loadRules(manager, request.programId),
+        organizationType: await this.organizationTypeOf(manager, request.projectId),
+        window: { startsAt: request.startsAt, endsAt: request.endsAt },
+        lines: lines.map(domainLine),
+        budgetLeftGpuSeconds: await this.programs.budgetLeft(manager, request.programId),
+        now,
+      });
+      if (violations.length > 0) {
+        throw ruleViolated(
+          'ELIGIBILITY_FAILED',
+          `The request breaks ${violations.length} rule${violations.length === 1 ? '' : 's'} of the program and stays a draft: ${violations.map((v) => v.message).join(' ')}`,
+          violations,
+        );
+      }
+      await manager.getRepository(AllocationRequestEntity).update({ id }, { status: to, submittedAt: now });
+      await this.audit.record(manager, {
+        principal: context.principal,
+        action: 'request.submitted',
+        subjectType: AUDIT_SUBJECT,
+        subjectId: id,
+        before: { status: from },
+        after: { status: to },
+        requestId: context.requestId,
+      });
+    });
+    return this.get(context.principal, id);
+  }
+
+  async withdraw(context: Context, id: string): Promise<RequestDetailView> {
+    await this.dataSource.transaction(async (manager) => {
+      const visible = await this.access.load(manager, context.principal, id, true);
+      this.access.assertActsForProject(visible);
+      const from = stateOf(visible.request);
+      const to = transition(from, 'withdraw');
+      await manager.getRepository(AllocationRequestEntity).update({ id }, { status: to });
+      await this.audit.record(manager, {
+        principal: context.principal,
+        action: 'request.withdrawn',
+        subjectType: AUDIT_SUBJECT,
+        subjectId: id,
+        before: { status: from },
+        after: { status: to },
+        requestId: context.requestId,
+      });
+    });
+    return this.get(context.principal, id);
+  }
+
+  /**
+   * One transaction: lock the request, check the transition, re-check the program budget under the
+   * program's lock, record the granted amounts and the decision, write the grant outbox row and the audit
+   * event. The grant job is enqueued after commit; if that fails, the scheduler's reconciler finds the
+   * pending grant intent in PostgreSQL, so the answer is still 200.
+   */
+  async approve(context: Context, id: string, body: ApproveRequestBody): Promise<RequestDetailView> {
+    const deciderId = userIdOf(context.principal);
+    await this.dataSource.transaction(async (manager) => {
+      const { request } = await this.access.load(manager, context.principal, id, true);
+      const from = stateOf(request);
+      // The state decides first: a second approval is a 409 whatever grant it carries.
+      transition(from, 'approve');
+      const lineRepo = manager.getRepository(AllocationRequestLineEntity);
+      const lines = await lineRepo.find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
+      const decision = decideApproval(
+        lines.map(domainLine),
+        body.lines?.map((line) => ({
+          gpuModel: line.gpuModel,
+          gpuSeconds: gpuHoursToSeconds(BigInt(line.gpuHours)),
+          maxConcurrentGpus: line.maxConcurrentGpus,
+        })),
+      );
+      const to = transition(from, decision.outcome === 'approved' ? 'approve' : 'partially_approve');
+
+      await this.programs.lockProgram(manager, request.programId);
+      const left = await this.programs.budgetLeft(manager, request.programId);
+      const overBudget = this.budgetViolations(decision.lines, left);
+      if (overBudget.length > 0) {
+        throw ruleViolated(
+          'EXCEEDS_PROGRAM_BUDGET',
+          `The grant is more than the program has left: ${overBudget.map((v) => v.message).join(' ')}`,
+          overBudget,
+        );
+      }
+
+      const decidedAt = new Date();
+      for (const approved of decision.lines) {
+        await lineRepo.update(
+          { requestId: id, gpuModel: approved.gpuModel },
+          {
+            grantedGpuSeconds: approved.grantedGpuSeconds,
+            grantedMaxConcurrentGpus: approved.grantedMaxConcurrentGpus,
+          },
+        );
+      }
+      await manager
+        .getRepository(AllocationRequestEntity)
+        .update({ id }, { status: to, decidedAt, decidedBy: deciderId, decisionNote: body.note ?? null });
+      await manager
+        .getRepository(GrantIntentEntity)
+        .insert({ requestId: id, status: 'pending', attempts: 0 });
+      await this.audit.record(manager, {
+        principal: context.principal,
+        action: `request.${to}`,
+        subjectType: AUDIT_SUBJECT,
+        subjectId: id,
+        before: { status: from },
+        after: {
+          status: to,
+          note: body.note ?? null,
+          lines: decision.lines.map((line) => ({
+            gpuModel: line.gpuModel,
+            status: line.status,
+            grantedGpuSeconds: line.grantedGpuSeconds,
+            grantedMaxConcurrentGpus: line.grantedMaxConcurrentGpus,
+          })),
+        },
+        requestId: context.requestId,
+      });
+    });
+    await this.enqueueGrant(id);
+    return this.get(context.principal, id);
+  }
+
+  async reject(context: Context, id: string, body: RejectRequestBody): Promise<RequestDetailView> {
+    const deciderId = userIdOf(context.principal);
+    await this.dataSource.transaction(async (manager) => {
+      const { request } = await this.access.load(manager, context.principal, id, true);
+      const from = stateOf(request);
+      const to = transition(from, 'reject');
+      await manager
+        .getRepository(AllocationRequestEntity)
+        .update(
+          { id },
+          { status: to, decidedAt: new Date(), decidedBy: deciderId, decisionNote: body.reason },
+        );
+      await this.audit.record(manager, {
+        principal: context.principal,
+        action: 'request.rejected',
+        subjectType: AUDIT_SUBJECT,
+        subjectId: id,
+        before: { status: from },
+        after: { status: to, reason: body.reason },
+        requestId: context.requestId,
+      });
+    });
+    return this.get(context.principal, id);
+  }
+
+  async get(principal: Principal, id: string): Promise<RequestDetailView> {
+    const manager = this.dataSource.manager;
+    const { request, viewer } = await this.access.load(manager, principal, id);
+    const lines = await manager
+      .getRepository(AllocationRequestLineEntity)
+      .find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
+    const reviews = await manager
+      .getRepository(ReviewEntity)
+      .find({ where: { requestId: id }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const allocations = await manager
+      .getRepository(AllocationEntity)
+      .find({ where: { requestId: id }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const grantIntent = await manager.getRepository(GrantIntentEntity).findOne({ where: { requestId: id } });
+    const history = await this.audit.history(manager, AUDIT_SUBJECT, id);
+    const actorIds = [
+      ...new Set(history.filter((e) => e.actorKind === 'user' && e.actorId).map((e) => e.actorId as string)),
+    ];
+    const actors =
+      actorIds.length > 0
+        ? await manager.getRepository(UserEntity).find({ where: { id: In(actorIds) } })
+        : [];
+    return detailView({
+      request,
+      lines,
+      reviews,
+      allocations,
+      grantIntent,
+      history,
+      actorNames: new Map(actors.map((user) => [user.id, user.name])),
+      viewer,
+      viewerUserId: principal.kind === 'user' ? principal.userId : null,
+    });
+  }
+
+  /**
+   * Members see their projects' requests, reviewers the submitted requests of their programs, admins all.
+   * `sort=score` ranks the whole filtered set by average weighted score (rankByScore) and pages through it.
+   */
+  async list(principal: Principal, query: ListRequestsQuery): Promise<Page<RequestSummaryView>> {
+    const manager = this.dataSource.manager;
+    const qb = manager.getRepository(AllocationRequestEntity).createQueryBuilder('r');
+    const isAdmin = hasRole(principal, 'admin');
+    let memberProjects = new Set<string>();
+    if (!isAdmin) {
+      const projectIds = await this.projects.visibleProjectIds(principal);
+      memberProjects = new Set(projectIds === 'all' ? [] : projectIds);
+      const reviewerPrograms =
+        principal.kind === 'user' ? await this.programs.reviewerProgramIds(manager, principal.userId) : [];
+      if (memberProjects.size === 0 && reviewerPrograms.length === 0) return { items: [], nextCursor: null };
+      qb.andWhere(
+        new Brackets((where) => {
+          where.where('r.project_id = ANY(:memberProjects)', { memberProjects: [...memberProjects] });
+          where.orWhere("(r.program_id = ANY(:reviewerPrograms) AND r.status <> 'draft')", {
+            reviewerPrograms,
+          });
+        }),
+      );
+    }
+    if (query.status) qb.andWhere('r.status = :status', { status: query.status });
+    if (query.programId) qb.andWhere('r.program_id = :programId', { programId: query.programId });
+    if (query.projectId) qb.andWhere('r.project_id = :projectId', { projectId: query.projectId });
+    const viewerOf = (request: AllocationRequestEntity) =>
+      isAdmin
+        ? ('admin' as const)
+        : memberProjects.has(request.projectId)
+          ? ('member' as const)
+          : ('reviewer' as const);
+
+    if (query.sort === 'score') {
+      const offset = decodeOffset(query.cursor);
+      const candidates = await qb
+        .clone()
+        .select(['r.id', 'r.submittedAt', 'r.createdAt'])
+        .orderBy('r.id')
+        .limit(MAX_RANKED + 1)
+        .getMany();
+      if (candidates.length > MAX_RANKED) {
+        throw invalid(
+          'TOO_MANY_TO_RANK',
+          `More than ${MAX_RANKED} requests match; filter by programId or status to rank them.`,
+        );
+      }
+      const millis = await this.reviewMillis(
+        manager,
+        candidates.map((c) => c.id),
+      );
+      const ranked = rankByScore(
+        candidates.map((candidate) => ({
+          requestId: candidate.id,
+          submittedAt: candidate.submittedAt ?? candidate.createdAt,
+          reviewMillis: millis.get(candidate.id) ?? [],
+        })),
+      );
+      const pageIds = ranked.slice(offset, offset + query.limit);
+      const rows = await this.loadWithLines(
+        manager,
+        pageIds.map((entry) => entry.requestId),
+      );
+      const items = pageIds.flatMap((entry) => {
+        const row = rows.get(entry.requestId);
+        if (!row) return [];
+        return [
+          {
+            ...summaryView(row.request, row.lines, entry.reviewMillis, viewerOf(row.request)),
+            rank: entry.rank,
+          },
+        ];
+      });
+      return {
+        items,
+        nextCursor: offset + query.limit < ranked.length ? encodeOffset(offset + query.limit) : null,
+      };
+    }
+
+    // Keyset on (createdAt, id) at millisecond precision: the cursor carries a JS Date, PostgreSQL keeps microseconds.
+    const createdMs = "date_trunc('milliseconds', r.created_at)";
+    const position = decodeCursor(query.cursor);
+    if (position) {
+      qb.andWhere(`(${createdMs}, r.id) < (:cursorAt, :cursorId)`, {
+        cursorAt: position.createdAt,
+        cursorId: position.id,
+      });
+    }
+    const page = await qb
+      .select(['r.id', 'r.createdAt'])
+      .orderBy(createdMs, 'DESC')
+      .addOrderBy('r.id', 'DESC')
+      .limit(query.limit + 1)
+      .getMany();
+    const ids = page.slice(0, query.limit).map((row) => row.id);
+    const rows = await this.loadWithLines(manager, ids);
+    const millis = await this.reviewMillis(manager, ids);
+    const items = ids.flatMap((id) => {
+      const row = rows.get(id);
+      return row ? [summaryView(row.request, row.lines, millis.get(id) ?? [], viewerOf(row.request))] : [];
+    });
+    const last = page[query.limit - 1];
+    return { items, nextCursor: page.length > query.limit && last ? encodeCursor(last) : null };
+  }
+
+  private async loadWithLines(
+    manager: EntityManager,
+    ids: string[],
+  ): Promise<Map<string, { request: AllocationRequestEntity; lines: AllocationRequestLineEntity[] }>> {
+    if (ids.length === 0) return new Map();
+    const requests = await manager.getRepository(AllocationRequestEntity).find({ where: { id: In(ids) } });
+    const lines = await manager
+      .getRepository(AllocationRequestLineEntity)
+      .find({ where: { requestId: In(ids) } });
+    return new Map(
+      requests.map((request) => [
+        request.id,
+        { request, lines: lines.filter((line) => line.requestId === request.id) },
+      ]),
+    );
+  }
+
+  private async reviewMillis(manager: EntityManager, ids: string[]): Promise<Map<string, number[]>> {
+    if (ids.length === 0) return new Map();
+    const rows = await manager.query<{ request_id: string; millis: number[] }[]>(
+      'SELECT request_id, array_agg(weighted_score_milli ORDER BY id) AS millis FROM reviews WHERE request_id = ANY($1) GROUP BY request_id',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.request_id, row.millis]));
+  }
+
+  private async organizationTypeOf(manager: EntityManager, projectId: string) {
+    const project = await manager.getRepository(ProjectEntity).findOneOrFail({ where: { id: projectId } });
+    const organization = await manager
+      .getRepository(OrganizationEntity)
+      .findOneOrFail({ where: { id: project.organizationId } });
+    if (!isOrganizationType(organization.type)) {
+      throw new Error(`organization ${organization.id} has unknown type ${organization.type}`);
+    }
+    return organization.type;
+  }
+
+  private budgetViolations(
+    lines: readonly ApprovedLine[],
+    left: Readonly<Record<string, bigint>>,
+  ): RuleViolation[] {
+    return lines.flatMap((line, index): RuleViolation[] => {
+      const available = left[line.gpuModel] ?? 0n;
+      if (line.grantedGpuSeconds <= available) return [];
+      return [
+        {
+          rule: 'EXCEEDS_PROGRAM_BUDGET',
+          field: `lines[${index}].gpuHours`,
+          message: `Granting ${formatGpuHoursForPeople(line.grantedGpuSeconds)} GPU-hours of ${line.gpuModel} exceeds the ${formatGpuHoursForPeople(available > 0n ? available : 0n)} GPU-hours the program has left.`,
+        },
+      ];
+    });
+  }
+
+  private async enqueueGrant(requestId: string): Promise<void> {
+    try {
+      await this.jobs.enqueue({ name: 'grant.allocation', data: { requestId } });
+      await this.dataSource
+        .getRepository(GrantIntentEntity)
+        .update({ requestId, status: 'pending' }, { enqueuedAt: new Date() });
+    } catch (error: unknown) {
+      // The decision is committed; the reconciler re-enqueues pending grant intents from PostgreSQL.
+      this.logger.warn(
+        { requestId, err: error instanceof Error ? { message: error.message, stack: error.stack } : error },
+        'grant.allocation enqueue failed; the reconciler will retry from the grant intent',
+      );
+    }
+  }
+}

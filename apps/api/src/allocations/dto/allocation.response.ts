@@ -1,0 +1,52 @@
+import { toAmount, type AllocationBalance, type GpuAmount } from '#domain';
+import type { AllocationEntity } from '#persistence';
+
+export interface AllocationView {
+  id: string;
+  projectId: string;
+  programId: string;
+  requestId: string;
+  requestLineId: string;
+  gpuModel: string;
+  /** `budget` (GPU-seconds through the shared queue) or `reserved` (whole servers for the window). */
+  kind: string;
+  maxConcurrentGpus: number;
+  startsAt: Date;
+  endsAt: Date;
+  status: string;
+  priorityTier: number;
+  /** Sum of grant postings into the allocation. */
+  granted: GpuAmount;
+  /** Admitted workloads not yet metered. */
+  held: GpuAmount;
+  /** Metered usage. */
+  consumed: GpuAmount;
+  /** Returned to the program by expiry or recall. */
+  returned: GpuAmount;
+  /** The allocation account's balance; negative is an overdraft (usage beyond the grant). */
+  remaining: GpuAmount;
+  createdAt: Date;
+}
+
+export function allocationView(allocation: AllocationEntity, balance: AllocationBalance): AllocationView {
+  return {
+    id: allocation.id,
+    projectId: allocation.projectId,
+    programId: allocation.programId,
+    requestId: allocation.requestId,
+    requestLineId: allocation.requestLineId,
+    gpuModel: allocation.gpuModel,
+    kind: allocation.kind,
+    maxConcurrentGpus: allocation.maxConcurrentGpus,
+    startsAt: allocation.startsAt,
+    endsAt: allocation.endsAt,
+    status: allocation.status,
+    priorityTier: allocation.priorityTier,
+    granted: toAmount(balance.granted),
+    held: toAmount(balance.held),
+    consumed: toAmount(balance.consumed),
+    returned: toAmount(balance.returned),
+    remaining: toAmount(balance.remaining),
+    createdAt: allocation.createdAt,
+  };
+}

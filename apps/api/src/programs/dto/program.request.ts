@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { ORGANIZATION_TYPES } from '#domain';
+import { paginationQuery } from '../../common/pagination.js';
+import { decimalToBasisPoints } from '../subsidy-rate.js';
+import { agencyCode } from './agency.request.js';
+
+/** The most GPU-hours one budget line may carry: far above a year of the whole 50,000-GPU pool (4.4e8 / 5). */
+export const MAX_BUDGET_GPU_HOURS = 100_000_000;
+
+const identifier = (example: string) =>
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/, {
+    message: `must be 1–40 letters, digits, ".", "_" or "-", starting with a letter or digit (e.g. ${example})`,
+  });
+
+/** GPU models name ledger accounts, so they never contain ":". */
+export const gpuModel = identifier('H100');
+
+const organizationType = z.enum(ORGANIZATION_TYPES);
+
+/**
+ * A whole number. Not `.int()`: zod treats a fraction there as a type error, which stops the
+ * object-level checks (the window check below), and a refused program should list every problem.
+ * Every use also has a max, so nothing outside the safe-integer range gets through.
+ */
+const wholeNumber = (message = 'must be a whole number') => z.number().multipleOf(1, { message });
+
+export const trackSchema = z.strictObject({
+  code: identifier('small'),
+  kind: z.enum(['gpu', 'server']),
+  minGpus: wholeNumber().min(1).max(100_000),
+  maxGpus: wholeNumber().min(1).max(100_000),
+  gpusPerServer: wholeNumber().min(1).max(64).optional(),
+});
+
+export const rubricCriterionSchema = z.strictObject({
+  key: identifier('feasibility'),
+  label: z.string().trim().min(1).max(200),
+  weight: wholeNumber().min(1).max(1000),
+  maxScore: wholeNumber().min(1).max(1000),
+});
+
+export const sectorTargetsSchema = z.strictObject({
+  national: wholeNumber().min(0).max(100),
+  industry: wholeNumber().min(0).max(100),
+  academia: wholeNumber().min(0).max(100),
+});
+
+/** The government plan: 50% national projects, 30% industry, 20% academia. */
+export const DEFAULT_SECTOR_TARGETS = { national: 50, industry: 30, academia: 20 } as const;
+
+const budgetLine = z.strictObject({
+  gpuModel,
+  gpuHours: wholeNumber('must be a whole number of GPU-hours')
+    .min(1)
+    .max(MAX_BUDGET_GPU_HOURS, {
+      message: `must be at most ${MAX_BUDGET_GPU_HOURS.toLocaleString('en')} GPU-hours`,
+    }),
+});
+
+const subsidyRate = z
+  .number()
+  .min(0)
+  .max(1)
+  .refine((rate) => decimalToBasisPoints(rate) !== null, {
+    message: 'must have at most 4 decimal places (e.g. 0.7)',
+  });
+
+const isoInstant = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 instant, e.g. 2026-03-01T00:00:00Z',
+});
+
+export const createProgramRequest = z
+  .strictObject({
+    code: identifier('AI-GPU-2026-1'),
+    name: z.string().trim().min(1).max(200),
+    agencyCode,
+    fiscalYear: wholeNumber().min(2000).max(9999),
+    startsAt: isoInstant,
+    endsAt: isoInstant,
+    budgets: z
+      .array(budgetLine)
+      .min(1)
+      .max(50)
+      .superRefine((lines, context) => {
+        const seen = new Set<string>();
+        lines.forEach((line, index) => {
+          if (seen.has(line.gpuModel)) {
+            context.addIssue({
+              code: 'custom',
+              path: [index, 'gpuModel'],
+              message: `${line.gpuModel} has two budget lines; give one line per GPU model`,
+            });
+          }
+          seen.add(line.gpuModel);
+        });
+      }),
+    subsidyRates: z.partialRecord(organizationType, subsidyRate),
+    eligibleOrganizationTypes: z.array(organizationType).min(1).max(ORGANIZATION_TYPES.length),
+    tracks: z.array(trackSchema).min(1).max(20),
+    sectorTargets: sectorTargetsSchema.optional(),
+    rubric: z.array(rubricCriterionSchema).min(1).max(50),
+  })
+  .refine((program) => Date.parse(program.endsAt) > Date.parse(program.startsAt), {
+    path: ['endsAt'],
+    message: 'must be after startsAt',
+    // Reported together with every other problem, as long as both instants themselves are valid.
+    when: (payload) => {
+      const value = payload.value as { startsAt?: unknown; endsAt?: unknown } | null;
+      return (
+        typeof value?.startsAt === 'string' &&
+        typeof value.endsAt === 'string' &&
+        !payload.issues.some((issue) => issue.path?.[0] === 'startsAt' || issue.path?.[0] === 'endsAt')
+      );
+    },
+  });
+export type CreateProgramRequest = z.infer<typeof createProgramRequest>;
+
+export const listProgramsQuery = z.strictObject({
+  ...paginationQuery,
+  agencyCode: agencyCode.optional(),
+  fiscalYear: z.coerce.number().int().min(2000).max(9999).optional(),
+  /** Reviewer view: only the programs the caller is assigned to review. */
+  assignedToMe: z.enum(['true', 'false']).optional(),
+});
+export type ListProgramsQuery = z.infer<typeof listProgramsQuery>;

@@ -1,0 +1,96 @@
+import {
+  toAmount,
+  type GpuAmount,
+  type ProgramRules,
+  type RubricCriterion,
+  type SectorTargets,
+  type Track,
+} from '#domain';
+import type { AgencyEntity, ProgramEntity } from '#persistence';
+import type { BudgetPosition } from '../program-reader.service.js';
+import { basisPointsToDecimal } from '../subsidy-rate.js';
+
+export interface AgencyView {
+  code: string;
+  name: string;
+  createdAt: Date;
+}
+
+export function agencyView(agency: AgencyEntity): AgencyView {
+  return { code: agency.code, name: agency.name, createdAt: agency.createdAt };
+}
+
+export interface ProgramBudgetView {
+  gpuModel: string;
+  budget: GpuAmount;
+  granted: GpuAmount;
+  left: GpuAmount;
+  /** Approved grants the scheduler has not posted yet: part of `left` that is already promised. */
+  pending: GpuAmount;
+}
+
+export interface ProgramView {
+  id: string;
+  code: string;
+  name: string;
+  agencyCode: string;
+  fiscalYear: number;
+  /** The application window. */
+  startsAt: Date;
+  endsAt: Date;
+  eligibleOrganizationTypes: string[];
+  tracks: Track[];
+  sectorTargets: SectorTargets;
+  rubric: RubricCriterion[];
+  /** Share of the list price the program pays, as the decimals the call was created with (0.7 = 70%). */
+  subsidyRates: Record<string, number>;
+  /** The same rates in the integer basis points prices are computed with (7000 = 70%). */
+  subsidyRatesBasisPoints: Record<string, number>;
+  budgets: ProgramBudgetView[];
+  createdAt: Date;
+}
+
+export function programView(
+  program: ProgramEntity,
+  rules: ProgramRules,
+  positions: BudgetPosition[],
+): ProgramView {
+  const basisPoints = Object.fromEntries(
+    Object.entries(rules.subsidyRates).filter((entry): entry is [string, number] => entry[1] !== undefined),
+  );
+  return {
+    id: program.id,
+    code: program.code,
+    name: program.name,
+    agencyCode: program.agencyCode,
+    fiscalYear: program.fiscalYear,
+    startsAt: program.startsAt,
+    endsAt: program.endsAt,
+    eligibleOrganizationTypes: rules.eligibleOrganizationTypes,
+    tracks: rules.tracks,
+    sectorTargets: rules.sectorTargets,
+    rubric: rules.rubric,
+    subsidyRates: Object.fromEntries(
+      Object.entries(basisPoints).map(([type, rate]) => [type, basisPointsToDecimal(rate)]),
+    ),
+    subsidyRatesBasisPoints: basisPoints,
+    budgets: positions.map((position) => ({
+      gpuModel: position.gpuModel,
+      budget: toAmount(position.budget),
+      granted: toAmount(position.granted),
+      left: toAmount(position.left),
+      pending: toAmount(position.pending),
+    })),
+    createdAt: program.createdAt,
+  };
+}
+
+export interface ProgramReviewerView {
+  userId: string;
+  email: string;
+  name: string;
+  active: boolean;
+  /** False when the user has lost the reviewer role since the assignment: they can no longer review. */
+  holdsReviewerRole: boolean;
+  assignedAt: Date;
+}

@@ -1,0 +1,88 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequestId, Roles, Scopes } from '../auth/decorators.js';
+import type { Principal } from '../auth/principal.js';
+import { idParams } from '../common/ids.js';
+import {
+  assignReviewerRequest,
+  listReviewersQuery,
+  reviewerParams,
+  type AssignReviewerRequest,
+  type ListReviewersQuery,
+  type ReviewerParams,
+} from './dto/program-reviewer.request.js';
+import {
+  createProgramRequest,
+  listProgramsQuery,
+  type CreateProgramRequest,
+  type ListProgramsQuery,
+} from './dto/program.request.js';
+import { ProgramReviewersService } from './program-reviewers.service.js';
+import { ProgramsService } from './programs.service.js';
+
+@ApiTags('programs')
+@ApiBearerAuth()
+@Controller('v1/programs')
+export class ProgramsController {
+  constructor(
+    private readonly programs: ProgramsService,
+    private readonly reviewers: ProgramReviewersService,
+  ) {}
+
+  @Roles('admin')
+  @Post()
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body({ schema: createProgramRequest }) body: CreateProgramRequest,
+    @RequestId() requestId: string | null,
+  ) {
+    return this.programs.create(principal, body, requestId);
+  }
+
+  /** The public list of calls; `assignedToMe=true` is the reviewer's view of the calls they review. */
+  @Scopes('read')
+  @Get()
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @Query({ schema: listProgramsQuery }) query: ListProgramsQuery,
+  ) {
+    return this.programs.list(principal, query);
+  }
+
+  @Scopes('read')
+  @Get(':id')
+  get(@Param({ schema: idParams }) params: { id: string }) {
+    return this.programs.get(params.id);
+  }
+
+  @Roles('admin')
+  @Post(':id/reviewers')
+  assignReviewer(
+    @CurrentPrincipal() principal: Principal,
+    @Param({ schema: idParams }) params: { id: string },
+    @Body({ schema: assignReviewerRequest }) body: AssignReviewerRequest,
+    @RequestId() requestId: string | null,
+  ) {
+    return this.reviewers.assign(principal, params.id, body.userId, requestId);
+  }
+
+  @Roles('admin')
+  @Get(':id/reviewers')
+  listReviewers(
+    @Param({ schema: idParams }) params: { id: string },
+    @Query({ schema: listReviewersQuery }) query: ListReviewersQuery,
+  ) {
+    return this.reviewers.list(params.id, query);
+  }
+
+  @Roles('admin')
+  @Delete(':id/reviewers/:userId')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  removeReviewer(
+    @CurrentPrincipal() principal: Principal,
+    @Param({ schema: reviewerParams }) params: ReviewerParams,
+    @RequestId() requestId: string | null,
+  ) {
+    return this.reviewers.remove(principal, params.id, params.userId, requestId);
+  }
+}

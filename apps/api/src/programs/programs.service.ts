@@ -1,0 +1,166 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import {
+  conflict,
+  gpuHoursToSeconds,
+  programBudgetTransaction,
+  ruleViolated,
+  validateProgramRules,
+  type OrganizationType,
+  type ProgramRules,
+} from '#domain';
+import { AgencyEntity, postLedgerTransaction, ProgramBudgetEntity, ProgramEntity } from '#persistence';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { pageOf, type Page } from '../common/pagination.js';
+import {
+  DEFAULT_SECTOR_TARGETS,
+  type CreateProgramRequest,
+  type ListProgramsQuery,
+} from './dto/program.request.js';
+import { programView, type ProgramView } from './dto/program.response.js';
+import { newestFirstPage } from './keyset.js';
+import { ProgramReader, rulesOf, type BudgetPosition } from './program-reader.service.js';
+import { decimalToBasisPoints } from './subsidy-rate.js';
+
+/** Funding calls: creation with their GPU budgets (posted to the ledger), the list of calls, one call. */
+@Injectable()
+export class ProgramsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly reader: ProgramReader,
+  ) {}
+
+  /**
+   * Creates the program, its budget lines and one ledger posting per line (funding → program), and
+   * the audit event, in one transaction: a program never exists without its budget in the ledger.
+   */
+  async create(
+    principal: Principal,
+    body: CreateProgramRequest,
+    requestId: string | null,
+  ): Promise<ProgramView> {
+    const rules = validateProgramRules(rulesFromRequest(body));
+    return this.dataSource.transaction(async (manager) => {
+      const agency = await manager.getRepository(AgencyEntity).findOne({ where: { code: body.agencyCode } });
+      if (!agency) {
+        throw ruleViolated(
+          'UNKNOWN_AGENCY',
+          `Agency ${body.agencyCode} does not exist; create it with POST /v1/agencies first.`,
+          { agencyCode: body.agencyCode },
+        );
+      }
+      const inserted = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(ProgramEntity)
+        .values({
+          code: rules.code,
+          name: body.name,
+          agencyCode: body.agencyCode,
+          fiscalYear: rules.fiscalYear,
+          startsAt: rules.startsAt,
+          endsAt: rules.endsAt,
+          eligibleOrganizationTypes: rules.eligibleOrganizationTypes,
+          tracks: rules.tracks,
+          sectorTargets: rules.sectorTargets,
+          rubric: rules.rubric,
+          subsidyRates: rules.subsidyRates,
+        })
+        .orIgnore()
+        .returning(['id'])
+        .execute();
+      const row = (inserted.raw as { id: string }[])[0];
+      if (!row)
+        throw conflict('PROGRAM_CODE_TAKEN', `A program with code ${rules.code} already exists.`, {
+          code: rules.code,
+        });
+      const programId = row.id;
+
+      const budgets = Object.entries(rules.budgetsGpuSeconds).map(([gpuModel, budgetGpuSeconds]) => ({
+        programId,
+        gpuModel,
+        budgetGpuSeconds,
+      }));
+      await manager.getRepository(ProgramBudgetEntity).insert(budgets);
+      for (const budget of budgets) {
+        await postLedgerTransaction(manager, {
+          ...programBudgetTransaction(programId, budget.gpuModel, budget.budgetGpuSeconds),
+          requestId,
+        });
+      }
+
+      const view = await this.view(manager, programId);
+      await this.audit.record(manager, {
+        principal,
+        action: 'program.created',
+        subjectType: 'program',
+        subjectId: programId,
+        after: view,
+        requestId,
+      });
+      return view;
+    });
+  }
+
+  /** The public list of calls, newest first; `assignedToMe` narrows it to the calls the caller reviews. */
+  async list(principal: Principal, query: ListProgramsQuery): Promise<Page<ProgramView>> {
+    const builder = this.dataSource.getRepository(ProgramEntity).createQueryBuilder('p');
+    if (query.agencyCode !== undefined)
+      builder.andWhere('p.agency_code = :agencyCode', { agencyCode: query.agencyCode });
+    if (query.fiscalYear !== undefined)
+      builder.andWhere('p.fiscal_year = :fiscalYear', { fiscalYear: query.fiscalYear });
+    if (query.assignedToMe === 'true') {
+      if (principal.kind !== 'user') return { items: [], nextCursor: null };
+      builder.innerJoin('program_reviewers', 'r', 'r.program_id = p.id AND r.user_id = :userId', {
+        userId: principal.userId,
+      });
+    }
+    const rows = await newestFirstPage(builder, 'p', query).getMany();
+    const positions = await this.reader.budgetPositionsOf(
+      this.dataSource.manager,
+      rows.slice(0, query.limit).map((program) => program.id),
+    );
+    return pageOf(rows, query.limit, (program) => viewOf(program, positions.get(program.id) ?? []));
+  }
+
+  async get(programId: string): Promise<ProgramView> {
+    return this.view(this.dataSource.manager, programId);
+  }
+
+  private async view(manager: EntityManager, programId: string): Promise<ProgramView> {
+    const program = await this.reader.findProgram(manager, programId);
+    return viewOf(program, await this.reader.budgetPositions(manager, programId));
+  }
+}
+
+function viewOf(program: ProgramEntity, positions: BudgetPosition[]): ProgramView {
+  const budgets = Object.fromEntries(positions.map((position) => [position.gpuModel, position.budget]));
+  return programView(program, rulesOf(program, budgets), positions);
+}
+
+/** The request in the domain's terms: GPU-hours → GPU-seconds (bigint), decimal rates → basis points. */
+function rulesFromRequest(body: CreateProgramRequest): ProgramRules {
+  const subsidyRates: Partial<Record<OrganizationType, number>> = {};
+  for (const [type, rate] of Object.entries(body.subsidyRates) as [OrganizationType, number | undefined][]) {
+    if (rate === undefined) continue;
+    // The schema has already refused rates this cannot read; NaN makes the domain say so again if not.
+    subsidyRates[type] = decimalToBasisPoints(rate) ?? Number.NaN;
+  }
+  return {
+    code: body.code,
+    fiscalYear: body.fiscalYear,
+    startsAt: new Date(body.startsAt),
+    endsAt: new Date(body.endsAt),
+    eligibleOrganizationTypes: body.eligibleOrganizationTypes,
+    tracks: body.tracks,
+    rubric: body.rubric,
+    sectorTargets: body.sectorTargets ?? { ...DEFAULT_SECTOR_TARGETS },
+    subsidyRates,
+    budgetsGpuSeconds: Object.fromEntries(
+      body.budgets.map((line) => [line.gpuModel, gpuHoursToSeconds(BigInt(line.gpuHours))]),
+    ),
+  };
+}

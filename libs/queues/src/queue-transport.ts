@@ -1,11 +1,4 @@
-import {
-  createPostgresBackend,
-  Queue,
-  Worker,
-  type ConnectionOptions,
-  type Processor,
-  type WorkerOptions,
-} from 'bullmq';
+import { createPostgresBackend, Queue, Worker, type Processor, type WorkerOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 
 export interface QueueTransportSettings {
@@ -95,7 +88,7 @@ export class QueueTransport {
     // client, so BullMQ opens and owns its blocking connection.
     return new Worker(name, processor, {
       ...options,
-      connection: { url: this.settings.redisUrl, maxRetriesPerRequest: null } as ConnectionOptions,
+      connection: { url: this.settings.redisUrl, maxRetriesPerRequest: null },
       prefix: this.settings.prefix,
     });
   }

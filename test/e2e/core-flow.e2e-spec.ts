@@ -279,11 +279,12 @@ describe('core flow: from a researcher request to a granted, ledgered quota', ()
         'request.created',
         'request.submitted',
         'request.review_added',
-        'request.approved',
+        'request.partially_approved',
         'request.granted',
       ]),
     );
     expect(actions.indexOf('request.created')).toBeLessThan(actions.indexOf('request.submitted'));
-    expect(actions.indexOf('request.approved')).toBeLessThan(actions.indexOf('request.granted'));
+    expect(actions.indexOf('request.partially_approved')).toBeLessThan(actions.indexOf('request.granted'));
+    expect(actions.filter((action) => action === 'request.review_added')).toHaveLength(2);
   });
 });

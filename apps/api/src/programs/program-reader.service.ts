@@ -108,11 +108,10 @@ export class ProgramReader {
       .orderBy('b.gpu_model', 'ASC')
       .getMany();
     const accounts = budgets.map((row) => programBudgetAccount(row.programId, row.gpuModel));
-    const [balances, granted, pending] = await Promise.all([
-      accountBalances(manager, accounts),
-      grantedOutOf(manager, accounts),
-      pendingGrants(manager, programIds),
-    ]);
+    // One after the other: the manager may be a transaction's, whose connection runs one query at a time.
+    const balances = await accountBalances(manager, accounts);
+    const granted = await grantedOutOf(manager, accounts);
+    const pending = await pendingGrants(manager, programIds);
     for (const row of budgets) {
       const account = programBudgetAccount(row.programId, row.gpuModel);
       result.get(row.programId)?.push({

@@ -10,7 +10,8 @@ import { seedDemo } from './demo-seed.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const admin = await bootstrapAdmin(config);
-  const app = await createApiApp(config, { logs: false });
+  // The in-process API's request logs would drown the launcher's output: warnings only.
+  const app = await createApiApp(Object.freeze({ ...config, LOG_LEVEL: 'warn' as const }), { logs: false });
   try {
     await app.listen(0, '127.0.0.1');
     const { seeded } = await seedDemo(await app.getUrl(), config);

@@ -359,6 +359,9 @@ describe('directory: organizations, users, API tokens, projects', () => {
       const noScope = await api.http.get('/v1/organizations').set(auth(token));
       expect(noScope.status).toBe(403);
       expect(noScope.body.error.code).toBe('SCOPE_REQUIRED');
+      // Using the token (even on a route it may not call) is recorded.
+      const afterUse = await api.http.get('/v1/api-tokens').set(auth(operatorToken)).expect(200);
+      expect(afterUse.body.items[0].lastUsedAt).toEqual(expect.any(String));
 
       // Without the admin or operator role, tokens are out of reach.
       await api.http.delete(`/v1/api-tokens/${id}`).set(auth(researcher.token)).expect(403);

@@ -30,7 +30,8 @@ import {
 import { JobProducer } from '#queues';
 import { AuditService } from '../audit/audit.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
-import { decodeCursor, encodeCursor, type Page } from '../common/pagination.js';
+import { encodeCursor, type Page } from '../common/pagination.js';
+import { newestFirst } from '../common/query-support.js';
 import { ProjectAccess } from '../projects/project-access.service.js';
 import type { CreateRequestBody, UpdateRequestBody } from './dto/create-request.request.js';
 import type { ApproveRequestBody, RejectRequestBody } from './dto/decision.request.js';
@@ -519,21 +520,7 @@ export class AllocationRequestsService {
       };
     }
 
-    // Keyset on (createdAt, id) at millisecond precision: the cursor carries a JS Date, PostgreSQL keeps microseconds.
-    const createdMs = "date_trunc('milliseconds', r.created_at)";
-    const position = decodeCursor(query.cursor);
-    if (position) {
-      qb.andWhere(`(${createdMs}, r.id) < (:cursorAt, :cursorId)`, {
-        cursorAt: position.createdAt,
-        cursorId: position.id,
-      });
-    }
-    const page = await qb
-      .select(['r.id', 'r.createdAt'])
-      .orderBy(createdMs, 'DESC')
-      .addOrderBy('r.id', 'DESC')
-      .limit(query.limit + 1)
-      .getMany();
+    const page = await newestFirst(qb.select(['r.id', 'r.createdAt']), query).getMany();
     const ids = page.slice(0, query.limit).map((row) => row.id);
     const rows = await this.loadWithLines(manager, ids);
     const millis = await this.reviewMillis(manager, ids);

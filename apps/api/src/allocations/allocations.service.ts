@@ -17,7 +17,7 @@ import { AllocationEntity, ProgramEntity, ProjectEntity } from '#persistence';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
 import { ProjectAccess } from '../projects/project-access.service.js';
-import { newestFirstPage } from '../programs/keyset.js';
+import { newestFirst } from '../common/query-support.js';
 import type { ListAllocationsQuery } from './dto/allocation.request.js';
 import { allocationView, type AllocationView } from './dto/allocation.response.js';
 
@@ -77,7 +77,7 @@ export class AllocationsService {
         }),
       );
     }
-    const rows = await newestFirstPage(builder, 'a', query).getMany();
+    const rows = await newestFirst(builder, query).getMany();
     const balances = await this.balancesOf(
       this.dataSource.manager,
       rows.slice(0, query.limit).map((row) => row.id),

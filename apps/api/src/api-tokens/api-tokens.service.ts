@@ -7,7 +7,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { CredentialsService } from '../auth/credentials.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import type { Page } from '../common/pagination.js';
-import { keysetPage } from '../organizations/query-support.js';
+import { keysetPage } from '../common/query-support.js';
 import type { CreateApiTokenRequest } from './dto/create-api-token.request.js';
 import type { ListApiTokensQuery } from './dto/list-api-tokens.request.js';
 import {

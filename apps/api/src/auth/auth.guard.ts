@@ -54,6 +54,12 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
+  /** Records when a token was last used, at most once a minute per token (no write per request). */
+  private async touch(tokenId: string, lastUsedAt: Date | null): Promise<void> {
+    if (lastUsedAt && Date.now() - lastUsedAt.getTime() < 60_000) return;
+    await this.dataSource.getRepository(ApiTokenEntity).update(tokenId, { lastUsedAt: new Date() });
+  }
+
   private async authenticate(request: HeaderRequest): Promise<Principal> {
     const header = request.headers.authorization;
     const value = Array.isArray(header) ? header[0] : header;
@@ -69,9 +75,13 @@ export class AuthGuard implements CanActivate {
     if (this.credentials.isApiToken(token)) {
       const row = await this.dataSource.getRepository(ApiTokenEntity).findOne({
         where: { tokenHash: this.credentials.hashApiToken(token), revokedAt: IsNull() },
+        relations: { creator: true },
       });
-      if (!row)
+      // A token acts for the account that made it: a deactivated creator disables their tokens.
+      if (!row?.creator?.active) {
         throw new DomainError('unauthenticated', 'INVALID_TOKEN', 'The API token is unknown or revoked.');
+      }
+      await this.touch(row.id, row.lastUsedAt);
       return {
         kind: 'api_token',
         tokenId: row.id,

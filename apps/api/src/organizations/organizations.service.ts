@@ -9,7 +9,7 @@ import type { Page } from '../common/pagination.js';
 import type { CreateOrganizationRequest } from './dto/create-organization.request.js';
 import type { ListOrganizationsQuery } from './dto/list-organizations.request.js';
 import { toOrganizationResponse, type OrganizationResponse } from './dto/organization.response.js';
-import { isUniqueViolation, keysetPage } from './query-support.js';
+import { isUniqueViolation, keysetPage } from '../common/query-support.js';
 import { isCapitalArea } from './regions.js';
 
 const TAX_ID_FIELD = 'businessRegistrationNumber';

@@ -8,7 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
 import type { ListReviewersQuery } from './dto/program-reviewer.request.js';
 import type { ProgramReviewerView } from './dto/program.response.js';
-import { newestFirstPage } from './keyset.js';
+import { newestFirst } from '../common/query-support.js';
 import { ProgramReader } from './program-reader.service.js';
 
 /** Who may review a program's requests. */
@@ -73,7 +73,7 @@ export class ProgramReviewersService {
       .createQueryBuilder('r')
       .innerJoinAndSelect('r.user', 'u')
       .where('r.program_id = :programId', { programId });
-    const rows = await newestFirstPage(builder, 'r', query, 'user_id').getMany();
+    const rows = await newestFirst(builder, query, 'user_id').getMany();
     const positioned = rows.map((row) => ({ row, id: row.userId, createdAt: row.createdAt }));
     return pageOf(positioned, query.limit, ({ row }) => {
       if (!row.user) throw new Error(`program reviewer ${row.userId} was loaded without its user`);

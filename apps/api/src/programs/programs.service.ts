@@ -20,7 +20,7 @@ import {
   type ListProgramsQuery,
 } from './dto/program.request.js';
 import { programView, type ProgramView } from './dto/program.response.js';
-import { newestFirstPage } from './keyset.js';
+import { newestFirst } from '../common/query-support.js';
 import { ProgramReader, rulesOf, type BudgetPosition } from './program-reader.service.js';
 import { decimalToBasisPoints } from './subsidy-rate.js';
 
@@ -118,7 +118,7 @@ export class ProgramsService {
         userId: principal.userId,
       });
     }
-    const rows = await newestFirstPage(builder, 'p', query).getMany();
+    const rows = await newestFirst(builder, query).getMany();
     const positions = await this.reader.budgetPositionsOf(
       this.dataSource.manager,
       rows.slice(0, query.limit).map((program) => program.id),

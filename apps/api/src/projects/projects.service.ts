@@ -6,7 +6,7 @@ import { OrganizationEntity, ProjectEntity, ProjectMemberEntity, UserEntity } fr
 import { AuditService } from '../audit/audit.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import type { Page } from '../common/pagination.js';
-import { keysetPage } from '../organizations/query-support.js';
+import { keysetPage } from '../common/query-support.js';
 import type { AddMemberRequest } from './dto/add-member.request.js';
 import type { CreateProjectRequest } from './dto/create-project.request.js';
 import type { ListProjectsQuery } from './dto/list-projects.request.js';

@@ -7,7 +7,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { CredentialsService } from '../auth/credentials.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import type { Page } from '../common/pagination.js';
-import { isUniqueViolation, keysetPage } from '../organizations/query-support.js';
+import { isUniqueViolation, keysetPage } from '../common/query-support.js';
 import type { CreateUserRequest } from './dto/create-user.request.js';
 import type { ListUsersQuery } from './dto/list-users.request.js';
 import { toUserResponse, type UserResponse } from './dto/user.response.js';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 
 describe('API skeleton', () => {
@@ -26,6 +27,12 @@ describe('API skeleton', () => {
     const doc = await api.http.get('/docs-json').expect(200);
     expect(doc.body.paths['/v1/auth/login']).toBeDefined();
     expect(JSON.stringify(doc.body)).toContain('password');
+  });
+
+  it('serves exactly the committed OpenAPI contract (run `npm run openapi` after changing the API)', async () => {
+    const doc = await api.http.get('/docs-json').expect(200);
+    const committed: unknown = JSON.parse(readFileSync('docs/openapi.json', 'utf8'));
+    expect(doc.body).toEqual(committed);
   });
 
   it('returns the API.md error body for unknown fields, bad JSON and missing auth', async () => {

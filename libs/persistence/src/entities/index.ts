@@ -9,6 +9,14 @@ import {
 } from './directory.entities.js';
 import { LedgerEntryEntity, LedgerTransactionEntity } from './ledger.entities.js';
 import {
+  ClusterEntity,
+  NodeEntity,
+  NodePoolEntity,
+  SchedulingPartitionEntity,
+  SiteEntity,
+} from './pool.entities.js';
+import { WorkloadEntity, WorkloadPlacementEntity } from './workload.entities.js';
+import {
   AgencyEntity,
   ProgramBudgetEntity,
   ProgramEntity,
@@ -26,7 +34,9 @@ export * from './allocation.entities.js';
 export * from './audit.entities.js';
 export * from './directory.entities.js';
 export * from './ledger.entities.js';
+export * from './pool.entities.js';
 export * from './program.entities.js';
+export * from './workload.entities.js';
 export * from './request.entities.js';
 
 export const ENTITIES = [
@@ -49,4 +59,11 @@ export const ENTITIES = [
   LedgerEntryEntity,
   AuditEventEntity,
   IdempotencyKeyEntity,
+  SiteEntity,
+  ClusterEntity,
+  NodePoolEntity,
+  NodeEntity,
+  SchedulingPartitionEntity,
+  WorkloadEntity,
+  WorkloadPlacementEntity,
 ];

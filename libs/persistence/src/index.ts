@@ -10,3 +10,4 @@ export {
   postLedgerTransaction,
   type LedgerPosting,
 } from './repositories/ledger.repository.js';
+export * from './repositories/workload-lifecycle.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** Queue names: one per kind of work, so a slow kind never starves another. */
-export const QUEUE_NAMES = ['intake', 'maintenance'] as const;
+export const QUEUE_NAMES = ['intake', 'scheduling', 'dispatch', 'maintenance', 'cluster-simulator'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /**
@@ -13,6 +13,27 @@ export const jobSchemas = {
   'grant.allocation': z.strictObject({ requestId: z.uuid() }),
   /** Sweep PostgreSQL for approved requests whose grant job Redis may have lost. */
   'reconcile.grants': z.strictObject({}),
+  /** Run the admission cycle of one GPU-model partition (coalesced: see jobOptionsFor). */
+  'schedule.cycle': z.strictObject({ gpuModel: z.string().min(1).max(64) }),
+  /** Hand an admitted workload (one admission attempt) to its cluster's adapter. */
+  'dispatch.workload': z.strictObject({ workloadId: z.uuid(), attempt: z.number().int().min(0) }),
+  /** Tell a cluster's adapter to stop an admission attempt (cancel, preemption, node failure). */
+  'dispatch.cancel': z.strictObject({
+    workloadId: z.uuid(),
+    attempt: z.number().int().min(0),
+    reason: z.string().max(200),
+  }),
+  /** Sweep: dirty partitions without a cycle, admitted workloads never dispatched. */
+  'reconcile.workloads': z.strictObject({}),
+  /** The simulated cluster: run one attempt for `runtimeSeconds` (scaled) and report it. */
+  'cluster.run': z.strictObject({
+    workloadId: z.uuid(),
+    attempt: z.number().int().min(0),
+    gpus: z.number().int().positive(),
+    runtimeSeconds: z.number().int().min(0),
+  }),
+  /** The simulated cluster: stop an attempt if it is still running. */
+  'cluster.cancel': z.strictObject({ workloadId: z.uuid(), attempt: z.number().int().min(0) }),
 } as const;
 
 export type JobName = keyof typeof jobSchemas;
@@ -24,7 +45,24 @@ export const JOB_NAMES = Object.keys(jobSchemas) as JobName[];
 const queueOfJob: Record<JobName, QueueName> = {
   'grant.allocation': 'intake',
   'reconcile.grants': 'maintenance',
+  'schedule.cycle': 'scheduling',
+  'dispatch.workload': 'dispatch',
+  'dispatch.cancel': 'dispatch',
+  'reconcile.workloads': 'maintenance',
+  'cluster.run': 'cluster-simulator',
+  'cluster.cancel': 'cluster-simulator',
 };
+
+/** Jobs the scheduler process handles; the rest belong to other processes (the simulator). */
+export const SCHEDULER_JOB_NAMES: JobName[] = [
+  'grant.allocation',
+  'reconcile.grants',
+  'schedule.cycle',
+  'dispatch.workload',
+  'dispatch.cancel',
+  'reconcile.workloads',
+];
+export const SIMULATOR_JOB_NAMES: JobName[] = ['cluster.run', 'cluster.cancel'];
 
 export function queueFor(name: JobName): QueueName {
   return queueOfJob[name];
@@ -38,6 +76,7 @@ export function parseJob(name: string, data: unknown): JobItem {
 
 export interface JobOptions {
   jobId?: string;
+  deduplication?: { id: string; ttl?: number };
   attempts: number;
   backoff: { type: 'exponential'; delay: number };
   removeOnComplete: { count: number } | boolean;
@@ -59,6 +98,26 @@ export function jobOptionsFor(job: JobItem): JobOptions {
     case 'grant.allocation':
       return { ...base, jobId: `grant-${job.data.requestId}` };
     case 'reconcile.grants':
+    case 'reconcile.workloads':
       return { ...base, attempts: 1 };
+    case 'schedule.cycle':
+      // Coalescing: while a cycle job of this partition waits, more triggers add nothing. A trigger
+      // that lands while the cycle runs is not lost: it marks the partition dirty in PostgreSQL and
+      // the running cycle loops until the partition is clean.
+      return {
+        ...base,
+        attempts: 3,
+        deduplication: { id: `cycle-${job.data.gpuModel}` },
+        removeOnComplete: true,
+        removeOnFail: { count: 100 },
+      };
+    case 'dispatch.workload':
+      return { ...base, jobId: `dispatch-${job.data.workloadId}-${job.data.attempt}` };
+    case 'dispatch.cancel':
+      return { ...base, jobId: `cancel-${job.data.workloadId}-${job.data.attempt}` };
+    case 'cluster.run':
+      return { ...base, jobId: `run-${job.data.workloadId}-${job.data.attempt}` };
+    case 'cluster.cancel':
+      return { ...base, jobId: `stop-${job.data.workloadId}-${job.data.attempt}` };
   }
 }

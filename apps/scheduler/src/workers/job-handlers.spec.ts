@@ -1,19 +1,20 @@
+import { SCHEDULER_JOB_NAMES } from '#queues';
 import { assertHandlers } from './job-handlers.js';
 
 describe('assertHandlers', () => {
   const noop = (): Promise<void> => Promise.resolve();
+  const all = Object.fromEntries(SCHEDULER_JOB_NAMES.map((name) => [name, noop]));
 
-  it('accepts exactly one handler per job name', () => {
-    expect(() => assertHandlers({ 'grant.allocation': noop, 'reconcile.grants': noop })).not.toThrow();
+  it('accepts exactly one handler per scheduler job name', () => {
+    expect(() => assertHandlers(all)).not.toThrow();
   });
 
   it('refuses to start with a job name that has no handler', () => {
-    expect(() => assertHandlers({ 'grant.allocation': noop })).toThrow(/missing \[reconcile.grants\]/);
+    const { 'reconcile.grants': _dropped, ...rest } = all;
+    expect(() => assertHandlers(rest)).toThrow(/missing \[reconcile.grants\]/);
   });
 
-  it('refuses handlers for jobs that are not in the contract', () => {
-    expect(() =>
-      assertHandlers({ 'grant.allocation': noop, 'reconcile.grants': noop, 'made.up': noop }),
-    ).toThrow(/unknown \[made.up\]/);
+  it('refuses handlers for jobs that are not the scheduler’s', () => {
+    expect(() => assertHandlers({ ...all, 'cluster.run': noop })).toThrow(/unknown \[cluster.run\]/);
   });
 });

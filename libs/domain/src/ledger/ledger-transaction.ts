@@ -123,6 +123,8 @@ export function grantTransaction(grant: GrantPosting): LedgerTransaction {
 export interface HoldPosting {
   allocationId: string;
   workloadId: string;
+  /** Admission attempt: a preempted workload that is admitted again holds (and settles) anew. */
+  attempt?: number;
   /** gpus × walltime of the admitted workload. */
   gpuSeconds: bigint;
 }
@@ -132,7 +134,7 @@ export function holdTransaction(hold: HoldPosting): LedgerTransaction {
   requirePositive(hold.gpuSeconds, 'A hold');
   return build({
     kind: 'hold',
-    idempotencyKey: `hold:${hold.workloadId}`,
+    idempotencyKey: `hold:${hold.workloadId}:${hold.attempt ?? 0}`,
     entries: [
       { account: allocationAccount(hold.allocationId), amount: -hold.gpuSeconds },
       { account: holdAccount(hold.allocationId), amount: hold.gpuSeconds },
@@ -144,6 +146,8 @@ export function holdTransaction(hold: HoldPosting): LedgerTransaction {
 export interface SettlePosting {
   allocationId: string;
   workloadId: string;
+  /** Admission attempt whose hold this settles (see HoldPosting.attempt). */
+  attempt?: number;
   heldGpuSeconds: bigint;
   usedGpuSeconds: bigint;
 }
@@ -178,7 +182,7 @@ export function settleHoldTransaction(settle: SettlePosting): LedgerTransaction 
   const overrun = used > held ? `, ${hours(used - held)} over the hold` : '';
   return build({
     kind: used === 0n ? 'release' : 'consume',
-    idempotencyKey: `settle:${workloadId}`,
+    idempotencyKey: `settle:${workloadId}:${settle.attempt ?? 0}`,
     entries,
     memo: `Workload ${workloadId} used ${hours(used)} of ${hours(held)} held${overrun}`,
   });

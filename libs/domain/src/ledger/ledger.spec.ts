@@ -111,7 +111,7 @@ describe('builders', () => {
       heldGpuSeconds: 100n,
       usedGpuSeconds: 60n,
     });
-    expect(tx).toMatchObject({ kind: 'consume', idempotencyKey: 'settle:w1' });
+    expect(tx).toMatchObject({ kind: 'consume', idempotencyKey: 'settle:w1:0' });
     expect(tx.entries).toEqual([
       { account: 'hold:a1', amount: -100n },
       { account: 'consumed:a1', amount: 60n },

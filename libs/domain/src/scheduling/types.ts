@@ -1,0 +1,127 @@
+/**
+ * The scheduling contract between the pure cycle (this folder) and the scheduler process that
+ * loads a partition from PostgreSQL, calls `runSchedulingCycle`, and persists the decision.
+ * One partition = one GPU model (all its nodes, across clusters).
+ */
+
+export type NodeState = 'up' | 'draining' | 'down';
+
+export interface PoolNode {
+  id: string;
+  /** Interconnect domain: multi-node workloads take whole nodes inside one domain. */
+  domain: string;
+  gpusTotal: number;
+  /** GPUs not held by admitted or running workloads. */
+  gpusFree: number;
+  /** Only `up` nodes take new placements; draining nodes keep what runs on them. */
+  state: NodeState;
+}
+
+export interface PlacementPart {
+  nodeId: string;
+  gpus: number;
+}
+
+export interface QueuedWorkload {
+  id: string;
+  allocationId: string;
+  projectId: string;
+  programId: string;
+  gpus: number;
+  walltimeSeconds: number;
+  priorityTier: number;
+  /** Age for ordering (kept across preemption). */
+  queuedAt: Date;
+}
+
+export interface RunningWorkload {
+  id: string;
+  allocationId: string;
+  projectId: string;
+  programId: string;
+  gpus: number;
+  placement: PlacementPart[];
+  admittedAt: Date;
+  /** admittedAt (or startedAt) + walltime: when its GPUs are free at the latest. */
+  expectedEndAt: Date;
+  /** Admitted on capacity beyond its program's entitlement: preemptible. */
+  borrowed: boolean;
+}
+
+export interface AllocationQuota {
+  allocationId: string;
+  /** Ledger balance of the allocation (granted − held − consumed). */
+  remainingGpuSeconds: bigint;
+  maxConcurrentGpus: number;
+  /** GPUs of its admitted and running workloads. */
+  gpusInUse: number;
+  /** active and inside its window; others admit nothing. */
+  admitting: boolean;
+}
+
+export interface SchedulingSettings {
+  /** Half-life of recent usage in fair share. */
+  fairShareHalfLifeSeconds: number;
+  backfill: boolean;
+  preemption: boolean;
+  /** Estimated starts are computed for the first N queued workloads only (cost bound). */
+  estimateLimit: number;
+}
+
+export interface PartitionSnapshot {
+  gpuModel: string;
+  gpusPerNode: number;
+  now: Date;
+  nodes: PoolNode[];
+  queued: QueuedWorkload[];
+  running: RunningWorkload[];
+  allocations: ReadonlyMap<string, AllocationQuota>;
+  /** Each program's entitled share of this partition's capacity, in basis points (sum ≤ 10000). */
+  entitlementsBasisPoints: ReadonlyMap<string, number>;
+  /** Each project's recent usage (GPU-seconds, already decayed by the caller or by `decayUsage`). */
+  projectUsage: ReadonlyMap<string, number>;
+  /** Each project's share weight inside fair share (e.g. its granted GPU-seconds on this model). */
+  projectShares: ReadonlyMap<string, number>;
+  settings: SchedulingSettings;
+}
+
+export type WaitReason =
+  | 'allocation_not_admitting'
+  | 'quota'
+  | 'concurrency_cap'
+  | 'capacity'
+  | 'reserved_for_head'
+  | 'behind_others';
+
+export interface Admission {
+  workloadId: string;
+  placement: PlacementPart[];
+  /** gpus × walltime, held on the allocation at admission. */
+  holdGpuSeconds: bigint;
+  borrowed: boolean;
+  backfilled: boolean;
+}
+
+export interface Preemption {
+  workloadId: string;
+  /** The program whose entitlement needed the GPUs back. */
+  forProgramId: string;
+}
+
+export interface Waiting {
+  workloadId: string;
+  reason: WaitReason;
+  /** A sentence for the person who submitted it. */
+  detail: string;
+  /** 1-based position in the partition's order. */
+  position: number;
+  estimatedStartAt: Date | null;
+}
+
+export interface CycleDecision {
+  admitted: Admission[];
+  preempted: Preemption[];
+  waiting: Waiting[];
+  /** EASY backfill: the head workload that did not fit, and when it is guaranteed to start. */
+  reservation: { workloadId: string; startAt: Date } | null;
+}

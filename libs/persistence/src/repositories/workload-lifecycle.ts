@@ -1,0 +1,138 @@
+import type { EntityManager } from 'typeorm';
+import { settleHoldTransaction } from '#domain';
+import { WorkloadEntity, WorkloadPlacementEntity } from '../entities/workload.entities.js';
+import { postLedgerTransaction } from './ledger.repository.js';
+
+/**
+ * The writes every path that ends or requeues a workload shares: the scheduling cycle (preemption),
+ * cancellation, node failure and the cluster agent's end report. Each runs inside the caller's
+ * transaction, after the caller took the partition lock.
+ */
+
+export const TERMINAL_WORKLOAD_STATES = ['succeeded', 'failed', 'cancelled', 'preempted'] as const;
+export type TerminalWorkloadState = (typeof TERMINAL_WORKLOAD_STATES)[number];
+export const ACTIVE_WORKLOAD_STATES = ['admitted', 'running'] as const;
+
+/**
+ * Serializes everything that changes a GPU-model partition's placements or node capacity: the
+ * cycle, completions, cancellations, node state changes. Held until the transaction ends.
+ */
+export async function lockPartition(manager: EntityManager, gpuModel: string): Promise<void> {
+  await manager.query("SELECT pg_advisory_xact_lock(hashtext('gpupool:partition'), hashtext($1))", [
+    gpuModel,
+  ]);
+}
+
+/** The cycle's lock: returns false at once when another process is running this partition's cycle. */
+export async function tryLockPartition(manager: EntityManager, gpuModel: string): Promise<boolean> {
+  const rows = await manager.query<{ locked: boolean }[]>(
+    "SELECT pg_try_advisory_xact_lock(hashtext('gpupool:partition'), hashtext($1)) AS locked",
+    [gpuModel],
+  );
+  return rows[0]?.locked === true;
+}
+
+/** Something changed that may let a queued workload start: the partition needs a cycle. */
+export async function markPartitionDirty(manager: EntityManager, gpuModel: string): Promise<void> {
+  await manager.query(
+    `INSERT INTO scheduling_partitions (gpu_model, dirty_at) VALUES ($1, clock_timestamp())
+     ON CONFLICT (gpu_model) DO UPDATE SET dirty_at = clock_timestamp()`,
+    [gpuModel],
+  );
+}
+
+/** Gives a workload's GPUs back to its nodes. */
+export async function releasePlacements(manager: EntityManager, workloadId: string): Promise<void> {
+  await manager.query(
+    `UPDATE nodes n SET gpus_allocated = n.gpus_allocated - p.gpus, updated_at = now()
+     FROM workload_placements p WHERE p.workload_id = $1 AND p.node_id = n.id`,
+    [workloadId],
+  );
+  await manager.getRepository(WorkloadPlacementEntity).delete({ workloadId });
+}
+
+/** GPU-seconds an attempt used: the runtime the cluster reported, else the time since it started. */
+export function usedGpuSeconds(workload: WorkloadEntity, runtimeSeconds: number | null, at: Date): bigint {
+  if (runtimeSeconds !== null) return BigInt(workload.gpus) * BigInt(runtimeSeconds);
+  if (!workload.startedAt) return 0n;
+  const seconds = Math.max(0, Math.floor((at.getTime() - workload.startedAt.getTime()) / 1000));
+  return BigInt(workload.gpus) * BigInt(seconds);
+}
+
+/** Settles the current attempt's hold: used → consumed, the rest back to the allocation. */
+async function settle(manager: EntityManager, workload: WorkloadEntity, used: bigint): Promise<void> {
+  if (workload.heldGpuSeconds === 0n && used === 0n) return;
+  await postLedgerTransaction(
+    manager,
+    settleHoldTransaction({
+      allocationId: workload.allocationId,
+      workloadId: workload.id,
+      attempt: workload.attempt,
+      heldGpuSeconds: workload.heldGpuSeconds,
+      usedGpuSeconds: used,
+    }),
+  );
+}
+
+export interface WorkloadEnd {
+  state: TerminalWorkloadState;
+  reason: string;
+  /** Runtime reported by the cluster agent; null when the end comes from gpupool itself. */
+  runtimeSeconds: number | null;
+  at: Date;
+}
+
+/**
+ * Ends a workload: releases its GPUs, settles its hold and records the terminal state. A workload
+ * that is already terminal is left alone (returns false), so redelivered reports change nothing.
+ */
+export async function endWorkload(
+  manager: EntityManager,
+  workload: WorkloadEntity,
+  end: WorkloadEnd,
+): Promise<boolean> {
+  if ((TERMINAL_WORKLOAD_STATES as readonly string[]).includes(workload.state)) return false;
+  const used = usedGpuSeconds(workload, end.runtimeSeconds, end.at);
+  await releasePlacements(manager, workload.id);
+  await settle(manager, workload, used);
+  await manager.getRepository(WorkloadEntity).update(workload.id, {
+    state: end.state,
+    endReason: end.reason,
+    endedAt: end.at,
+    consumedGpuSeconds: workload.consumedGpuSeconds + used,
+    heldGpuSeconds: 0n,
+    waitReason: null,
+    waitDetail: null,
+    queuePosition: null,
+    estimatedStartAt: null,
+  });
+  await markPartitionDirty(manager, workload.gpuModel);
+  return true;
+}
+
+/**
+ * Preemption: the attempt ends (its hold settled for the time it ran) and the workload goes back
+ * to the queue as a new attempt with its original age, so it does not lose its place.
+ */
+export async function requeueWorkload(
+  manager: EntityManager,
+  workload: WorkloadEntity,
+  reason: string,
+  at: Date,
+): Promise<void> {
+  const used = usedGpuSeconds(workload, null, at);
+  await releasePlacements(manager, workload.id);
+  await settle(manager, workload, used);
+  await manager.getRepository(WorkloadEntity).update(workload.id, {
+    state: 'queued',
+    attempt: workload.attempt + 1,
+    endReason: reason,
+    admittedAt: null,
+    dispatchedAt: null,
+    startedAt: null,
+    borrowed: false,
+    consumedGpuSeconds: workload.consumedGpuSeconds + used,
+    heldGpuSeconds: 0n,
+  });
+  await markPartitionDirty(manager, workload.gpuModel);
+}

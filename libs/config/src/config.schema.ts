@@ -37,6 +37,14 @@ export const configSchema = z.strictObject({
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30000),
   /** Fault injection for tests only: hold each grant transaction open this long before committing. */
   FAULT_GRANT_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(0),
+  /** Fair share: recent usage counts half as much after this long. */
+  FAIR_SHARE_HALF_LIFE_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
+  /** EASY backfill behind the reserved head of the queue. */
+  SCHEDULER_BACKFILL: z.stringbool().default(true),
+  /** Reclaim borrowed capacity when an entitled program needs it. */
+  SCHEDULER_PREEMPTION: z.stringbool().default(true),
+  /** The simulated cluster runs workloads this many times faster than real time. */
+  SIMULATOR_TIME_SCALE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),
   SIMULATOR_API_TOKEN: z.string().optional(),
 });

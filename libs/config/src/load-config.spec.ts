@@ -18,3 +18,11 @@ describe('parseConfig', () => {
     expect(parseConfig({ PATH: '/usr/bin', PORT: '8080' }).PORT).toBe(8080);
   });
 });
+
+describe('scheduler settings', () => {
+  it('parses booleans the way operators write them', () => {
+    expect(parseConfig({ SCHEDULER_BACKFILL: 'false' }).SCHEDULER_BACKFILL).toBe(false);
+    expect(parseConfig({ SCHEDULER_PREEMPTION: '1' }).SCHEDULER_PREEMPTION).toBe(true);
+    expect(() => parseConfig({ SCHEDULER_BACKFILL: 'maybe' })).toThrow(/SCHEDULER_BACKFILL/);
+  });
+});

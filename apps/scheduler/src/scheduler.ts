@@ -1,14 +1,43 @@
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
+import { runSchedulingCycle } from '#domain';
 import { createDataSource } from '#persistence';
-import { JobProducer, parseJob, QUEUE_NAMES, QueueTransport, type JobItem } from '#queues';
+import {
+  JobProducer,
+  parseJob,
+  QUEUE_NAMES,
+  QueueTransport,
+  SCHEDULER_JOB_NAMES,
+  queueFor,
+  type JobItem,
+  type QueueName,
+} from '#queues';
+import { SimulatorAdapter } from './adapters/simulator.adapter.js';
+import { CycleService } from './cycle/cycle.service.js';
+import { DispatchService } from './dispatch/dispatch.service.js';
 import { GrantService } from './grants/grant.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { GrantReconciler } from './reconciler/grant-reconciler.service.js';
+import { WorkloadReconciler } from './reconciler/workload-reconciler.js';
 import { assertHandlers, type JobContext, type JobHandlers } from './workers/job-handlers.js';
 
 const RECONCILE_SCHEDULER_ID = 'reconcile-grants';
+const RECONCILE_WORKLOADS_SCHEDULER_ID = 'reconcile-workloads';
+
+/** Queued workloads whose estimated start is computed each cycle (the rest show position only). */
+export const SCHEDULER_ESTIMATE_LIMIT = 1000;
+/** A dispatched attempt is declared lost this long after its walltime passed with no end report. */
+export const LOST_RUN_GRACE_MS = 5 * 60_000;
+
+/** Jobs a scheduler process runs at once, per queue. Cycles of different partitions run in parallel. */
+const WORKER_CONCURRENCY: Record<QueueName, number> = {
+  intake: 8,
+  scheduling: 2,
+  dispatch: 16,
+  maintenance: 1,
+  'cluster-simulator': 1,
+};
 
 /**
  * The scheduler process: BullMQ workers and periodic jobs, no HTTP server. Thin processors call
@@ -48,6 +77,22 @@ export class SchedulerProcess {
       this.config.RECONCILE_GRACE_MS,
     );
 
+    const cycles = new CycleService(this.dataSource, this.producer, this.logger, runSchedulingCycle, {
+      settings: {
+        fairShareHalfLifeSeconds: this.config.FAIR_SHARE_HALF_LIFE_SECONDS,
+        backfill: this.config.SCHEDULER_BACKFILL,
+        preemption: this.config.SCHEDULER_PREEMPTION,
+        estimateLimit: SCHEDULER_ESTIMATE_LIMIT,
+      },
+    });
+    // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
+    const dispatcher = new DispatchService(this.dataSource, [new SimulatorAdapter(this.producer)], this.logger);
+    const workloadReconciler = new WorkloadReconciler(this.dataSource, this.producer, this.logger, {
+      intervalMs: this.config.RECONCILE_INTERVAL_MS,
+      dispatchGraceMs: this.config.RECONCILE_GRACE_MS,
+      lostGraceMs: LOST_RUN_GRACE_MS,
+    });
+
     const handlers: JobHandlers = {
       'grant.allocation': async (data, context) => {
         const result = await grants.grant(data.requestId, context.jobId);
@@ -58,12 +103,22 @@ export class SchedulerProcess {
         return { outcome: result.outcome };
       },
       'reconcile.grants': () => reconciler.sweep(),
+      'schedule.cycle': async (data, context) => {
+        const result = await cycles.runCycle(data.gpuModel);
+        this.logger.debug({ jobId: context.jobId, gpuModel: data.gpuModel, ...result }, 'cycle job done');
+        return result;
+      },
+      'dispatch.workload': (data) => dispatcher.dispatch(data.workloadId, data.attempt),
+      'dispatch.cancel': (data) => dispatcher.cancel(data.workloadId, data.attempt, data.reason),
+      'reconcile.workloads': () => workloadReconciler.sweep(),
     };
     assertHandlers(handlers);
 
-    for (const queueName of QUEUE_NAMES) {
+    // Only the queues this process has jobs for: cluster-simulator belongs to the simulator.
+    const queues = QUEUE_NAMES.filter((name) => SCHEDULER_JOB_NAMES.some((job) => queueFor(job) === name));
+    for (const queueName of queues) {
       const worker = this.transport.createWorker(queueName, (job: Job) => this.dispatch(handlers, job), {
-        concurrency: queueName === 'intake' ? 8 : 1,
+        concurrency: WORKER_CONCURRENCY[queueName],
         lockDuration: this.config.WORKER_LOCK_DURATION_MS,
         stalledInterval: this.config.WORKER_STALLED_INTERVAL_MS,
       });
@@ -90,7 +145,7 @@ export class SchedulerProcess {
       );
     }, this.config.RECONCILE_INTERVAL_MS);
     this.logger.info(
-      { queues: QUEUE_NAMES, backend: this.config.QUEUE_BACKEND },
+      { queues, backend: this.config.QUEUE_BACKEND },
       'gpupool scheduler started',
     );
   }
@@ -111,19 +166,34 @@ export class SchedulerProcess {
         return handlers['grant.allocation'](item.data, context);
       case 'reconcile.grants':
         return handlers['reconcile.grants'](item.data, context);
+      case 'schedule.cycle':
+        return handlers['schedule.cycle'](item.data, context);
+      case 'dispatch.workload':
+        return handlers['dispatch.workload'](item.data, context);
+      case 'dispatch.cancel':
+        return handlers['dispatch.cancel'](item.data, context);
+      case 'reconcile.workloads':
+        return handlers['reconcile.workloads'](item.data, context);
+      case 'cluster.run':
+      case 'cluster.cancel':
+        throw new UnrecoverableError(`Job ${item.name} belongs to the simulated cluster, not the scheduler`);
     }
   }
 
   private async ensurePeriodicJobs(): Promise<void> {
     if (!this.producer) return;
-    await this.producer.queue('maintenance').upsertJobScheduler(
+    const maintenance = this.producer.queue('maintenance');
+    const opts = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
+    await maintenance.upsertJobScheduler(
       RECONCILE_SCHEDULER_ID,
       { every: this.config.RECONCILE_INTERVAL_MS },
-      {
-        name: 'reconcile.grants',
-        data: {},
-        opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
-      },
+      { name: 'reconcile.grants', data: {}, opts },
+    );
+    // The workload sweep is also the scheduler's periodic tick (see WorkloadReconciler).
+    await maintenance.upsertJobScheduler(
+      RECONCILE_WORKLOADS_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      { name: 'reconcile.workloads', data: {}, opts },
     );
   }
 

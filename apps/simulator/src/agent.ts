@@ -1,31 +1,113 @@
+import { UnrecoverableError, type Job } from 'bullmq';
 import pino, { type Logger } from 'pino';
 import type { GpupoolConfig } from '#config';
+import { parseJob, QueueTransport, queueFor, type JobData, type JobItem } from '#queues';
+
+/** setTimeout fires at once for delays above 2^31 − 1 ms (~24.8 days): longer waits are chained. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export interface RetryPolicy {
+  /** First wait after a failed report; doubles each time up to maxDelayMs. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Then the report is dropped and the scheduler's reconciler finds the attempt from PostgreSQL. */
+  maxAttempts: number;
+}
+
+export interface SimulatorOptions {
+  /** Simulated seconds per real second (default: config SIMULATOR_TIME_SCALE). */
+  timeScale?: number;
+  retry?: Partial<RetryPolicy>;
+  /** HTTP timeout of one report. */
+  requestTimeoutMs?: number;
+}
+
+/** The worker's view of the queue, so tests can run the agent without one. */
+interface WorkerHandle {
+  close(): Promise<void>;
+}
+
+interface Run {
+  workloadId: string;
+  attempt: number;
+  timer: { clear(): void };
+  /** Aborts the run's pending reports (cancel, a newer attempt, shutdown). */
+  abort: AbortController;
+  /** Settles when the start report is done (or given up): the end report goes after it. */
+  started: Promise<void>;
+}
+
+type WorkloadEvent =
+  | { type: 'started'; attempt: number; at: string }
+  | { type: 'ended'; attempt: number; at: string; outcome: 'succeeded'; runtimeSeconds: number };
+
+const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 12 };
 
 /**
- * The simulated cluster agent (digital twin). In this first version it only keeps watch on the API
- * it will report to; receiving dispatched workloads and reporting their start, end and usage come
- * with the scheduler (its ClusterAdapter port) and usage metering.
+ * The simulated cluster agent (digital twin). It takes `cluster.run` jobs from the `cluster-simulator`
+ * queue, reports the start at once, runs the attempt for runtimeSeconds / SIMULATOR_TIME_SCALE real
+ * seconds and reports the end — through the same HTTP API and API token (scope `agent`) a real
+ * cluster agent uses. A run job is acknowledged as soon as its timer is set, so no BullMQ lock is
+ * held for the runtime; runs live in memory, and one whose timer a restart lost is found again by
+ * the scheduler's reconciler. It also keeps watch on the API's health.
  */
 export class SimulatedClusterAgent {
   private readonly logger: Logger;
-  private timer?: NodeJS.Timeout;
+  private readonly timeScale: number;
+  private readonly retry: RetryPolicy;
+  private readonly requestTimeoutMs: number;
+  private readonly runs = new Map<string, Run>();
+  private healthTimer?: NodeJS.Timeout;
   private apiUp: boolean | undefined;
+  private worker?: WorkerHandle;
+  private transport?: QueueTransport;
+  private stopping = false;
 
   constructor(
     private readonly config: GpupoolConfig,
     private readonly fetchImpl: typeof fetch = fetch,
+    options: SimulatorOptions = {},
   ) {
     this.logger = pino({
       name: 'gpupool-simulator',
       level: config.LOG_LEVEL,
       base: { service: 'gpupool-simulator', pid: process.pid },
     });
+    this.timeScale = options.timeScale ?? config.SIMULATOR_TIME_SCALE;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   }
 
   async start(intervalMs = 15_000): Promise<void> {
     await this.checkApi();
-    this.timer = setInterval(() => void this.checkApi(), intervalMs);
-    this.logger.info({ api: this.config.SIMULATOR_API_URL }, 'simulated cluster agent started');
+    this.healthTimer = setInterval(() => void this.checkApi(), intervalMs);
+    if (this.config.SIMULATOR_API_TOKEN === undefined) {
+      // Without a token every report would be refused: leave the jobs queued for an agent that has one.
+      this.logger.error(
+        'SIMULATOR_API_TOKEN is not set: not taking cluster jobs (npm start creates one; elsewhere run `node dist/apps/api/src/cli/agent-token.js`)',
+      );
+    } else {
+      this.transport = new QueueTransport({
+        backend: this.config.QUEUE_BACKEND,
+        redisUrl: this.config.REDIS_URL,
+        databaseUrl: this.config.DATABASE_URL,
+        prefix: this.config.QUEUE_PREFIX,
+      });
+      const worker = this.transport.createWorker(queueFor('cluster.run'), (job: Job) => this.process(job), {
+        concurrency: 16,
+        lockDuration: this.config.WORKER_LOCK_DURATION_MS,
+        stalledInterval: this.config.WORKER_STALLED_INTERVAL_MS,
+      });
+      worker.on('failed', (job, error) =>
+        this.logger.warn({ jobId: job?.id, name: job?.name, err: error.message }, 'cluster job failed'),
+      );
+      worker.on('error', (error) => this.logger.error({ err: error.message }, 'worker error'));
+      this.worker = worker;
+    }
+    this.logger.info(
+      { api: this.config.SIMULATOR_API_URL, timeScale: this.timeScale, taking: this.worker !== undefined },
+      'simulated cluster agent started',
+    );
   }
 
   /** Logs only when the API's reachability changes, so an idle agent stays quiet. */
@@ -49,8 +131,212 @@ export class SimulatedClusterAgent {
     return up;
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.logger.info('simulated cluster agent stopped');
+  /** One queue job: a payload that breaks the contract will never succeed, so it is not retried. */
+  process(job: Pick<Job, 'name' | 'data'>): Promise<void> {
+    let item: JobItem;
+    try {
+      item = parseJob(job.name, job.data);
+    } catch (error) {
+      return Promise.reject(
+        new UnrecoverableError(
+          `Invalid job ${job.name}: ${error instanceof Error ? error.message : String(error)}`,
+        ),
+      );
+    }
+    try {
+      this.handle(item);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
+
+  handle(item: JobItem): void {
+    switch (item.name) {
+      case 'cluster.run':
+        this.run(item.data);
+        return;
+      case 'cluster.cancel':
+        this.cancel(item.data);
+        return;
+      case 'grant.allocation':
+      case 'reconcile.grants':
+      case 'schedule.cycle':
+      case 'dispatch.workload':
+      case 'dispatch.cancel':
+      case 'reconcile.workloads':
+        throw new UnrecoverableError(`${item.name} is not a simulated cluster job`);
+    }
+  }
+
+  /** Attempts running now. */
+  get inFlight(): number {
+    return this.runs.size;
+  }
+
+  /**
+   * Starts an attempt: the start report goes out at once, the end report when the scaled runtime
+   * is over. A redelivered job for an attempt already running changes nothing; a newer attempt of
+   * the same workload replaces an older one.
+   */
+  private run(data: JobData<'cluster.run'>): void {
+    if (this.stopping) throw new Error('the simulator is stopping');
+    const current = this.runs.get(data.workloadId);
+    if (current) {
+      if (current.attempt >= data.attempt) return;
+      this.drop(current);
+    }
+    const abort = new AbortController();
+    const started = this.report(
+      data.workloadId,
+      { type: 'started', attempt: data.attempt, at: now() },
+      abort.signal,
+    );
+    const realMs = (data.runtimeSeconds * 1000) / this.timeScale;
+    const run: Run = {
+      workloadId: data.workloadId,
+      attempt: data.attempt,
+      abort,
+      started,
+      timer: longTimeout(() => void this.finish(run, data.runtimeSeconds), realMs),
+    };
+    this.runs.set(data.workloadId, run);
+    this.logger.info(
+      {
+        workloadId: data.workloadId,
+        attempt: data.attempt,
+        gpus: data.gpus,
+        runtimeSeconds: data.runtimeSeconds,
+        realMs,
+      },
+      'run started',
+    );
+  }
+
+  private cancel(data: JobData<'cluster.cancel'>): void {
+    const run = this.runs.get(data.workloadId);
+    if (!run || run.attempt !== data.attempt) return;
+    this.drop(run);
+    this.logger.info({ workloadId: data.workloadId, attempt: data.attempt }, 'run cancelled');
+  }
+
+  private async finish(run: Run, runtimeSeconds: number): Promise<void> {
+    await run.started;
+    if (this.runs.get(run.workloadId) !== run) return;
+    await this.report(
+      run.workloadId,
+      { type: 'ended', attempt: run.attempt, at: now(), outcome: 'succeeded', runtimeSeconds },
+      run.abort.signal,
+    );
+    if (this.runs.get(run.workloadId) === run) this.runs.delete(run.workloadId);
+    this.logger.info({ workloadId: run.workloadId, attempt: run.attempt, runtimeSeconds }, 'run ended');
+  }
+
+  private drop(run: Run): void {
+    run.timer.clear();
+    run.abort.abort();
+    this.runs.delete(run.workloadId);
+  }
+
+  /**
+   * Posts one event, retrying network errors, 5xx, 408 and 429 with exponential backoff. Other
+   * refusals (401, 404, 400) will not get better by repeating: they are logged and dropped.
+   */
+  private async report(workloadId: string, event: WorkloadEvent, signal: AbortSignal): Promise<void> {
+    const url = new URL(`/v1/agent/workloads/${workloadId}/events`, this.config.SIMULATOR_API_URL);
+    for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
+      if (signal.aborted) return;
+      let problem: string;
+      try {
+        const response = await this.fetchImpl(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${this.config.SIMULATOR_API_TOKEN ?? ''}`,
+          },
+          body: JSON.stringify(event),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]),
+        });
+        if (response.ok) {
+          await response.body?.cancel();
+          return;
+        }
+        const text = await response.text();
+        problem = `HTTP ${response.status} ${text.slice(0, 300)}`;
+        if (!isRetryable(response.status)) {
+          this.logger.error({ workloadId, event: event.type, problem }, 'report refused; not retrying');
+          return;
+        }
+      } catch (error) {
+        if (signal.aborted) return;
+        problem = error instanceof Error ? error.message : String(error);
+      }
+      if (attempt === this.retry.maxAttempts) {
+        this.logger.error(
+          { workloadId, event: event.type, attempts: attempt, problem },
+          'report failed; giving up (the scheduler reconciler will find the attempt)',
+        );
+        return;
+      }
+      const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      this.logger.warn(
+        { workloadId, event: event.type, attempt, problem, retryInMs: delay },
+        'report failed; retrying',
+      );
+      await sleep(delay, signal);
+    }
+  }
+
+  /** SIGTERM: take no more jobs, then drop the runs in memory (the reconciler recovers them). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    await this.worker?.close();
+    await this.transport?.close();
+    const dropped = this.runs.size;
+    for (const run of [...this.runs.values()]) this.drop(run);
+    this.logger.info({ droppedRuns: dropped }, 'simulated cluster agent stopped');
+  }
+}
+
+function isRetryable(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function longTimeout(callback: () => void, ms: number): { clear(): void } {
+  let handle: NodeJS.Timeout | undefined;
+  let cleared = false;
+  const arm = (remaining: number): void => {
+    handle = setTimeout(
+      () => {
+        if (cleared) return;
+        if (remaining > MAX_TIMER_MS) arm(remaining - MAX_TIMER_MS);
+        else callback();
+      },
+      Math.min(remaining, MAX_TIMER_MS),
+    );
+  };
+  arm(Math.max(0, ms));
+  return {
+    clear: () => {
+      cleared = true;
+      clearTimeout(handle);
+    },
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

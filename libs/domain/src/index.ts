@@ -13,3 +13,8 @@ export * from './reviews/review-score.js';
 export * from './ledger/accounts.js';
 export * from './ledger/ledger-transaction.js';
 export * from './ledger/balances.js';
+export * from './scheduling/types.js';
+export * from './scheduling/ordered-bitset.js';
+export * from './scheduling/placement.js';
+export * from './scheduling/fair-share.js';
+export * from './scheduling/cycle.js';

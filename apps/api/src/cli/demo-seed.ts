@@ -3,17 +3,14 @@ import type { GpupoolConfig } from '#config';
 /** What `npm start` seeds: a small, realistic call with people in every role. All use this password. */
 export const DEMO_PASSWORD = 'demo-password';
 
-type Call = (
+export type AdminCall = (
   method: string,
   path: string,
   body?: unknown,
 ) => Promise<{ status: number; body: Record<string, unknown> }>;
 
-/**
- * Seeds the demo through the public HTTP API, as an admin would, so it obeys every rule the API
- * enforces. Idempotent: an existing NIPA agency means the demo is already there.
- */
-export async function seedDemo(baseUrl: string, config: GpupoolConfig): Promise<{ seeded: boolean }> {
+/** Signs in as the bootstrap admin against a running API and returns an authenticated caller. */
+export async function adminCaller(baseUrl: string, config: GpupoolConfig): Promise<AdminCall> {
   const raw = async (method: string, path: string, body?: unknown, token?: string) => {
     const response = await fetch(new URL(path, baseUrl), {
       method,
@@ -30,7 +27,14 @@ export async function seedDemo(baseUrl: string, config: GpupoolConfig): Promise<
   if (login.status !== 200)
     throw new Error(`the bootstrap admin cannot sign in: ${JSON.stringify(login.body)}`);
   const token = login.body.accessToken as string;
-  const call: Call = (method, path, body) => raw(method, path, body, token);
+  return (method, path, body) => raw(method, path, body, token);
+}
+
+/**
+ * Seeds the demo through the public HTTP API, as an admin would, so it obeys every rule the API
+ * enforces. Idempotent: an existing NIPA agency means the demo is already there.
+ */
+export async function seedDemo(call: AdminCall): Promise<{ seeded: boolean }> {
   const must = async (method: string, path: string, body?: unknown): Promise<string> => {
     const response = await call(method, path, body);
     if (response.status >= 300)

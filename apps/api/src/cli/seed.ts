@@ -1,7 +1,8 @@
 import { loadConfig } from '#config';
 import { createApiApp } from '../bootstrap.js';
 import { bootstrapAdmin } from './bootstrap-admin.js';
-import { seedDemo } from './demo-seed.js';
+import { adminCaller, seedDemo } from './demo-seed.js';
+import { seedNationalPool } from './pool-seed.js';
 
 /**
  * `node dist/apps/api/src/cli/seed.js`: the bootstrap admin, then the demo — both idempotent.
@@ -14,11 +15,17 @@ async function main(): Promise<void> {
   const app = await createApiApp(Object.freeze({ ...config, LOG_LEVEL: 'warn' as const }), { logs: false });
   try {
     await app.listen(0, '127.0.0.1');
-    const { seeded } = await seedDemo(await app.getUrl(), config);
-    process.stdout.write(
-      JSON.stringify({ level: 'info', msg: 'seed done', adminCreated: admin.created, demoSeeded: seeded }) +
-        '\n',
-    );
+    const call = await adminCaller(await app.getUrl(), config);
+    const demo = await seedDemo(call);
+    const pool = await seedNationalPool(call);
+    const summary = {
+      level: 'info',
+      msg: 'seed done',
+      adminCreated: admin.created,
+      demoSeeded: demo.seeded,
+      poolClustersCreated: pool.created,
+    };
+    process.stdout.write(JSON.stringify(summary) + '\n');
   } finally {
     await app.close();
   }

@@ -68,6 +68,7 @@ export class WorkloadEntity {
 
 /** Which GPUs of which nodes a workload holds while admitted or running. */
 @Entity('workload_placements')
+@Index('ix_workload_placements_node', ['nodeId'])
 export class WorkloadPlacementEntity {
   @PrimaryColumn('uuid') workloadId!: string;
   @PrimaryColumn('uuid') nodeId!: string;

@@ -36,6 +36,9 @@ export class PoolAndWorkloads1764270000002 implements MigrationInterface {
       `CREATE TABLE "workload_placements" ("workload_id" uuid NOT NULL, "node_id" uuid NOT NULL, "gpus" integer NOT NULL, CONSTRAINT "PK_12dadd853e19032bde4fe6da022" PRIMARY KEY ("workload_id", "node_id"))`,
     );
     await queryRunner.query(
+      `CREATE INDEX "ix_workload_placements_node" ON "workload_placements" ("node_id") `,
+    );
+    await queryRunner.query(
       `ALTER TABLE "clusters" ADD CONSTRAINT "FK_0fb5edbbff96be0c62b956c3ed6" FOREIGN KEY ("site_id") REFERENCES "sites"("id") ON DELETE RESTRICT ON UPDATE NO ACTION`,
     );
     await queryRunner.query(

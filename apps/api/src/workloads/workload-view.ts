@@ -1,0 +1,50 @@
+import { toAmount } from '#domain';
+import type { WorkloadEntity } from '#persistence';
+import type { PlacementPartResponse, WorkloadResponse } from './dto/workload.response.js';
+import { allowedWorkloadActions, type WorkloadState } from './workload-states.js';
+
+const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
+
+export function workloadView(
+  workload: WorkloadEntity,
+  placement: readonly PlacementPartResponse[],
+): WorkloadResponse {
+  return {
+    id: workload.id,
+    name: workload.name,
+    allocationId: workload.allocationId,
+    projectId: workload.projectId,
+    programId: workload.programId,
+    gpuModel: workload.gpuModel,
+    gpus: workload.gpus,
+    walltimeSeconds: workload.walltimeSeconds,
+    priorityTier: workload.priorityTier,
+    state: workload.state as WorkloadState,
+    allowedActions: allowedWorkloadActions(workload.state),
+    attempt: workload.attempt,
+    batchId: workload.batchId,
+    submittedBy: workload.submittedBy,
+    simulatedRuntimeSeconds: workload.simulatedRuntimeSeconds,
+    borrowed: workload.borrowed,
+    placement: [...placement],
+    held: toAmount(workload.heldGpuSeconds),
+    consumed: toAmount(workload.consumedGpuSeconds),
+    wait:
+      workload.state === 'queued'
+        ? {
+            reason: workload.waitReason,
+            detail: workload.waitDetail ?? 'Waiting for the next scheduling cycle.',
+            position: workload.queuePosition,
+            estimatedStartAt: iso(workload.estimatedStartAt),
+          }
+        : null,
+    queuedAt: workload.queuedAt.toISOString(),
+    admittedAt: iso(workload.admittedAt),
+    dispatchedAt: iso(workload.dispatchedAt),
+    startedAt: iso(workload.startedAt),
+    endedAt: iso(workload.endedAt),
+    endReason: workload.endReason,
+    createdAt: workload.createdAt.toISOString(),
+    updatedAt: workload.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,107 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, RequestId } from '../auth/decorators.js';
+import type { Principal } from '../auth/principal.js';
+import { idParams } from '../common/ids.js';
+import { listWorkloadsQuery, type ListWorkloadsQuery } from './dto/list-workloads.request.js';
+import {
+  submitBatchBody,
+  submitWorkloadBody,
+  type SubmitBatchBody,
+  type SubmitWorkloadBody,
+} from './dto/submit-workload.request.js';
+import { batchResponse, workloadPageResponse, workloadResponse } from './dto/workload.response.js';
+import { WorkloadsService } from './workloads.service.js';
+
+const REFUSALS =
+  'A rule is broken; `error.code` is the first of: ALLOCATION_NOT_ACTIVE, GPU_MODEL_NOT_IN_ALLOCATION, ' +
+  'EXCEEDS_CONCURRENCY_CAP, NO_PLACEMENT_POSSIBLE, WALLTIME_BEYOND_WINDOW, INSUFFICIENT_QUOTA, and ' +
+  '`error.details` lists every broken rule as `{rule, field, message}`.';
+
+@ApiTags('workloads')
+@ApiBearerAuth()
+@Controller('v1/workloads')
+export class WorkloadsController {
+  constructor(private readonly workloads: WorkloadsService) {}
+
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Queue a workload against an allocation (members of its project, admins)',
+    description:
+      'Accepted workloads are queued; the scheduler admits them when quota (remaining ≥ gpus × walltime), ' +
+      'the concurrency cap and capacity allow. Queued workloads report why they wait under `wait`.',
+  })
+  @ApiAcceptedResponse({ standardSchema: workloadResponse })
+  @ApiUnprocessableEntityResponse({ description: REFUSALS })
+  submit(
+    @CurrentPrincipal() principal: Principal,
+    @RequestId() requestId: string | null,
+    @Body({ schema: submitWorkloadBody }) body: SubmitWorkloadBody,
+  ) {
+    return this.workloads.submit({ principal, requestId }, body);
+  }
+
+  @Post('batch')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Queue a sweep of `count` identical workloads named `<name>[i]` (like a Slurm job array)',
+    description:
+      'All elements are validated together; the quota rule is checked for one element ' +
+      '(remaining ≥ gpus × walltime) and each element is checked again when it is admitted, so a ' +
+      'sweep larger than the quota runs as far as the quota goes and the rest waits with reason `quota`.',
+  })
+  @ApiAcceptedResponse({ standardSchema: batchResponse })
+  @ApiUnprocessableEntityResponse({ description: REFUSALS })
+  submitBatch(
+    @CurrentPrincipal() principal: Principal,
+    @RequestId() requestId: string | null,
+    @Body({ schema: submitBatchBody }) body: SubmitBatchBody,
+  ) {
+    return this.workloads.submitBatch({ principal, requestId }, body);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Workloads of the projects the caller may see, newest first' })
+  @ApiOkResponse({ standardSchema: workloadPageResponse })
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @Query({ schema: listWorkloadsQuery }) query: ListWorkloadsQuery,
+  ) {
+    return this.workloads.list(principal, query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A workload: state, placement, timestamps, hold and usage, and why it waits' })
+  @ApiOkResponse({ standardSchema: workloadResponse })
+  @ApiNotFoundResponse({ description: 'Unknown, or of a project the caller may not see.' })
+  get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: { id: string }) {
+    return this.workloads.get(principal, params.id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Cancel a queued, admitted or running workload (members of its project, admins)',
+    description:
+      'A running workload is stopped on its cluster; the GPU-seconds it ran are consumed, the rest of its hold returns.',
+  })
+  @ApiOkResponse({ standardSchema: workloadResponse })
+  @ApiConflictResponse({ description: 'ILLEGAL_TRANSITION: the workload has already ended.' })
+  cancel(
+    @CurrentPrincipal() principal: Principal,
+    @RequestId() requestId: string | null,
+    @Param({ schema: idParams }) params: { id: string },
+  ) {
+    return this.workloads.cancel({ principal, requestId }, params.id);
+  }
+}

@@ -1,0 +1,338 @@
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import { allocationAccount, holdTransaction } from '#domain';
+import { postLedgerTransaction, requeueWorkload, tryLockPartition, WorkloadEntity } from '#persistence';
+import type { JobItem, JobProducer } from '#queues';
+import type { Logger } from '../logger.js';
+import { loadPartition, type LoadedPartition } from './partition-loader.js';
+import type {
+  Admission,
+  CycleDecision,
+  SchedulingCycle,
+  SchedulingSettings,
+  Waiting,
+} from './scheduling-contract.js';
+
+export interface CycleStats {
+  outcome: 'ran';
+  /** Cycles run by this job: more than one when the partition was dirtied while a cycle ran. */
+  rounds: number;
+  admitted: number;
+  preempted: number;
+  /** Queued workloads left waiting after the last round. */
+  waiting: number;
+  /** Wall time of the whole job, all rounds, commits and enqueues included. */
+  ms: number;
+  /** True when the partition was still dirty after the last round (the periodic tick runs it). */
+  leftDirty: boolean;
+}
+
+export type CycleResult = CycleStats | { outcome: 'busy' };
+
+export interface CycleServiceOptions {
+  settings: SchedulingSettings;
+  /** Rounds per job while the partition keeps being dirtied; after that the tick takes over. */
+  maxRounds?: number;
+  /** Tries of the partition lock before giving up as busy (ends, cancels hold it for milliseconds). */
+  lockTries?: number;
+  lockRetryMs?: number;
+}
+
+interface RoundResult {
+  admitted: number;
+  preempted: number;
+  waiting: number;
+  dirty: boolean;
+  jobs: JobItem[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The admission loop of one GPU-model partition. A round is one PostgreSQL transaction: take the
+ * partition lock (or leave: someone else is cycling it), load the partition, run the pure cycle,
+ * persist every decision (preemptions, placements, node capacity, holds, waiting info, partition
+ * bookkeeping), commit. Only then are the dispatch and cancel jobs sent: a job never refers to a
+ * decision that could still roll back, and one that Redis loses is re-sent by the reconciler.
+ */
+export class CycleService {
+  private readonly maxRounds: number;
+  private readonly lockTries: number;
+  private readonly lockRetryMs: number;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly producer: JobProducer,
+    private readonly logger: Logger,
+    private readonly cycle: SchedulingCycle,
+    private readonly options: CycleServiceOptions,
+  ) {
+    this.maxRounds = options.maxRounds ?? 5;
+    this.lockTries = options.lockTries ?? 5;
+    this.lockRetryMs = options.lockRetryMs ?? 20;
+  }
+
+  async runCycle(gpuModel: string): Promise<CycleResult> {
+    const started = Date.now();
+    const stats: CycleStats = {
+      outcome: 'ran',
+      rounds: 0,
+      admitted: 0,
+      preempted: 0,
+      waiting: 0,
+      ms: 0,
+      leftDirty: false,
+    };
+    for (let round = 0; round < this.maxRounds; round += 1) {
+      const result = await this.runRound(gpuModel);
+      if (result === 'busy') {
+        if (stats.rounds === 0) return { outcome: 'busy' };
+        // Another process took the partition between our rounds: it sees the dirty flag.
+        break;
+      }
+      stats.rounds += 1;
+      stats.admitted += result.admitted;
+      stats.preempted += result.preempted;
+      stats.waiting = result.waiting;
+      stats.leftDirty = result.dirty;
+      if (result.jobs.length > 0) await this.producer.enqueueMany(result.jobs);
+      if (!result.dirty) break;
+    }
+    stats.ms = Date.now() - started;
+    if (stats.leftDirty) {
+      this.logger.info({ gpuModel, rounds: stats.rounds }, 'partition still dirty: left for the tick');
+    }
+    return stats;
+  }
+
+  private async runRound(gpuModel: string): Promise<RoundResult | 'busy'> {
+    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
+      if (!(await this.lock(manager, gpuModel))) return 'busy';
+      const roundStarted = Date.now();
+      // Full precision, from the database clock: the same clock that stamps dirty_at.
+      const [clock] = await manager.query<{ at: string; now: Date }[]>(
+        'SELECT clock_timestamp()::text AS at, clock_timestamp() AS now',
+      );
+      if (!clock) throw new Error('no clock');
+      const loaded = await loadPartition(manager, gpuModel, clock.now, this.options.settings);
+      const decision = this.cycle(loaded.snapshot);
+      const jobs: JobItem[] = [];
+      const preempted = await this.persistPreemptions(manager, decision, loaded, clock.now, jobs);
+      const admitted = await this.persistAdmissions(manager, decision.admitted, loaded, clock.now, jobs);
+      await this.persistWaiting(manager, decision.waiting, loaded);
+      const dirty = await this.finishPartition(manager, gpuModel, clock.at, Date.now() - roundStarted);
+      return { admitted, preempted, waiting: decision.waiting.length, dirty, jobs };
+    });
+  }
+
+  private async lock(manager: EntityManager, gpuModel: string): Promise<boolean> {
+    for (let attempt = 1; attempt <= this.lockTries; attempt += 1) {
+      if (await tryLockPartition(manager, gpuModel)) return true;
+      if (attempt < this.lockTries) await sleep(this.lockRetryMs * attempt);
+    }
+    return false;
+  }
+
+  /**
+   * Preempted attempts end (their hold settled for the time they ran) and requeue with their age.
+   * They go first: the GPUs they free may be what this round's admissions are placed on.
+   */
+  private async persistPreemptions(
+    manager: EntityManager,
+    decision: CycleDecision,
+    loaded: LoadedPartition,
+    now: Date,
+    jobs: JobItem[],
+  ): Promise<number> {
+    if (decision.preempted.length === 0) return 0;
+    const ids = decision.preempted.map((preemption) => preemption.workloadId);
+    const rows = await manager.getRepository(WorkloadEntity).findBy({ id: In(ids) });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const preemption of decision.preempted) {
+      const workload = byId.get(preemption.workloadId);
+      const attempt = loaded.runningAttempt.get(preemption.workloadId);
+      if (
+        !workload ||
+        attempt === undefined ||
+        workload.attempt !== attempt ||
+        (workload.state !== 'admitted' && workload.state !== 'running')
+      ) {
+        throw new Error(`cycle preempted ${preemption.workloadId}, which is not admitted or running`);
+      }
+      const reason = `preempted: program ${preemption.forProgramId} needs its entitled share`;
+      await requeueWorkload(manager, workload, reason, now);
+      jobs.push({ name: 'dispatch.cancel', data: { workloadId: workload.id, attempt, reason } });
+    }
+    return decision.preempted.length;
+  }
+
+  /**
+   * Admissions in a handful of set-based statements: the state change (guarded by state and
+   * attempt), the placements, the node counters (the CHECK refuses any over-booking), then one hold
+   * per admission, and a last look at the balances of every allocation that just held.
+   */
+  private async persistAdmissions(
+    manager: EntityManager,
+    admissions: Admission[],
+    loaded: LoadedPartition,
+    now: Date,
+    jobs: JobItem[],
+  ): Promise<number> {
+    if (admissions.length === 0) return 0;
+    const attempts = admissions.map((admission) => {
+      const meta = loaded.queuedMeta.get(admission.workloadId);
+      if (!meta) throw new Error(`cycle admitted ${admission.workloadId}, which is not queued`);
+      return meta.attempt;
+    });
+    const updated = await manager.query<{ id: string }[]>(
+      `UPDATE workloads w
+       SET state = 'admitted', admitted_at = $1, dispatched_at = NULL, started_at = NULL, borrowed = v.borrowed,
+           held_gpu_seconds = v.held, wait_reason = NULL, wait_detail = NULL, queue_position = NULL,
+           estimated_start_at = NULL, updated_at = now()
+       FROM unnest($2::uuid[], $3::boolean[], $4::bigint[], $5::int[]) AS v(id, borrowed, held, attempt)
+       WHERE w.id = v.id AND w.state = 'queued' AND w.attempt = v.attempt
+       RETURNING w.id`,
+      [
+        now,
+        admissions.map((admission) => admission.workloadId),
+        admissions.map((admission) => admission.borrowed),
+        admissions.map((admission) => admission.holdGpuSeconds.toString()),
+        attempts,
+      ],
+    );
+    if (updated.length !== admissions.length) {
+      // Everything that ends a queued workload takes the partition lock we hold, so this is a writer
+      // that skipped it. Roll back the round; the job's retry loads the partition again.
+      throw new Error(
+        `cycle admitted ${admissions.length} workloads but only ${updated.length} were still queued`,
+      );
+    }
+
+    const placementWorkloads: string[] = [];
+    const placementNodes: string[] = [];
+    const placementGpus: number[] = [];
+    for (const admission of admissions) {
+      for (const part of admission.placement) {
+        placementWorkloads.push(admission.workloadId);
+        placementNodes.push(part.nodeId);
+        placementGpus.push(part.gpus);
+      }
+    }
+    await manager.query(
+      `INSERT INTO workload_placements (workload_id, node_id, gpus)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[])`,
+      [placementWorkloads, placementNodes, placementGpus],
+    );
+    const nodesUpdated = await manager.query<{ id: string }[]>(
+      `UPDATE nodes n SET gpus_allocated = n.gpus_allocated + v.gpus, updated_at = now()
+       FROM (SELECT node_id, sum(gpus)::int AS gpus FROM unnest($1::uuid[], $2::int[]) AS t(node_id, gpus)
+             GROUP BY node_id) v
+       WHERE n.id = v.node_id
+       RETURNING n.id`,
+      [placementNodes, placementGpus],
+    );
+    if (nodesUpdated.length !== new Set(placementNodes).size) {
+      throw new Error('cycle placed workloads on nodes that do not exist');
+    }
+
+    for (const [index, admission] of admissions.entries()) {
+      const allocationId = loaded.allocationOf.get(admission.workloadId);
+      if (!allocationId) throw new Error(`no allocation for workload ${admission.workloadId}`);
+      const attempt = attempts[index] ?? 0;
+      const posted = await postLedgerTransaction(
+        manager,
+        holdTransaction({
+          allocationId,
+          workloadId: admission.workloadId,
+          attempt,
+          gpuSeconds: admission.holdGpuSeconds,
+        }),
+      );
+      if (!posted) {
+        throw new Error(`workload ${admission.workloadId} attempt ${attempt} already holds quota`);
+      }
+      jobs.push({ name: 'dispatch.workload', data: { workloadId: admission.workloadId, attempt } });
+    }
+    await this.assertNoOverdraft(manager, admissions, loaded);
+    return admissions.length;
+  }
+
+  /** Invariant 2: a hold never takes an allocation below zero. If it would, the cycle is wrong. */
+  private async assertNoOverdraft(
+    manager: EntityManager,
+    admissions: Admission[],
+    loaded: LoadedPartition,
+  ): Promise<void> {
+    const allocationIds = [
+      ...new Set(admissions.map((admission) => loaded.allocationOf.get(admission.workloadId) ?? '')),
+    ];
+    const negative = await manager.query<{ account: string; balance: string }[]>(
+      `SELECT account, sum(amount)::text AS balance FROM ledger_entries WHERE account = ANY($1)
+       GROUP BY account HAVING sum(amount) < 0`,
+      [allocationIds.map((id) => allocationAccount(id))],
+    );
+    if (negative.length > 0) {
+      throw new Error(
+        `cycle would over-hold: ${negative.map((row) => `${row.account} = ${row.balance}`).join(', ')}`,
+      );
+    }
+  }
+
+  /** Why each queued workload waits: one UPDATE for the rows whose explanation changed. */
+  private async persistWaiting(
+    manager: EntityManager,
+    waiting: Waiting[],
+    loaded: LoadedPartition,
+  ): Promise<void> {
+    const changed = waiting.filter((wait) => {
+      const meta = loaded.queuedMeta.get(wait.workloadId);
+      if (!meta) return false;
+      return (
+        meta.waitReason !== wait.reason ||
+        meta.waitDetail !== wait.detail ||
+        meta.queuePosition !== wait.position ||
+        meta.estimatedStartAt !== (wait.estimatedStartAt ? wait.estimatedStartAt.getTime() : null)
+      );
+    });
+    if (changed.length === 0) return;
+    await manager.query(
+      `UPDATE workloads w
+       SET wait_reason = v.reason, wait_detail = v.detail, queue_position = v.position,
+           estimated_start_at = v.eta, updated_at = now()
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
+            AS v(id, reason, detail, position, eta)
+       WHERE w.id = v.id AND w.state = 'queued'`,
+      [
+        changed.map((wait) => wait.workloadId),
+        changed.map((wait) => wait.reason),
+        changed.map((wait) => wait.detail),
+        changed.map((wait) => wait.position),
+        changed.map((wait) => wait.estimatedStartAt),
+      ],
+    );
+  }
+
+  /**
+   * Bookkeeping, and the answer to "run again?": dirty_at is cleared only when it was set before this
+   * round began (minus 1 ms: dirty_at is stored to the millisecond, rounded). A change marked after
+   * that keeps it, and the job runs another round.
+   */
+  private async finishPartition(
+    manager: EntityManager,
+    gpuModel: string,
+    roundStartedAt: string,
+    cycleMs: number,
+  ): Promise<boolean> {
+    const rows = await manager.query<{ dirty: boolean }[]>(
+      `INSERT INTO scheduling_partitions AS p (gpu_model, last_cycle_at, cycles, last_cycle_ms)
+       VALUES ($1, $2::timestamptz, 1, $3)
+       ON CONFLICT (gpu_model) DO UPDATE SET
+         last_cycle_at = excluded.last_cycle_at,
+         cycles = p.cycles + 1,
+         last_cycle_ms = excluded.last_cycle_ms,
+         dirty_at = CASE WHEN p.dirty_at <= $2::timestamptz - interval '1 millisecond' THEN NULL ELSE p.dirty_at END
+       RETURNING dirty_at IS NOT NULL AS dirty`,
+      [gpuModel, roundStartedAt, cycleMs],
+    );
+    return rows[0]?.dirty === true;
+  }
+}

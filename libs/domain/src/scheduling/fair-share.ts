@@ -1,0 +1,277 @@
+import { compareStrings } from './placement.js';
+import type { PartitionSnapshot, PoolNode, QueuedWorkload, RunningWorkload } from './types.js';
+
+/**
+ * Fair-share ordering of a partition's queue (DESIGN.md "The scheduler", step 1).
+ *
+ * Key, most significant first:
+ * 1. program entitlement — a program whose running GPUs are below its entitled GPUs
+ *    (floor(capacity × basisPoints / 10000)) comes before every program at or above it; among
+ *    programs below, the lower running/entitled ratio first (compared by cross-multiplying
+ *    integers). "Running" is PROJECTED along the order: each workload placed in the order adds its
+ *    GPUs to its program (if its allocation is admitting), so a program short by 100 GPUs with
+ *    50,000 queued workloads gets ~100 GPUs' worth of workloads at the front, not the whole queue;
+ * 2. project fair share — decayed recent usage / share weight, lower first (a project without a
+ *    positive share weight sorts after every project with one, then by usage);
+ * 3. higher priorityTier first;
+ * 4. older queuedAt first;
+ * 5. workload id.
+ * Program ties (same group and ratio, or both at/above) fall through to keys 2–5 of each program's
+ * next workload, so the order is a deterministic k-way merge of per-program queues.
+ */
+
+/**
+ * Usage decayed by elapsed time: usage × 2^(−age / halfLife). A non-positive half-life means no
+ * memory (0 once any time has passed); a negative age (clock skew) counts as 0.
+ */
+export function decayUsage(usageGpuSeconds: number, ageSeconds: number, halfLifeSeconds: number): number {
+  if (!Number.isFinite(usageGpuSeconds) || usageGpuSeconds <= 0) return 0;
+  const age = Number.isFinite(ageSeconds) && ageSeconds > 0 ? ageSeconds : 0;
+  if (age === 0) return usageGpuSeconds;
+  if (!(halfLifeSeconds > 0)) return 0;
+  return usageGpuSeconds * Math.pow(2, -age / halfLifeSeconds);
+}
+
+/** GPUs that count as the partition's capacity for entitlements: every node not `down`. */
+export function partitionCapacityGpus(nodes: readonly PoolNode[]): number {
+  let total = 0;
+  for (const node of nodes) if (node.state !== 'down') total += Math.max(0, node.gpusTotal);
+  return total;
+}
+
+/** floor(capacity × basisPoints / 10000), in integers. */
+export function entitledGpus(capacityGpus: number, basisPoints: number): number {
+  if (!(basisPoints > 0) || !(capacityGpus > 0)) return 0;
+  return Number((BigInt(Math.trunc(capacityGpus)) * BigInt(Math.trunc(basisPoints))) / 10000n);
+}
+
+export interface ProgramStanding {
+  programId: string;
+  entitledGpus: number;
+  runningGpus: number;
+}
+
+/** Entitled and running GPUs per program (programs with an entitlement or running work). */
+export function programStandings(
+  snapshot: Pick<PartitionSnapshot, 'nodes' | 'running' | 'entitlementsBasisPoints'>,
+): Map<string, ProgramStanding> {
+  const capacity = partitionCapacityGpus(snapshot.nodes);
+  const standings = new Map<string, ProgramStanding>();
+  const standing = (programId: string): ProgramStanding => {
+    let s = standings.get(programId);
+    if (!s) {
+      const bp = snapshot.entitlementsBasisPoints.get(programId) ?? 0;
+      s = { programId, entitledGpus: entitledGpus(capacity, bp), runningGpus: 0 };
+      standings.set(programId, s);
+    }
+    return s;
+  };
+  for (const programId of snapshot.entitlementsBasisPoints.keys()) standing(programId);
+  for (const w of snapshot.running as readonly RunningWorkload[]) standing(w.programId).runningGpus += w.gpus;
+  return standings;
+}
+
+/**
+ * Compares two programs' entitlement standing: negative when `a` goes first. Below-entitlement
+ * programs first, then the lower running/entitled ratio; 0 when the key does not separate them.
+ */
+export function compareEntitlement(
+  aRunning: number,
+  aEntitled: number,
+  bRunning: number,
+  bEntitled: number,
+): number {
+  const aBelow = aRunning < aEntitled;
+  const bBelow = bRunning < bEntitled;
+  if (aBelow !== bBelow) return aBelow ? -1 : 1;
+  if (!aBelow) return 0;
+  // aRunning/aEntitled vs bRunning/bEntitled, both entitlements > 0; exact in integers (< 2^53).
+  const left = aRunning * bEntitled;
+  const right = bRunning * aEntitled;
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+/**
+ * Project fair-share ranks: 0 = most deserving. Equal usage/share ratios share a rank so that the
+ * next keys (tier, age, id) decide between their workloads.
+ */
+export function projectFairShareRanks(
+  projectIds: Iterable<string>,
+  usage: ReadonlyMap<string, number>,
+  shares: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const entries = [...new Set(projectIds)].map((id) => {
+    const u = usage.get(id) ?? 0;
+    const s = shares.get(id) ?? 0;
+    return { id, usage: Number.isFinite(u) && u > 0 ? u : 0, share: Number.isFinite(s) && s > 0 ? s : 0 };
+  });
+  const compareRatio = (a: { usage: number; share: number }, b: { usage: number; share: number }): number => {
+    const aShared = a.share > 0;
+    const bShared = b.share > 0;
+    if (aShared !== bShared) return aShared ? -1 : 1;
+    if (!aShared) return a.usage - b.usage;
+    // a.usage / a.share vs b.usage / b.share without dividing.
+    const left = a.usage * b.share;
+    const right = b.usage * a.share;
+    return left < right ? -1 : left > right ? 1 : 0;
+  };
+  entries.sort((a, b) => compareRatio(a, b) || compareStrings(a.id, b.id));
+  const ranks = new Map<string, number>();
+  let rank = 0;
+  for (let i = 0; i < entries.length; i += 1) {
+    if (i > 0 && compareRatio(entries[i - 1], entries[i]) !== 0) rank += 1;
+    ranks.set(entries[i].id, rank);
+  }
+  return ranks;
+}
+
+/** The queue in scheduling order (see the module comment). Deterministic; does not mutate. */
+export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
+  const queued = snapshot.queued;
+  const n = queued.length;
+  if (n === 0) return [];
+  const projectRank = projectFairShareRanks(
+    queued.map((w) => w.projectId),
+    snapshot.projectUsage,
+    snapshot.projectShares,
+  );
+  const order = withinProgramOrder(queued, projectRank);
+  // rank[i] = position of workload i in the within-program order (lane heads compare by it).
+  const rank = new Int32Array(n);
+  for (let j = 0; j < n; j += 1) rank[order[j]] = j;
+
+  // Split into per-program queues (each already in within-program order).
+  const standings = programStandings(snapshot);
+  interface Lane {
+    programId: string;
+    entitled: number;
+    projected: number;
+    items: number[];
+    head: number;
+  }
+  const lanes = new Map<string, Lane>();
+  for (const i of order) {
+    const programId = queued[i].programId;
+    let lane = lanes.get(programId);
+    if (!lane) {
+      const s = standings.get(programId);
+      lane = {
+        programId,
+        entitled: s?.entitledGpus ?? 0,
+        projected: s?.runningGpus ?? 0,
+        items: [],
+        head: 0,
+      };
+      lanes.set(programId, lane);
+    }
+    lane.items.push(i);
+  }
+  if (lanes.size === 1) return Array.from(order, (i) => queued[i]);
+
+  const compareLanes = (a: Lane, b: Lane): number =>
+    compareEntitlement(a.projected, a.entitled, b.projected, b.entitled) ||
+    rank[a.items[a.head]] - rank[b.items[b.head]];
+
+  // k-way merge with a binary heap of lanes; only the popped lane's key changes.
+  const heap = [...lanes.values()];
+  const less = (x: number, y: number): boolean => compareLanes(heap[x], heap[y]) < 0;
+  const siftDown = (start: number): void => {
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(l, m)) m = l;
+      if (r < heap.length && less(r, m)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m], heap[i]];
+      i = m;
+    }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i -= 1) siftDown(i);
+
+  const result: QueuedWorkload[] = new Array<QueuedWorkload>(n);
+  for (let out = 0; out < n; out += 1) {
+    const lane = heap[0];
+    const w = queued[lane.items[lane.head]];
+    result[out] = w;
+    lane.head += 1;
+    if (snapshot.allocations.get(w.allocationId)?.admitting) lane.projected += w.gpus;
+    if (lane.head === lane.items.length) {
+      const last = heap.pop()!;
+      if (heap.length > 0 && last !== lane) heap[0] = last;
+    }
+    if (heap.length > 0) siftDown(0);
+  }
+  return result;
+}
+
+/**
+ * Indices of `queued` sorted by (project fair-share rank, higher tier, older queuedAt, id).
+ * 100,000 workloads sort in a few milliseconds by packing the keys into exact integers below 2^53
+ * and using the native numeric sort of a Float64Array; a comparator sort is the fallback when the
+ * keys do not fit (absurd time spans or queue sizes) and breaks ties between equal instants by id.
+ */
+function withinProgramOrder(
+  queued: readonly QueuedWorkload[],
+  projectRank: ReadonlyMap<string, number>,
+): Int32Array {
+  const n = queued.length;
+  const time = new Float64Array(n);
+  const project = new Float64Array(n);
+  const tiers = new Set<number>();
+  let minTime = Number.POSITIVE_INFINITY;
+  let maxTime = Number.NEGATIVE_INFINITY;
+  let maxProject = 0;
+  for (let i = 0; i < n; i += 1) {
+    const w = queued[i];
+    const t = w.queuedAt.getTime();
+    time[i] = t;
+    if (t < minTime) minTime = t;
+    if (t > maxTime) maxTime = t;
+    const r = projectRank.get(w.projectId) ?? 0;
+    project[i] = r;
+    if (r > maxProject) maxProject = r;
+    tiers.add(w.priorityTier);
+  }
+  const tierList = [...tiers].sort((a, b) => b - a);
+  const tierRank = new Map(tierList.map((tier, r) => [tier, r]));
+  const compare = (a: number, b: number): number =>
+    project[a] - project[b] ||
+    tierRank.get(queued[a].priorityTier)! - tierRank.get(queued[b].priorityTier)! ||
+    time[a] - time[b] ||
+    compareStrings(queued[a].id, queued[b].id);
+
+  const span = maxTime - minTime + 1;
+  const packed =
+    Number.isFinite(span) &&
+    span * n < Number.MAX_SAFE_INTEGER &&
+    (maxProject + 1) * tierList.length * n < Number.MAX_SAFE_INTEGER &&
+    tierList.every((tier) => Number.isFinite(tier));
+  if (!packed) {
+    const order = Int32Array.from({ length: n }, (_, i) => i);
+    return order.sort(compare);
+  }
+  // Pass 1: age rank by (queuedAt, id): key = (t − min) × n + i, then equal instants by id.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) keys[i] = (time[i] - minTime) * n + i;
+  keys.sort();
+  const byAge = new Int32Array(n);
+  for (let j = 0; j < n; j += 1) byAge[j] = keys[j] % n;
+  for (let j = 0; j < n;) {
+    let k = j + 1;
+    while (k < n && time[byAge[k]] === time[byAge[j]]) k += 1;
+    if (k - j > 1) byAge.subarray(j, k).sort((a, b) => compareStrings(queued[a].id, queued[b].id));
+    j = k;
+  }
+  // Pass 2: key = (projectRank × tiers + tierRank) × n + ageRank — unique, so it encodes the index.
+  const tierCount = tierList.length;
+  for (let j = 0; j < n; j += 1) {
+    const i = byAge[j];
+    keys[j] = (project[i] * tierCount + tierRank.get(queued[i].priorityTier)!) * n + j;
+  }
+  keys.sort();
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j += 1) order[j] = byAge[keys[j] % n];
+  return order;
+}

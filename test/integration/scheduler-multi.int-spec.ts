@@ -1,0 +1,404 @@
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { Worker, type Job } from 'bullmq';
+import type { DataSource } from 'typeorm';
+import {
+  createDataSource,
+  endWorkload,
+  lockPartition,
+  markPartitionDirty,
+  WorkloadEntity,
+} from '../../libs/persistence/src/index.js';
+import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
+import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { createTestDatabase } from '../support/database.js';
+import { startSchedulerProcess, startThrowawayRedis, stopProcess, waitFor } from '../support/processes.js';
+import { seedApprovedRequest } from '../factories/grant-fixtures.js';
+import { poolFacts, seedPool, type PoolFixture } from '../factories/pool-fixtures.js';
+
+const GPU_MODEL = 'H200';
+const WORKLOADS = 2_000;
+const SIZES = [1, 1, 2, 2, 3, 4, 4, 6, 8, 8, 16];
+const TERMINAL = ['succeeded', 'failed', 'cancelled', 'preempted'];
+
+interface Quota {
+  allocationId: string;
+  projectId: string;
+  programId: string;
+}
+
+/**
+ * Three scheduler processes on one PostgreSQL and one (throwaway) Redis admit 2,000 workloads on a
+ * 64-node pool while a fake cluster in this test runs and ends them, ~5% are cancelled and nodes
+ * drain. Sampled every 100 ms and checked at the end: no node over-booked and placements always
+ * add up (invariant 3), no allocation ever over-held (invariant 2), one hold per admission attempt,
+ * every workload terminal (invariant 5), every ledger transaction balanced (invariant 1).
+ */
+describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dataSource: DataSource;
+  let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
+  let transport: QueueTransport;
+  let producer: JobProducer;
+  let cluster: Worker | undefined;
+  const children: ChildProcess[] = [];
+  const prefix = `s${randomBytes(3).toString('hex')}`;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('scheduler_multi');
+    dataSource = createDataSource({ url: database.url, poolSize: 12, applicationName: 'scheduler-test' });
+    await dataSource.initialize();
+    redis = await startThrowawayRedis();
+    transport = new QueueTransport({
+      backend: 'redis',
+      redisUrl: redis.url,
+      databaseUrl: database.url,
+      prefix,
+    });
+    producer = new JobProducer(transport);
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map((child) => stopProcess(child)));
+    await cluster?.close();
+    await producer?.close();
+    await transport?.close();
+    await redis?.stop();
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  async function seedQuotas(): Promise<Quota[]> {
+    const grants = new GrantService(dataSource);
+    // Three roomy allocations and one tight one (10 GPU-hours): it keeps running into its quota.
+    const sizes = [1_000n, 1_000n, 1_000n, 10n];
+    const caps = [512, 256, 128, 32];
+    const quotas: Quota[] = [];
+    for (const [index, granted] of sizes.entries()) {
+      const fixture = await seedApprovedRequest(dataSource, { models: [GPU_MODEL], grantedGpuHours: [granted] });
+      const outcome = await grants.grant(fixture.requestId);
+      if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
+      const allocationId = outcome.allocationIds[0];
+      if (!allocationId) throw new Error('no allocation');
+      // The fixture's window is fixed in 2026; this test needs one open now, and room for 16-GPU work.
+      await dataSource.query(
+        `UPDATE allocations SET starts_at = now() - interval '1 day', ends_at = now() + interval '30 days',
+                max_concurrent_gpus = $2 WHERE id = $1`,
+        [allocationId, caps[index]],
+      );
+      quotas.push({ allocationId, projectId: fixture.projectId, programId: fixture.programId });
+    }
+    return quotas;
+  }
+
+  /** Submissions the way the API writes them, in bursts: rows, the dirty mark, one cycle job. */
+  async function submit(quotas: Quota[], count: number, offset: number): Promise<void> {
+    const rows = Array.from({ length: count }, (_, index) => {
+      const quota = quotas[randomInt(quotas.length)] ?? quotas[0];
+      if (!quota) throw new Error('no quota');
+      return {
+        ...quota,
+        gpus: SIZES[randomInt(SIZES.length)] ?? 1,
+        walltime: 60 + randomInt(540),
+        runtime: 1 + randomInt(5),
+        tier: randomInt(3),
+        name: `w-${offset + index}`,
+      };
+    });
+    await dataSource.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO workloads (allocation_id, project_id, program_id, gpu_model, gpus, walltime_seconds, name,
+                                priority_tier, state, simulated_runtime_seconds, queued_at)
+         SELECT t.allocation_id, t.project_id, t.program_id, $1, t.gpus, t.walltime, t.name, t.tier, 'queued',
+                t.runtime, clock_timestamp()
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::text[], $8::int[], $9::int[])
+              AS t(allocation_id, project_id, program_id, gpus, walltime, name, tier, runtime)`,
+        [
+          GPU_MODEL,
+          rows.map((row) => row.allocationId),
+          rows.map((row) => row.projectId),
+          rows.map((row) => row.programId),
+          rows.map((row) => row.gpus),
+          rows.map((row) => row.walltime),
+          rows.map((row) => row.name),
+          rows.map((row) => row.tier),
+          rows.map((row) => row.runtime),
+        ],
+      );
+      await markPartitionDirty(manager, GPU_MODEL);
+    });
+    await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+  }
+
+  /** Cancel as the API does: under the partition lock; queued rows just end, others release and settle. */
+  async function cancel(workloadId: string): Promise<boolean> {
+    const jobs: JobItem[] = [];
+    const changed = await dataSource.transaction(async (manager) => {
+      await lockPartition(manager, GPU_MODEL);
+      const workload = await manager.getRepository(WorkloadEntity).findOneBy({ id: workloadId });
+      if (!workload || TERMINAL.includes(workload.state)) return false;
+      if (workload.state === 'queued') {
+        await manager.getRepository(WorkloadEntity).update(workload.id, {
+          state: 'cancelled',
+          endReason: 'cancelled by user',
+          endedAt: new Date(),
+          waitReason: null,
+          waitDetail: null,
+          queuePosition: null,
+          estimatedStartAt: null,
+        });
+        await markPartitionDirty(manager, GPU_MODEL);
+        return true;
+      }
+      await endWorkload(manager, workload, {
+        state: 'cancelled',
+        reason: 'cancelled by user',
+        runtimeSeconds: null,
+        at: new Date(),
+      });
+      jobs.push({
+        name: 'dispatch.cancel',
+        data: { workloadId, attempt: workload.attempt, reason: 'cancelled by user' },
+      });
+      return true;
+    });
+    jobs.push({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+    await producer.enqueueMany(jobs);
+    return changed;
+  }
+
+  /** The fake cluster: runs each attempt for a few ms, then reports start and end like the agent API. */
+  function startFakeCluster(stats: { runs: number; ended: number; stale: number; cancels: number }): Worker {
+    const worker = new Worker(
+      'cluster-simulator',
+      async (job: Job) => {
+        if (job.name === 'cluster.cancel') {
+          stats.cancels += 1;
+          return;
+        }
+        const data = job.data as { workloadId: string; attempt: number; runtimeSeconds: number };
+        stats.runs += 1;
+        await new Promise((resolve) => setTimeout(resolve, 10 + randomInt(120)));
+        const ended = await dataSource.transaction(async (manager) => {
+          await lockPartition(manager, GPU_MODEL);
+          const workload = await manager.getRepository(WorkloadEntity).findOneBy({ id: data.workloadId });
+          if (
+            !workload ||
+            workload.attempt !== data.attempt ||
+            (workload.state !== 'admitted' && workload.state !== 'running')
+          ) {
+            return false;
+          }
+          if (workload.state === 'admitted') {
+            const startedAt = new Date();
+            await manager
+              .getRepository(WorkloadEntity)
+              .update(workload.id, { state: 'running', startedAt });
+            workload.state = 'running';
+            workload.startedAt = startedAt;
+          }
+          return endWorkload(manager, workload, {
+            state: 'succeeded',
+            reason: 'completed',
+            runtimeSeconds: data.runtimeSeconds,
+            at: new Date(),
+          });
+        });
+        if (ended) stats.ended += 1;
+        else stats.stale += 1;
+        await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+      },
+      { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix, concurrency: 64 },
+    );
+    worker.on('error', () => undefined);
+    return worker;
+  }
+
+  it('keeps invariants 1, 2, 3 and 5 and ends every workload', async () => {
+    const pool: PoolFixture = await seedPool(dataSource, {
+      gpuModel: GPU_MODEL,
+      nodes: 64,
+      gpusPerNode: 8,
+      domains: 2,
+    });
+    const quotas = await seedQuotas();
+    const env = {
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      QUEUE_BACKEND: 'redis',
+      QUEUE_PREFIX: prefix,
+      DATABASE_POOL_SIZE: '6',
+      RECONCILE_INTERVAL_MS: '500',
+      RECONCILE_GRACE_MS: '3000',
+      WORKER_LOCK_DURATION_MS: '10000',
+      WORKER_STALLED_INTERVAL_MS: '5000',
+    };
+    for (let index = 0; index < 3; index += 1) children.push(startSchedulerProcess(env));
+    const clusterStats = { runs: 0, ended: 0, stale: 0, cancels: 0 };
+    cluster = startFakeCluster(clusterStats);
+
+    // Sample the invariants every 100 ms while everything runs.
+    const violations: unknown[] = [];
+    let samples = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const facts = await poolFacts(dataSource, GPU_MODEL);
+        samples += 1;
+        if (process.env.SCHEDULER_TEST_PROGRESS && samples % 20 === 0) {
+          const progress = await dataSource.query<{ state: string; n: number }[]>(
+            `SELECT state || coalesce('/' || wait_reason, '') AS state, count(*)::int AS n FROM workloads GROUP BY 1 ORDER BY 1`,
+          );
+          const [partition] = await dataSource.query<unknown[]>('SELECT * FROM scheduling_partitions');
+          const failed = (await producer.queue('scheduling').getFailed(0, 2)).map((job) => job.failedReason);
+          const failedDispatch = (await producer.queue('dispatch').getFailed(0, 2)).map((job) => job.failedReason);
+          const counts = await producer.queue('scheduling').getJobCounts();
+          process.stdout.write(
+            `${JSON.stringify({ progress, partition, facts, clusterStats, failed, failedDispatch, counts })}\n`,
+          );
+        }
+        if (
+          facts.overbooked + facts.mismatched + facts.stray_placements + facts.negative_holds > 0 ||
+          facts.negative_allocations > 0
+        ) {
+          violations.push({ at: Date.now(), ...facts });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+
+    const started = Date.now();
+    for (let burst = 0; burst < 4; burst += 1) {
+      await submit(quotas, WORKLOADS / 4, burst * (WORKLOADS / 4));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const submittedMs = Date.now() - started;
+
+    // ~5% cancelled at random moments, and 4 nodes drained, while the pool is busy.
+    const ids = (
+      await dataSource.query<{ id: string }[]>('SELECT id FROM workloads WHERE gpu_model = $1', [GPU_MODEL])
+    ).map((row) => row.id);
+    const toCancel = ids.filter(() => randomInt(100) < 5);
+    const cancelling = (async () => {
+      let cancelled = 0;
+      for (const id of toCancel) {
+        if (await cancel(id)) cancelled += 1;
+        await new Promise((resolve) => setTimeout(resolve, randomInt(30)));
+      }
+      return cancelled;
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const drained = pool.nodeIds.filter((_, index) => index % 16 === 5);
+    await dataSource.transaction(async (manager) => {
+      await manager.query(
+        `UPDATE nodes SET state = 'draining', state_reason = 'maintenance', updated_at = now() WHERE id = ANY($1)`,
+        [drained],
+      );
+      await markPartitionDirty(manager, GPU_MODEL);
+    });
+    await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+    const cancelled = await cancelling;
+
+    await waitFor(
+      'every workload to reach a terminal state',
+      async () => {
+        const [row] = await dataSource.query<{ open: number }[]>(
+          `SELECT count(*)::int AS open FROM workloads WHERE state NOT IN ('succeeded', 'failed', 'cancelled', 'preempted')`,
+        );
+        return row?.open === 0;
+      },
+      120_000,
+    );
+    const finishedMs = Date.now() - started;
+    sampling = false;
+    await sampler;
+
+    // Invariant 3 (and 2) at every sample.
+    expect(violations).toEqual([]);
+    expect(samples).toBeGreaterThan(10);
+
+    // At the end: nothing placed, nothing held, nothing over-booked.
+    expect(await poolFacts(dataSource, GPU_MODEL)).toEqual({
+      overbooked: 0,
+      mismatched: 0,
+      allocated: 0,
+      stray_placements: 0,
+      negative_holds: 0,
+      negative_allocations: 0,
+    });
+
+    // Invariant 5: all 2,000 terminal; the cancelled ones as cancelled, the rest succeeded.
+    const states = await dataSource.query<{ state: string; n: number }[]>(
+      'SELECT state, count(*)::int AS n FROM workloads GROUP BY state ORDER BY state',
+    );
+    const byState = Object.fromEntries(states.map((row) => [row.state, row.n]));
+    expect((byState.succeeded ?? 0) + (byState.cancelled ?? 0)).toBe(WORKLOADS);
+    expect(byState.cancelled ?? 0).toBe(cancelled);
+
+    // One hold per admission attempt, each settled once; holds all back to zero; ledger balanced.
+    const [ledger] = await dataSource.query<
+      {
+        holds: number;
+        hold_keys: number;
+        settles: number;
+        open_holds: number;
+        bad_attempts: number;
+        unbalanced: number;
+        consumed_mismatch: number;
+      }[]
+    >(
+      `SELECT
+         (SELECT count(*) FROM ledger_transactions WHERE kind = 'hold')::int AS holds,
+         (SELECT count(DISTINCT idempotency_key) FROM ledger_transactions WHERE kind = 'hold')::int AS hold_keys,
+         (SELECT count(*) FROM ledger_transactions WHERE idempotency_key LIKE 'settle:%')::int AS settles,
+         (SELECT count(*) FROM (SELECT account FROM ledger_entries WHERE account LIKE 'hold:%'
+            GROUP BY account HAVING sum(amount) <> 0) x)::int AS open_holds,
+         (SELECT count(*) FROM ledger_transactions t
+            JOIN workloads w ON w.id = split_part(t.idempotency_key, ':', 2)::uuid
+            WHERE t.kind = 'hold' AND split_part(t.idempotency_key, ':', 3)::int > w.attempt)::int AS bad_attempts,
+         (SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY transaction_id
+            HAVING sum(amount) <> 0) x)::int AS unbalanced,
+         (SELECT count(*) FROM workloads w LEFT JOIN (
+            SELECT split_part(t.idempotency_key, ':', 2)::uuid AS workload_id, sum(e.amount) AS used
+            FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id AND e.account LIKE 'consumed:%'
+            WHERE t.idempotency_key LIKE 'settle:%' GROUP BY 1) c ON c.workload_id = w.id
+            WHERE w.consumed_gpu_seconds <> coalesce(c.used, 0))::int
+            AS consumed_mismatch`,
+    );
+    expect(ledger).toMatchObject({
+      hold_keys: ledger?.holds,
+      settles: ledger?.holds,
+      open_holds: 0,
+      bad_attempts: 0,
+      unbalanced: 0,
+      consumed_mismatch: 0,
+    });
+    expect(ledger?.holds).toBeGreaterThanOrEqual(WORKLOADS - cancelled);
+
+    const [partition] = await dataSource.query<{ cycles: string; last_cycle_ms: number }[]>(
+      'SELECT cycles::text AS cycles, last_cycle_ms FROM scheduling_partitions WHERE gpu_model = $1',
+      [GPU_MODEL],
+    );
+    const [preempted] = await dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM ledger_transactions t WHERE t.kind = 'hold'
+       AND split_part(t.idempotency_key, ':', 3)::int > 0`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({
+        scheduler: 'multi',
+        workloads: WORKLOADS,
+        submittedMs,
+        finishedMs,
+        cycles: Number(partition?.cycles ?? 0),
+        lastCycleMs: partition?.last_cycle_ms,
+        holds: ledger?.holds,
+        readmittedAfterPreemption: preempted?.n,
+        cancelled,
+        drainedNodes: drained.length,
+        samples,
+        cluster: clusterStats,
+        states: byState,
+      })}\n`,
+    );
+  });
+});

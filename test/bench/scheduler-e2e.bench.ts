@@ -31,7 +31,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
-async function rawBullmq(redisUrl: string, jobs: number, concurrency: number): Promise<{ jobsPerSecond: number; seconds: number }> {
+async function rawBullmq(
+  redisUrl: string,
+  jobs: number,
+  concurrency: number,
+): Promise<{ jobsPerSecond: number; seconds: number }> {
   const prefix = `bench${randomBytes(3).toString('hex')}`;
   const connection = { url: redisUrl, maxRetriesPerRequest: null };
   const queue = new Queue('raw', { connection, prefix });
@@ -103,7 +107,10 @@ async function main(): Promise<void> {
     const text = await response.text();
     return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
   };
-  const login = await call('POST', '/v1/auth/login', { email: config.GPUPOOL_ADMIN_EMAIL, password: config.GPUPOOL_ADMIN_PASSWORD });
+  const login = await call('POST', '/v1/auth/login', {
+    email: config.GPUPOOL_ADMIN_EMAIL,
+    password: config.GPUPOOL_ADMIN_PASSWORD,
+  });
   const admin = login.body.accessToken as string;
   await seedNationalPool((method, path, body) => call(method, path, body, admin));
   const fixture = await seedApprovedRequest(dataSource, {
@@ -113,9 +120,10 @@ async function main(): Promise<void> {
     maxConcurrentGpus: 40_000,
   });
   await new GrantService(dataSource).grant(fixture.requestId);
-  const [allocation] = await dataSource.query<{ id: string }[]>('SELECT id FROM allocations WHERE request_id = $1', [
-    fixture.requestId,
-  ]);
+  const [allocation] = await dataSource.query<{ id: string }[]>(
+    'SELECT id FROM allocations WHERE request_id = $1',
+    [fixture.requestId],
+  );
   if (!allocation) throw new Error('no allocation');
 
   const scheduler = new SchedulerProcess(config);
@@ -131,7 +139,13 @@ async function main(): Promise<void> {
         const response = await call(
           'POST',
           '/v1/workloads',
-          { allocationId: allocation.id, gpuModel: 'H200', gpus: 1, walltimeSeconds: 3600, name: `bench-${next}` },
+          {
+            allocationId: allocation.id,
+            gpuModel: 'H200',
+            gpus: 1,
+            walltimeSeconds: 3600,
+            name: `bench-${next}`,
+          },
           admin,
         );
         if (response.status !== 202) refused += 1;
@@ -154,7 +168,9 @@ async function main(): Promise<void> {
     'SELECT EXTRACT(EPOCH FROM (admitted_at - created_at)) * 1000 AS ms FROM workloads WHERE admitted_at IS NOT NULL ORDER BY 1',
   );
   const sorted = latencies.rows.map((row) => Number(row.ms));
-  const cycles = await client.query<{ cycles: string }>("SELECT cycles::text FROM scheduling_partitions WHERE gpu_model = 'H200'");
+  const cycles = await client.query<{ cycles: string }>(
+    "SELECT cycles::text FROM scheduling_partitions WHERE gpu_model = 'H200'",
+  );
   await client.end();
 
   const admittedPerSecond = sorted.length / admittedSeconds;
@@ -170,7 +186,10 @@ async function main(): Promise<void> {
     gpupool: {
       submitSeconds: Number(submittedSeconds.toFixed(3)),
       admittedPerSecond: Number(admittedPerSecond.toFixed(1)),
-      submitToAdmittedMs: { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)) },
+      submitToAdmittedMs: {
+        p50: Math.round(percentile(sorted, 50)),
+        p99: Math.round(percentile(sorted, 99)),
+      },
       cycles: Number(cycles.rows[0]?.cycles ?? 0),
     },
     rawBullmq: { jobsPerSecond: Number(raw.jobsPerSecond.toFixed(1)) },
@@ -207,6 +226,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 npm run --silent build
 bash deploy/services.sh >/dev/null
-node dist/libs/domain/src/scheduling/bench/cycle.bench.js "$@"
+write=""
+for arg in "$@"; do [[ "$arg" == --write ]] && write=--write; done
+node dist/libs/domain/src/scheduling/bench/cycle.bench.js 20 $write
 node dist/test/bench/scheduler-e2e.bench.js "$@"

@@ -85,9 +85,9 @@ describe('workloads (e2e)', () => {
     ];
     const map = await accountBalances(db.manager, accounts);
     return {
-      remaining: map.get(accounts[0]!)!,
-      held: map.get(accounts[1]!)!,
-      consumed: map.get(accounts[2]!)!,
+      remaining: map.get(accounts[0])!,
+      held: map.get(accounts[1])!,
+      consumed: map.get(accounts[2])!,
     };
   };
   const gpusAllocated = async () =>
@@ -131,7 +131,7 @@ describe('workloads (e2e)', () => {
     const approved = await seedApprovedRequest(db, { grantedGpuHours: [GRANTED_GPU_HOURS] });
     const outcome = await new GrantService(db).grant(approved.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
-    const allocationId = outcome.allocationIds[0]!;
+    const allocationId = outcome.allocationIds[0];
     // The fixture's window is in the past of this run: open it around now, with room for 64 GPUs.
     await setAllocation(allocationId, {
       startsAt: new Date(Date.now() - DAY_MS),
@@ -433,6 +433,20 @@ describe('workloads (e2e)', () => {
     expect(seen.size).toBe(1000);
     expect(pages).toBe(5);
 
+    const largestStarted = performance.now();
+    const largest = await api.http
+      .post('/v1/workloads/batch')
+      .set(auth(alice))
+      .send(body({ gpus: 1, walltimeSeconds: HOUR, name: 'grid', count: 10_000 }));
+    const largestMs = Math.round(performance.now() - largestStarted);
+    process.stdout.write(
+      `[workloads e2e] POST /v1/workloads/batch count=10000 answered in ${largestMs} ms\n`,
+    );
+    expect(largest.status).toBe(202);
+    expect(largest.body).toEqual({ batchId: expect.any(String), count: 10_000, state: 'queued' });
+    expect(await db.getRepository(WorkloadEntity).countBy({ batchId: largest.body.batchId as string })).toBe(
+      10_000,
+    );
     const big = await api.http
       .post('/v1/workloads/batch')
       .set(auth(alice))
@@ -464,7 +478,7 @@ describe('workloads (e2e)', () => {
   it('runs the agent lifecycle: started, ended with runtime → succeeded, consumed exactly gpus × runtime, hold and GPUs back', async () => {
     const before = await balances(allocationA);
     const id = await submit(alice, { gpus: 16, walltimeSeconds: HOUR, name: 'two-server' });
-    await admitByHand(id, [nodes[0]!, nodes[1]!]);
+    await admitByHand(id, [nodes[0], nodes[1]]);
     expect(await gpusAllocated()).toEqual([8, 8, 0, 0, 0, 0, 0, 0, 0]);
 
     const admitted = await api.http.get(`/v1/workloads/${id}`).set(auth(alice));
@@ -473,8 +487,8 @@ describe('workloads (e2e)', () => {
       wait: null,
       held: { gpuSeconds: String(16 * HOUR), gpuHours: '16' },
       placement: [
-        { nodeId: nodes[0]!.id, nodeName: 'h-a1', cluster: 'chc-gpu-1', interconnectDomain: 'ib-a', gpus: 8 },
-        { nodeId: nodes[1]!.id, nodeName: 'h-a2', cluster: 'chc-gpu-1', interconnectDomain: 'ib-a', gpus: 8 },
+        { nodeId: nodes[0].id, nodeName: 'h-a1', cluster: 'chc-gpu-1', interconnectDomain: 'ib-a', gpus: 8 },
+        { nodeId: nodes[1].id, nodeName: 'h-a2', cluster: 'chc-gpu-1', interconnectDomain: 'ib-a', gpus: 8 },
       ],
     });
     expect((await balances(allocationA)).held).toBe(before.held + 16n * 3600n);
@@ -533,7 +547,7 @@ describe('workloads (e2e)', () => {
   it('ignores events of an older attempt; cancelling an admitted attempt releases its hold and tells the cluster', async () => {
     const before = await balances(allocationA);
     const id = await submit(alice, { gpus: 4, walltimeSeconds: HOUR, name: 'requeued' });
-    await admitByHand(id, [nodes[6]!], 1); // attempt 1: attempt 0 was preempted
+    await admitByHand(id, [nodes[6]], 1); // attempt 1: attempt 0 was preempted
     const stale = await event(id, { attempt: 0, type: 'started' });
     expect(stale.status).toBe(200);
     expect(stale.body).toEqual({
@@ -574,7 +588,7 @@ describe('workloads (e2e)', () => {
 
   it('records a failed run as failed, consuming what it ran', async () => {
     const id = await submit(alice, { gpus: 2, walltimeSeconds: HOUR, name: 'crashes' });
-    await admitByHand(id, [nodes[7]!]);
+    await admitByHand(id, [nodes[7]]);
     const ended = await event(id, {
       attempt: 0,
       type: 'ended',

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { markPartitionDirty } from '../../libs/persistence/src/index.js';
+import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { seedApprovedRequest } from './grant-fixtures.js';
 
 export interface PoolFixture {
   siteId: string;
@@ -75,8 +78,12 @@ export async function seedPool(dataSource: DataSource, options: PoolOptions = {}
   });
 }
 
-/** What the pool looks like right now, in one statement (one consistent snapshot). */
-export async function poolFacts(dataSource: DataSource, gpuModel: string) {
+/**
+ * What the pool looks like right now, in one statement (one consistent snapshot). Ledger balances
+ * are those of the given allocations (index lookups), or of every allocation when none are given.
+ */
+export async function poolFacts(dataSource: DataSource, gpuModel: string, allocationIds?: string[]) {
+  const accounts = allocationIds?.flatMap((id) => [`allocation:${id}`, `hold:${id}`]) ?? null;
   const [row] = await dataSource.query<
     {
       overbooked: number;
@@ -95,12 +102,96 @@ export async function poolFacts(dataSource: DataSource, gpuModel: string) {
        (SELECT coalesce(sum(gpus_allocated), 0) FROM nodes WHERE gpu_model = $1)::int AS allocated,
        (SELECT count(*) FROM workload_placements p JOIN workloads w ON w.id = p.workload_id
           WHERE w.state NOT IN ('admitted', 'running'))::int AS stray_placements,
-       (SELECT count(*) FROM (SELECT account FROM ledger_entries WHERE account LIKE 'hold:%'
+       (SELECT count(*) FROM (SELECT account FROM ledger_entries
+          WHERE account LIKE 'hold:%' AND ($2::text[] IS NULL OR account = ANY($2))
           GROUP BY account HAVING sum(amount) < 0) x)::int AS negative_holds,
-       (SELECT count(*) FROM (SELECT account FROM ledger_entries WHERE account LIKE 'allocation:%'
+       (SELECT count(*) FROM (SELECT account FROM ledger_entries
+          WHERE account LIKE 'allocation:%' AND ($2::text[] IS NULL OR account = ANY($2))
           GROUP BY account HAVING sum(amount) < 0) x)::int AS negative_allocations`,
-    [gpuModel],
+    [gpuModel, accounts],
   );
   if (!row) throw new Error('no pool facts');
   return row;
+}
+
+export interface QuotaFixture {
+  allocationId: string;
+  projectId: string;
+  programId: string;
+}
+
+/**
+ * Approved, granted allocations on one model (one program and project each, through the grant
+ * service), their windows opened around now and their concurrency caps set.
+ */
+export async function seedQuotas(
+  dataSource: DataSource,
+  gpuModel: string,
+  quotas: { grantedGpuHours: bigint; maxConcurrentGpus: number }[],
+): Promise<QuotaFixture[]> {
+  const grants = new GrantService(dataSource);
+  const result: QuotaFixture[] = [];
+  for (const quota of quotas) {
+    const fixture = await seedApprovedRequest(dataSource, {
+      models: [gpuModel],
+      grantedGpuHours: [quota.grantedGpuHours],
+    });
+    const outcome = await grants.grant(fixture.requestId);
+    if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
+    const allocationId = outcome.allocationIds[0];
+    if (!allocationId) throw new Error('no allocation');
+    // The grant fixture's window is fixed in 2026: open it around now.
+    await dataSource.query(
+      `UPDATE allocations SET starts_at = now() - interval '1 day', ends_at = now() + interval '30 days',
+              max_concurrent_gpus = $2 WHERE id = $1`,
+      [allocationId, quota.maxConcurrentGpus],
+    );
+    result.push({ allocationId, projectId: fixture.projectId, programId: fixture.programId });
+  }
+  return result;
+}
+
+export interface WorkloadSpec {
+  quota: QuotaFixture;
+  gpus: number;
+  walltimeSeconds: number;
+  simulatedRuntimeSeconds: number;
+  priorityTier?: number;
+  name: string;
+}
+
+/**
+ * Queued workloads as the API writes them: rows in one statement and the partition's dirty mark
+ * in the same transaction. Returns their ids in submission order.
+ */
+export async function submitWorkloads(
+  dataSource: DataSource,
+  gpuModel: string,
+  specs: WorkloadSpec[],
+): Promise<string[]> {
+  return dataSource.transaction(async (manager) => {
+    const rows = await manager.query<{ id: string }[]>(
+      `INSERT INTO workloads (allocation_id, project_id, program_id, gpu_model, gpus, walltime_seconds, name,
+                              priority_tier, state, simulated_runtime_seconds, queued_at)
+       SELECT t.allocation_id, t.project_id, t.program_id, $1, t.gpus, t.walltime, t.name, t.tier, 'queued',
+              t.runtime, clock_timestamp()
+       FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::text[], $8::int[], $9::int[])
+            WITH ORDINALITY AS t(allocation_id, project_id, program_id, gpus, walltime, name, tier, runtime, ord)
+       ORDER BY t.ord
+       RETURNING id`,
+      [
+        gpuModel,
+        specs.map((spec) => spec.quota.allocationId),
+        specs.map((spec) => spec.quota.projectId),
+        specs.map((spec) => spec.quota.programId),
+        specs.map((spec) => spec.gpus),
+        specs.map((spec) => spec.walltimeSeconds),
+        specs.map((spec) => spec.name),
+        specs.map((spec) => spec.priorityTier ?? 0),
+        specs.map((spec) => spec.simulatedRuntimeSeconds),
+      ],
+    );
+    await markPartitionDirty(manager, gpuModel);
+    return rows.map((row) => row.id);
+  });
 }

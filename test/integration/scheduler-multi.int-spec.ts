@@ -10,22 +10,22 @@ import {
   WorkloadEntity,
 } from '../../libs/persistence/src/index.js';
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
 import { createTestDatabase } from '../support/database.js';
 import { startSchedulerProcess, startThrowawayRedis, stopProcess, waitFor } from '../support/processes.js';
-import { seedApprovedRequest } from '../factories/grant-fixtures.js';
-import { poolFacts, seedPool, type PoolFixture } from '../factories/pool-fixtures.js';
+import {
+  poolFacts,
+  seedPool,
+  seedQuotas,
+  submitWorkloads,
+  type PoolFixture,
+  type QuotaFixture,
+  type WorkloadSpec,
+} from '../factories/pool-fixtures.js';
 
 const GPU_MODEL = 'H200';
 const WORKLOADS = 2_000;
 const SIZES = [1, 1, 2, 2, 3, 4, 4, 6, 8, 8, 16];
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'preempted'];
-
-interface Quota {
-  allocationId: string;
-  projectId: string;
-  programId: string;
-}
 
 /**
  * Three scheduler processes on one PostgreSQL and one (throwaway) Redis admit 2,000 workloads on a
@@ -37,17 +37,27 @@ interface Quota {
 describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let dataSource: DataSource;
+  /** The sampler's own connection: the fake cluster's ends queue on the partition lock in `dataSource`. */
+  let samplerSource: DataSource;
   let redis: Awaited<ReturnType<typeof startThrowawayRedis>>;
   let transport: QueueTransport;
   let producer: JobProducer;
   let cluster: Worker | undefined;
   const children: ChildProcess[] = [];
   const prefix = `s${randomBytes(3).toString('hex')}`;
+  /** Cycle triggers sent (submissions, cancels, drains, ends): compared with the cycles that ran. */
+  let triggers = 0;
 
   beforeAll(async () => {
     database = await createTestDatabase('scheduler_multi');
     dataSource = createDataSource({ url: database.url, poolSize: 12, applicationName: 'scheduler-test' });
     await dataSource.initialize();
+    samplerSource = createDataSource({
+      url: database.url,
+      poolSize: 1,
+      applicationName: 'scheduler-sampler',
+    });
+    await samplerSource.initialize();
     redis = await startThrowawayRedis();
     transport = new QueueTransport({
       backend: 'redis',
@@ -64,70 +74,55 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
     await producer?.close();
     await transport?.close();
     await redis?.stop();
+    await samplerSource?.destroy();
     await dataSource?.destroy();
     await database?.drop();
   });
 
-  async function seedQuotas(): Promise<Quota[]> {
-    const grants = new GrantService(dataSource);
-    // Three roomy allocations and one tight one (10 GPU-hours): it keeps running into its quota.
-    const sizes = [1_000n, 1_000n, 1_000n, 10n];
-    const caps = [512, 256, 128, 32];
-    const quotas: Quota[] = [];
-    for (const [index, granted] of sizes.entries()) {
-      const fixture = await seedApprovedRequest(dataSource, { models: [GPU_MODEL], grantedGpuHours: [granted] });
-      const outcome = await grants.grant(fixture.requestId);
-      if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
-      const allocationId = outcome.allocationIds[0];
-      if (!allocationId) throw new Error('no allocation');
-      // The fixture's window is fixed in 2026; this test needs one open now, and room for 16-GPU work.
-      await dataSource.query(
-        `UPDATE allocations SET starts_at = now() - interval '1 day', ends_at = now() + interval '30 days',
-                max_concurrent_gpus = $2 WHERE id = $1`,
-        [allocationId, caps[index]],
-      );
-      quotas.push({ allocationId, projectId: fixture.projectId, programId: fixture.programId });
-    }
-    return quotas;
+  function randomSpec(quotas: QuotaFixture[], name: string): WorkloadSpec {
+    return {
+      quota: quotas[randomInt(quotas.length)] ?? quotas[0],
+      gpus: SIZES[randomInt(SIZES.length)] ?? 1,
+      walltimeSeconds: 60 + randomInt(540),
+      simulatedRuntimeSeconds: 1 + randomInt(5),
+      priorityTier: randomInt(3),
+      name,
+    };
   }
 
-  /** Submissions the way the API writes them, in bursts: rows, the dirty mark, one cycle job. */
-  async function submit(quotas: Quota[], count: number, offset: number): Promise<void> {
-    const rows = Array.from({ length: count }, (_, index) => {
-      const quota = quotas[randomInt(quotas.length)] ?? quotas[0];
-      if (!quota) throw new Error('no quota');
-      return {
-        ...quota,
-        gpus: SIZES[randomInt(SIZES.length)] ?? 1,
-        walltime: 60 + randomInt(540),
-        runtime: 1 + randomInt(5),
-        tier: randomInt(3),
-        name: `w-${offset + index}`,
-      };
-    });
-    await dataSource.transaction(async (manager) => {
-      await manager.query(
-        `INSERT INTO workloads (allocation_id, project_id, program_id, gpu_model, gpus, walltime_seconds, name,
-                                priority_tier, state, simulated_runtime_seconds, queued_at)
-         SELECT t.allocation_id, t.project_id, t.program_id, $1, t.gpus, t.walltime, t.name, t.tier, 'queued',
-                t.runtime, clock_timestamp()
-         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[], $6::int[], $7::text[], $8::int[], $9::int[])
-              AS t(allocation_id, project_id, program_id, gpus, walltime, name, tier, runtime)`,
-        [
-          GPU_MODEL,
-          rows.map((row) => row.allocationId),
-          rows.map((row) => row.projectId),
-          rows.map((row) => row.programId),
-          rows.map((row) => row.gpus),
-          rows.map((row) => row.walltime),
-          rows.map((row) => row.name),
-          rows.map((row) => row.tier),
-          rows.map((row) => row.runtime),
-        ],
-      );
-      await markPartitionDirty(manager, GPU_MODEL);
-    });
+  /** A bulk submission (a sweep) the way the API writes it: rows + dirty mark, then one cycle job. */
+  async function submitBulk(quotas: QuotaFixture[], count: number, offset: number): Promise<string[]> {
+    const specs = Array.from({ length: count }, (_, index) => randomSpec(quotas, `w-${offset + index}`));
+    const ids = await submitWorkloads(dataSource, GPU_MODEL, specs);
+    triggers += 1;
     await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+    return ids;
+  }
+
+  /** Single submissions, 16 at a time, each its own transaction and its own cycle trigger. */
+  async function submitSingles(quotas: QuotaFixture[], count: number): Promise<string[]> {
+    const ids: string[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < count) {
+          const index = next;
+          next += 1;
+          ids.push(...(await submitWorkloads(dataSource, GPU_MODEL, [randomSpec(quotas, `s-${index}`)])));
+          triggers += 1;
+          await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+        }
+      }),
+    );
+    return ids;
+  }
+
+  async function partitionCycles(): Promise<number> {
+    const [row] = await dataSource.query<{ cycles: string }[]>(
+      'SELECT cycles::text AS cycles FROM scheduling_partitions WHERE gpu_model = $1',
+      [GPU_MODEL],
+    );
+    return Number(row?.cycles ?? 0);
   }
 
   /** Cancel as the API does: under the partition lock; queued rows just end, others release and settle. */
@@ -163,6 +158,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       return true;
     });
     jobs.push({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
+    triggers += 1;
     await producer.enqueueMany(jobs);
     return changed;
   }
@@ -191,9 +187,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
           }
           if (workload.state === 'admitted') {
             const startedAt = new Date();
-            await manager
-              .getRepository(WorkloadEntity)
-              .update(workload.id, { state: 'running', startedAt });
+            await manager.getRepository(WorkloadEntity).update(workload.id, { state: 'running', startedAt });
             workload.state = 'running';
             workload.startedAt = startedAt;
           }
@@ -206,22 +200,17 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
         });
         if (ended) stats.ended += 1;
         else stats.stale += 1;
+        triggers += 1;
         await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
       },
-      { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix, concurrency: 64 },
+      { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix, concurrency: 64, autorun: false },
     );
     worker.on('error', () => undefined);
     return worker;
   }
 
   it('keeps invariants 1, 2, 3 and 5 and ends every workload', async () => {
-    const pool: PoolFixture = await seedPool(dataSource, {
-      gpuModel: GPU_MODEL,
-      nodes: 64,
-      gpusPerNode: 8,
-      domains: 2,
-    });
-    const quotas = await seedQuotas();
+    // The schedulers boot while the pool and quotas are seeded.
     const env = {
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
@@ -234,8 +223,24 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       WORKER_STALLED_INTERVAL_MS: '5000',
     };
     for (let index = 0; index < 3; index += 1) children.push(startSchedulerProcess(env));
+    const pool: PoolFixture = await seedPool(dataSource, {
+      gpuModel: GPU_MODEL,
+      nodes: 64,
+      gpusPerNode: 8,
+      domains: 2,
+    });
+    // Three roomy allocations and a tight one (10 GPU-hours, 64 concurrent GPUs): it keeps
+    // running into its quota and its cap.
+    const quotas = await seedQuotas(dataSource, GPU_MODEL, [
+      { grantedGpuHours: 1_000n, maxConcurrentGpus: 512 },
+      { grantedGpuHours: 1_000n, maxConcurrentGpus: 256 },
+      { grantedGpuHours: 1_000n, maxConcurrentGpus: 256 },
+      { grantedGpuHours: 10n, maxConcurrentGpus: 64 },
+    ]);
+    const allocationIds = quotas.map((quota) => quota.allocationId);
     const clusterStats = { runs: 0, ended: 0, stale: 0, cancels: 0 };
-    cluster = startFakeCluster(clusterStats);
+    const fakeCluster = startFakeCluster(clusterStats);
+    cluster = fakeCluster;
 
     // Sample the invariants every 100 ms while everything runs.
     const violations: unknown[] = [];
@@ -243,18 +248,26 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        const facts = await poolFacts(dataSource, GPU_MODEL);
+        const facts = await poolFacts(samplerSource, GPU_MODEL, allocationIds);
         samples += 1;
         if (process.env.SCHEDULER_TEST_PROGRESS && samples % 20 === 0) {
           const progress = await dataSource.query<{ state: string; n: number }[]>(
             `SELECT state || coalesce('/' || wait_reason, '') AS state, count(*)::int AS n FROM workloads GROUP BY 1 ORDER BY 1`,
           );
           const [partition] = await dataSource.query<unknown[]>('SELECT * FROM scheduling_partitions');
-          const failed = (await producer.queue('scheduling').getFailed(0, 2)).map((job) => job.failedReason);
-          const failedDispatch = (await producer.queue('dispatch').getFailed(0, 2)).map((job) => job.failedReason);
+          const failed = (await producer.queue('scheduling').getJobs(['failed', 'delayed'], 0, 2)).map(
+            (job) => job.stacktrace,
+          );
+          const failedDispatch = (await producer.queue('dispatch').getFailed(0, 2)).map(
+            (job) => job.failedReason,
+          );
           const counts = await producer.queue('scheduling').getJobCounts();
+          const activity = await dataSource.query(
+            `SELECT state, wait_event, left(query, 100) AS query, (now() - xact_start)::text AS age FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'gpupool-scheduler' AND state <> 'idle'`,
+          );
           process.stdout.write(
-            `${JSON.stringify({ progress, partition, facts, clusterStats, failed, failedDispatch, counts })}\n`,
+            `${JSON.stringify({ progress, partition, facts, clusterStats, failed, failedDispatch, counts, activity })}\n`,
           );
         }
         if (
@@ -267,26 +280,46 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       }
     })();
 
+    // Burst 1: 1,000 single submissions (each its own trigger) while the cluster is paused, so the
+    // only cycle triggers are the submissions: how many cycles do they make?
     const started = Date.now();
+    const cyclesBefore = await partitionCycles();
+    const singles = await submitSingles(quotas, WORKLOADS / 2);
+    await waitFor('the burst to be scheduled', async () => {
+      const [row] = await dataSource.query<{ open: number; dirty: boolean }[]>(
+        `SELECT (SELECT count(*) FROM workloads WHERE state = 'queued' AND wait_reason IS NULL)::int AS open,
+                (SELECT dirty_at IS NOT NULL FROM scheduling_partitions WHERE gpu_model = $1) AS dirty`,
+        [GPU_MODEL],
+      );
+      return row?.open === 0 && !row.dirty;
+    });
+    const burstCycles = (await partitionCycles()) - cyclesBefore;
+    const burstMs = Date.now() - started;
+    void fakeCluster.run();
+
+    // ~5% of each burst cancelled at random moments while the pool is busy.
+    const cancellations: Promise<number>[] = [];
+    const cancelSome = (ids: string[]): void => {
+      const chosen = ids.filter(() => randomInt(100) < 5);
+      cancellations.push(
+        (async () => {
+          let cancelled = 0;
+          for (const id of chosen) {
+            await new Promise((resolve) => setTimeout(resolve, randomInt(40)));
+            if (await cancel(id)) cancelled += 1;
+          }
+          return cancelled;
+        })(),
+      );
+    };
+    cancelSome(singles);
+    // Bursts 2–5: bulk submissions (sweeps) of 250, while burst 1 runs.
     for (let burst = 0; burst < 4; burst += 1) {
-      await submit(quotas, WORKLOADS / 4, burst * (WORKLOADS / 4));
+      cancelSome(await submitBulk(quotas, WORKLOADS / 8, burst * (WORKLOADS / 8)));
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const submittedMs = Date.now() - started;
 
-    // ~5% cancelled at random moments, and 4 nodes drained, while the pool is busy.
-    const ids = (
-      await dataSource.query<{ id: string }[]>('SELECT id FROM workloads WHERE gpu_model = $1', [GPU_MODEL])
-    ).map((row) => row.id);
-    const toCancel = ids.filter(() => randomInt(100) < 5);
-    const cancelling = (async () => {
-      let cancelled = 0;
-      for (const id of toCancel) {
-        if (await cancel(id)) cancelled += 1;
-        await new Promise((resolve) => setTimeout(resolve, randomInt(30)));
-      }
-      return cancelled;
-    })();
     await new Promise((resolve) => setTimeout(resolve, 500));
     const drained = pool.nodeIds.filter((_, index) => index % 16 === 5);
     await dataSource.transaction(async (manager) => {
@@ -296,8 +329,9 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       );
       await markPartitionDirty(manager, GPU_MODEL);
     });
+    triggers += 1;
     await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
-    const cancelled = await cancelling;
+    const cancelled = (await Promise.all(cancellations)).reduce((sum, count) => sum + count, 0);
 
     await waitFor(
       'every workload to reach a terminal state',
@@ -318,7 +352,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
     expect(samples).toBeGreaterThan(10);
 
     // At the end: nothing placed, nothing held, nothing over-booked.
-    expect(await poolFacts(dataSource, GPU_MODEL)).toEqual({
+    expect(await poolFacts(dataSource, GPU_MODEL, allocationIds)).toEqual({
       overbooked: 0,
       mismatched: 0,
       allocated: 0,
@@ -389,7 +423,9 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
         workloads: WORKLOADS,
         submittedMs,
         finishedMs,
+        burst: { singleSubmissions: WORKLOADS / 2, cycles: burstCycles, ms: burstMs },
         cycles: Number(partition?.cycles ?? 0),
+        triggers,
         lastCycleMs: partition?.last_cycle_ms,
         holds: ledger?.holds,
         readmittedAfterPreemption: preempted?.n,

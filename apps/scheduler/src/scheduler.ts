@@ -86,7 +86,11 @@ export class SchedulerProcess {
       },
     });
     // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
-    const dispatcher = new DispatchService(this.dataSource, [new SimulatorAdapter(this.producer)], this.logger);
+    const dispatcher = new DispatchService(
+      this.dataSource,
+      [new SimulatorAdapter(this.producer)],
+      this.logger,
+    );
     const workloadReconciler = new WorkloadReconciler(this.dataSource, this.producer, this.logger, {
       intervalMs: this.config.RECONCILE_INTERVAL_MS,
       dispatchGraceMs: this.config.RECONCILE_GRACE_MS,
@@ -144,10 +148,7 @@ export class SchedulerProcess {
         ),
       );
     }, this.config.RECONCILE_INTERVAL_MS);
-    this.logger.info(
-      { queues, backend: this.config.QUEUE_BACKEND },
-      'gpupool scheduler started',
-    );
+    this.logger.info({ queues, backend: this.config.QUEUE_BACKEND }, 'gpupool scheduler started');
   }
 
   private async dispatch(handlers: JobHandlers, job: Job): Promise<unknown> {

@@ -38,7 +38,11 @@ export const configSchema = z.strictObject({
   /** Fault injection for tests only: hold each grant transaction open this long before committing. */
   FAULT_GRANT_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(0),
   /** Fair share: recent usage counts half as much after this long. */
-  FAIR_SHARE_HALF_LIFE_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
+  FAIR_SHARE_HALF_LIFE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(7 * 24 * 3600),
   /** EASY backfill behind the reserved head of the queue. */
   SCHEDULER_BACKFILL: z.stringbool().default(true),
   /** Reclaim borrowed capacity when an entitled program needs it. */

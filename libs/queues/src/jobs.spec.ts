@@ -1,8 +1,28 @@
-import { JOB_NAMES, jobOptionsFor, parseJob, queueFor } from './jobs.js';
+import {
+  JOB_NAMES,
+  jobOptionsFor,
+  parseJob,
+  QUEUE_NAMES,
+  queueFor,
+  SCHEDULER_JOB_NAMES,
+  SIMULATOR_JOB_NAMES,
+} from './jobs.js';
 
 describe('job contract', () => {
   it('routes every job name to a queue', () => {
-    for (const name of JOB_NAMES) expect(['intake', 'maintenance']).toContain(queueFor(name));
+    for (const name of JOB_NAMES) expect(QUEUE_NAMES).toContain(queueFor(name));
+  });
+
+  it('gives every job exactly one consuming process', () => {
+    expect([...SCHEDULER_JOB_NAMES, ...SIMULATOR_JOB_NAMES].sort()).toEqual([...JOB_NAMES].sort());
+    expect(SIMULATOR_JOB_NAMES.every((name) => queueFor(name) === 'cluster-simulator')).toBe(true);
+    expect(SCHEDULER_JOB_NAMES.some((name) => queueFor(name) === 'cluster-simulator')).toBe(false);
+  });
+
+  it('coalesces cycle triggers per partition', () => {
+    expect(jobOptionsFor({ name: 'schedule.cycle', data: { gpuModel: 'H200' } }).deduplication).toEqual({
+      id: 'cycle-H200',
+    });
   });
 
   it('validates payloads at the boundary', () => {

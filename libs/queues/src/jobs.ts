@@ -111,13 +111,19 @@ export function jobOptionsFor(job: JobItem): JobOptions {
         removeOnComplete: true,
         removeOnFail: { count: 100 },
       };
+    // Dispatch and cluster jobs are removed once done: a reconciler that re-sends one (because
+    // PostgreSQL says it never took effect) must not be blocked by a finished job with the same id.
     case 'dispatch.workload':
-      return { ...base, jobId: `dispatch-${job.data.workloadId}-${job.data.attempt}` };
+      return {
+        ...base,
+        jobId: `dispatch-${job.data.workloadId}-${job.data.attempt}`,
+        removeOnComplete: true,
+      };
     case 'dispatch.cancel':
-      return { ...base, jobId: `cancel-${job.data.workloadId}-${job.data.attempt}` };
+      return { ...base, jobId: `cancel-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
     case 'cluster.run':
-      return { ...base, jobId: `run-${job.data.workloadId}-${job.data.attempt}` };
+      return { ...base, jobId: `run-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
     case 'cluster.cancel':
-      return { ...base, jobId: `stop-${job.data.workloadId}-${job.data.attempt}` };
+      return { ...base, jobId: `stop-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
   }
 }

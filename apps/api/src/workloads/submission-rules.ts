@@ -1,5 +1,5 @@
-import { formatGpuHoursForPeople, type RuleViolation } from '#domain';
-import { maxPlaceableGpus, validateGang, type DomainCapacity } from './placement-limits.js';
+import { formatGpuHoursForPeople, validateGang, type RuleViolation } from '#domain';
+import { maxPlaceableGpusOf, type DomainCapacity } from './placement-limits.js';
 
 export const SUBMISSION_RULES = [
   'ALLOCATION_NOT_ACTIVE',
@@ -115,7 +115,7 @@ function placementViolation(
   }
   const gang = validateGang(request.gpus, pool.gpusPerNode);
   if (gang) return { rule: 'NO_PLACEMENT_POSSIBLE', field, message: gang };
-  const most = maxPlaceableGpus(pool.domains, pool.gpusPerNode);
+  const most = maxPlaceableGpusOf(pool.domains, pool.gpusPerNode);
   if (request.gpus > most) {
     return {
       rule: 'NO_PLACEMENT_POSSIBLE',

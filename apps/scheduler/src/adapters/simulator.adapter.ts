@@ -4,8 +4,9 @@ import { ClusterAdapter, type DispatchRequest } from './cluster-adapter.js';
 /**
  * The simulated cluster: hands attempts to apps/simulator through the `cluster-simulator` queue.
  * The job ids (`run-<id>-<attempt>`, `stop-<id>-<attempt>`) make a repeated dispatch of the same
- * attempt collapse into one run while the first job is still in Redis; the simulator reports
- * through the agent API, which ignores reports of an attempt that is no longer current.
+ * attempt collapse into one run while the first job is still waiting or running (they are removed
+ * once done); the simulator reports through the agent API, which ignores reports of an attempt
+ * that is no longer current or already ended.
  */
 export class SimulatorAdapter extends ClusterAdapter {
   readonly kind = 'simulator';

@@ -1,8 +1,9 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { allocationAccount, holdTransaction } from '#domain';
-import { postLedgerTransaction, requeueWorkload, tryLockPartition, WorkloadEntity } from '#persistence';
+import { lockPartition, requeueWorkload, tryLockPartition, WorkloadEntity } from '#persistence';
 import type { JobItem, JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
+import { postLedgerTransactions } from './ledger-batch.js';
 import { loadPartition, type LoadedPartition } from './partition-loader.js';
 import type {
   Admission,
@@ -22,6 +23,8 @@ export interface CycleStats {
   waiting: number;
   /** Wall time of the whole job, all rounds, commits and enqueues included. */
   ms: number;
+  /** Where the last round's time went: loading, the pure cycle, persisting (before commit). */
+  phases: { loadMs: number; decideMs: number; persistMs: number };
   /** True when the partition was still dirty after the last round (the periodic tick runs it). */
   leftDirty: boolean;
 }
@@ -32,9 +35,13 @@ export interface CycleServiceOptions {
   settings: SchedulingSettings;
   /** Rounds per job while the partition keeps being dirtied; after that the tick takes over. */
   maxRounds?: number;
-  /** Tries of the partition lock before giving up as busy (ends, cancels hold it for milliseconds). */
-  lockTries?: number;
-  lockRetryMs?: number;
+  /**
+   * How long a round waits for the partition lock when the first try finds it taken. Ends, cancels
+   * and drains hold it for milliseconds; a trigger they send while this job is active is coalesced
+   * into it, so giving up at once would leave their change to the periodic tick. Another cycle
+   * holding it longer than this makes the job return 'busy' (that cycle sees the dirty flag).
+   */
+  lockWaitMs?: number;
 }
 
 interface RoundResult {
@@ -43,21 +50,33 @@ interface RoundResult {
   waiting: number;
   dirty: boolean;
   jobs: JobItem[];
+  phases: CycleStats['phases'];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** TypeORM answers an UPDATE on PostgreSQL with [rows, affected]; RETURNING rows are the first. */
+async function updateReturning<T>(manager: EntityManager, sql: string, parameters: unknown[]): Promise<T[]> {
+  const [rows] = await manager.query<[T[], number]>(sql, parameters);
+  return rows;
+}
+
+const LOCK_NOT_AVAILABLE = '55P03';
+
+function sqlState(error: unknown): string | undefined {
+  const withCode = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = withCode?.driverError?.code ?? withCode?.code;
+  return typeof code === 'string' ? code : undefined;
+}
 
 /**
  * The admission loop of one GPU-model partition. A round is one PostgreSQL transaction: take the
- * partition lock (or leave: someone else is cycling it), load the partition, run the pure cycle,
+ * partition lock (or leave after a bounded wait: another cycle has it), load the partition, run the pure cycle,
  * persist every decision (preemptions, placements, node capacity, holds, waiting info, partition
  * bookkeeping), commit. Only then are the dispatch and cancel jobs sent: a job never refers to a
  * decision that could still roll back, and one that Redis loses is re-sent by the reconciler.
  */
 export class CycleService {
   private readonly maxRounds: number;
-  private readonly lockTries: number;
-  private readonly lockRetryMs: number;
+  private readonly lockWaitMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -67,8 +86,7 @@ export class CycleService {
     private readonly options: CycleServiceOptions,
   ) {
     this.maxRounds = options.maxRounds ?? 5;
-    this.lockTries = options.lockTries ?? 5;
-    this.lockRetryMs = options.lockRetryMs ?? 20;
+    this.lockWaitMs = options.lockWaitMs ?? 2000;
   }
 
   async runCycle(gpuModel: string): Promise<CycleResult> {
@@ -81,6 +99,7 @@ export class CycleService {
       waiting: 0,
       ms: 0,
       leftDirty: false,
+      phases: { loadMs: 0, decideMs: 0, persistMs: 0 },
     };
     for (let round = 0; round < this.maxRounds; round += 1) {
       const result = await this.runRound(gpuModel);
@@ -94,6 +113,7 @@ export class CycleService {
       stats.preempted += result.preempted;
       stats.waiting = result.waiting;
       stats.leftDirty = result.dirty;
+      stats.phases = result.phases;
       if (result.jobs.length > 0) await this.producer.enqueueMany(result.jobs);
       if (!result.dirty) break;
     }
@@ -110,26 +130,46 @@ export class CycleService {
       const roundStarted = Date.now();
       // Full precision, from the database clock: the same clock that stamps dirty_at.
       const [clock] = await manager.query<{ at: string; now: Date }[]>(
-        'SELECT clock_timestamp()::text AS at, clock_timestamp() AS now',
+        'SELECT t::text AS at, t AS now FROM clock_timestamp() AS t',
       );
       if (!clock) throw new Error('no clock');
       const loaded = await loadPartition(manager, gpuModel, clock.now, this.options.settings);
+      const loadedAt = Date.now();
       const decision = this.cycle(loaded.snapshot);
+      const decidedAt = Date.now();
       const jobs: JobItem[] = [];
       const preempted = await this.persistPreemptions(manager, decision, loaded, clock.now, jobs);
       const admitted = await this.persistAdmissions(manager, decision.admitted, loaded, clock.now, jobs);
       await this.persistWaiting(manager, decision.waiting, loaded);
       const dirty = await this.finishPartition(manager, gpuModel, clock.at, Date.now() - roundStarted);
-      return { admitted, preempted, waiting: decision.waiting.length, dirty, jobs };
+      const phases = {
+        loadMs: loadedAt - roundStarted,
+        decideMs: decidedAt - loadedAt,
+        persistMs: Date.now() - decidedAt,
+      };
+      return { admitted, preempted, waiting: decision.waiting.length, dirty, jobs, phases };
     });
   }
 
+  /** The partition lock: at once if free, else a bounded wait (lock_timeout) behind its holder. */
   private async lock(manager: EntityManager, gpuModel: string): Promise<boolean> {
-    for (let attempt = 1; attempt <= this.lockTries; attempt += 1) {
-      if (await tryLockPartition(manager, gpuModel)) return true;
-      if (attempt < this.lockTries) await sleep(this.lockRetryMs * attempt);
+    if (await tryLockPartition(manager, gpuModel)) return true;
+    if (this.lockWaitMs <= 0) return false;
+    await manager.query("SELECT set_config('lock_timeout', $1, true)", [`${this.lockWaitMs}ms`]);
+    await manager.query('SAVEPOINT cycle_lock');
+    let locked: boolean;
+    try {
+      await lockPartition(manager, gpuModel);
+      await manager.query('RELEASE SAVEPOINT cycle_lock');
+      locked = true;
+    } catch (error) {
+      if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
+      await manager.query('ROLLBACK TO SAVEPOINT cycle_lock');
+      locked = false;
     }
-    return false;
+    // Local to the transaction anyway; reset so the round's own statements never time out on locks.
+    await manager.query("SELECT set_config('lock_timeout', '0', true)");
+    return locked;
   }
 
   /**
@@ -168,7 +208,7 @@ export class CycleService {
   /**
    * Admissions in a handful of set-based statements: the state change (guarded by state and
    * attempt), the placements, the node counters (the CHECK refuses any over-booking), then one hold
-   * per admission, and a last look at the balances of every allocation that just held.
+   * per admission (all in one batch), and a last look at the balances of every allocation that just held.
    */
   private async persistAdmissions(
     manager: EntityManager,
@@ -183,7 +223,8 @@ export class CycleService {
       if (!meta) throw new Error(`cycle admitted ${admission.workloadId}, which is not queued`);
       return meta.attempt;
     });
-    const updated = await manager.query<{ id: string }[]>(
+    const updated = await updateReturning<{ id: string }>(
+      manager,
       `UPDATE workloads w
        SET state = 'admitted', admitted_at = $1, dispatched_at = NULL, started_at = NULL, borrowed = v.borrowed,
            held_gpu_seconds = v.held, wait_reason = NULL, wait_detail = NULL, queue_position = NULL,
@@ -222,7 +263,8 @@ export class CycleService {
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[])`,
       [placementWorkloads, placementNodes, placementGpus],
     );
-    const nodesUpdated = await manager.query<{ id: string }[]>(
+    const nodesUpdated = await updateReturning<{ id: string }>(
+      manager,
       `UPDATE nodes n SET gpus_allocated = n.gpus_allocated + v.gpus, updated_at = now()
        FROM (SELECT node_id, sum(gpus)::int AS gpus FROM unnest($1::uuid[], $2::int[]) AS t(node_id, gpus)
              GROUP BY node_id) v
@@ -234,23 +276,22 @@ export class CycleService {
       throw new Error('cycle placed workloads on nodes that do not exist');
     }
 
-    for (const [index, admission] of admissions.entries()) {
+    const holds = admissions.map((admission, index) => {
       const allocationId = loaded.allocationOf.get(admission.workloadId);
       if (!allocationId) throw new Error(`no allocation for workload ${admission.workloadId}`);
       const attempt = attempts[index] ?? 0;
-      const posted = await postLedgerTransaction(
-        manager,
-        holdTransaction({
-          allocationId,
-          workloadId: admission.workloadId,
-          attempt,
-          gpuSeconds: admission.holdGpuSeconds,
-        }),
-      );
-      if (!posted) {
-        throw new Error(`workload ${admission.workloadId} attempt ${attempt} already holds quota`);
-      }
       jobs.push({ name: 'dispatch.workload', data: { workloadId: admission.workloadId, attempt } });
+      return holdTransaction({
+        allocationId,
+        workloadId: admission.workloadId,
+        attempt,
+        gpuSeconds: admission.holdGpuSeconds,
+      });
+    });
+    const alreadyHeld = await postLedgerTransactions(manager, holds);
+    if (alreadyHeld.length > 0) {
+      // A queued attempt that already holds quota would be admitted twice: never post over it.
+      throw new Error(`admission attempts already hold quota: ${alreadyHeld.slice(0, 5).join(', ')}`);
     }
     await this.assertNoOverdraft(manager, admissions, loaded);
     return admissions.length;

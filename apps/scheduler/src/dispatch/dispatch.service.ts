@@ -13,9 +13,10 @@ export type DispatchOutcome =
  * an attempt that is no longer admitted, or was dispatched already, does nothing.
  *
  * dispatchedAt is set after the adapter accepted the attempt. If the process dies in between, the
- * job runs again and the adapter sees the same attempt twice: adapters must dedupe per attempt
- * (the simulator's `run-<id>-<attempt>` job id does while the first job is still in Redis, and the
- * agent API ignores reports of attempts that are not current).
+ * job runs again and the adapter sees the same attempt twice. The simulator's `run-<id>-<attempt>`
+ * job id collapses the two while the first run job is still waiting or running; once it finished
+ * (run jobs are removed on completion) the attempt may run twice, and the agent API's attempt
+ * fencing plus endWorkload's no-op on terminal rows make the second run's reports change nothing.
  */
 export class DispatchService {
   private readonly adapters: Map<string, ClusterAdapter>;
@@ -30,7 +31,9 @@ export class DispatchService {
   }
 
   async dispatch(workloadId: string, attempt: number): Promise<DispatchOutcome> {
-    const workload = await this.dataSource.getRepository(WorkloadEntity).findOne({ where: { id: workloadId } });
+    const workload = await this.dataSource
+      .getRepository(WorkloadEntity)
+      .findOne({ where: { id: workloadId } });
     if (!workload) return { outcome: 'skipped', reason: 'gone' };
     if (workload.attempt !== attempt) return { outcome: 'skipped', reason: 'stale_attempt' };
     if (workload.dispatchedAt) return { outcome: 'skipped', reason: 'already_dispatched' };

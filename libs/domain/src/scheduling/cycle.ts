@@ -61,6 +61,8 @@ export function runSchedulingCycle(snapshot: PartitionSnapshot): CycleDecision {
 interface WorkingAllocation {
   quota: AllocationQuota | undefined;
   remaining: bigint;
+  /** `remaining` as a number where that is exact (±Infinity beyond 2^53), for the hot comparison. */
+  remainingNumber: number;
   inUse: number;
 }
 
@@ -71,15 +73,18 @@ interface Occupant {
   placement: readonly PlacementPart[];
 }
 
-/** Why a `capacity` waiter waits, beyond the reason (for its detail sentence). */
-const enum Note {
-  None = 0,
-  Head = 1,
+/** Why a waiter waits, beyond its reason (for its detail sentence and its estimate). */
+const Note = {
+  None: 0,
+  Head: 1,
   /** Fits no placement of the registered pool (shape or size). */
-  Never = 2,
+  Never: 2,
   /** Does not fit the up nodes even when they are idle. */
-  Unreachable = 3,
-}
+  Unreachable: 3,
+  ReservedForHead: 4,
+  BehindOthers: 5,
+} as const;
+type Note = (typeof Note)[keyof typeof Note];
 
 interface Reservation {
   workload: QueuedWorkload;
@@ -145,21 +150,20 @@ class Cycle {
     if (!placeableShape(w, this.gpusPerNode, this.maxPlaceable)) {
       return this.wait(w, 'capacity', Note.Never);
     }
-    const hold = BigInt(w.gpus) * BigInt(w.walltimeSeconds);
-    if (allocation.remaining < hold) return this.wait(w, 'quota', Note.None, allocation.remaining);
+    if (quotaShort(allocation, w)) return this.wait(w, 'quota', Note.None, allocation.remaining);
     if (allocation.inUse + w.gpus > allocation.quota.maxConcurrentGpus) {
       return this.wait(w, 'concurrency_cap', Note.None, allocation.inUse);
     }
-    if (this.reservation === null) return this.beforeHead(w, allocation, hold);
-    return this.afterHead(w, allocation, hold);
+    if (this.reservation === null) return this.beforeHead(w, allocation);
+    return this.afterHead(w, allocation);
   }
 
-  private beforeHead(w: QueuedWorkload, allocation: WorkingAllocation, hold: bigint): void {
+  private beforeHead(w: QueuedWorkload, allocation: WorkingAllocation): void {
     const parts = this.index.find(w.gpus);
-    if (parts) return this.admit(w, allocation, hold, parts, false);
+    if (parts) return this.admit(w, allocation, parts, false);
     if (this.snapshot.settings.preemption) {
       const viaPreemption = this.tryPreempt(w);
-      if (viaPreemption) return this.admit(w, allocation, hold, viaPreemption, false);
+      if (viaPreemption) return this.admit(w, allocation, viaPreemption, false);
     }
     const reservation = this.reserve(w);
     if (!reservation) return this.wait(w, 'capacity', Note.Unreachable);
@@ -168,7 +172,7 @@ class Cycle {
     if (this.snapshot.settings.backfill) this.prepareBackfill(reservation);
   }
 
-  private afterHead(w: QueuedWorkload, allocation: WorkingAllocation, hold: bigint): void {
+  private afterHead(w: QueuedWorkload, allocation: WorkingAllocation): void {
     const fitsNow = w.gpus < this.minFailNow && this.index.fits(w.gpus);
     if (!fitsNow) {
       this.minFailNow = Math.min(this.minFailNow, w.gpus);
@@ -181,7 +185,7 @@ class Cycle {
     if (endMs <= this.reservation!.startMs) {
       // (a) gone before the head starts: any free GPUs will do.
       const parts = this.index.find(w.gpus)!;
-      this.admit(w, allocation, hold, parts, true);
+      this.admit(w, allocation, parts, true);
       for (const part of parts) {
         const rank = this.index.rankOf(part.nodeId)!;
         spare.setFree(rank, Math.min(this.index.nodeFree[rank], atShadow[rank]));
@@ -194,7 +198,7 @@ class Cycle {
       this.minFailSpare = Math.min(this.minFailSpare, w.gpus);
       return this.wait(w, 'reserved_for_head');
     }
-    this.admit(w, allocation, hold, parts, true);
+    this.admit(w, allocation, parts, true);
     spare.take(parts);
     for (const part of parts) {
       const rank = this.index.rankOf(part.nodeId)!;
@@ -205,12 +209,13 @@ class Cycle {
   private admit(
     w: QueuedWorkload,
     allocation: WorkingAllocation,
-    hold: bigint,
     parts: PlacementPart[],
     backfilled: boolean,
   ): void {
     this.index.take(parts);
+    const hold = BigInt(w.gpus) * BigInt(w.walltimeSeconds);
     allocation.remaining -= hold;
+    allocation.remainingNumber = exactNumber(allocation.remaining);
     allocation.inUse += w.gpus;
     const standing = this.standing(w.programId);
     standing.runningGpus += w.gpus;
@@ -404,7 +409,12 @@ class Cycle {
     }
   }
 
-  private wait(w: QueuedWorkload, reason: WaitReason, note = Note.None, figure?: bigint | number): void {
+  private wait(
+    w: QueuedWorkload,
+    reason: WaitReason,
+    note: Note = Note.None,
+    figure?: bigint | number,
+  ): void {
     const at = this.waits.length;
     this.waits.push({ workloadId: w.id, reason, detail: '', position: at + 1, estimatedStartAt: null });
     this.waitWorkload.push(w);
@@ -427,7 +437,8 @@ class Cycle {
     let a = this.allocations.get(allocationId);
     if (!a) {
       const quota = this.snapshot.allocations.get(allocationId);
-      a = { quota, remaining: quota?.remainingGpuSeconds ?? 0n, inUse: quota?.gpusInUse ?? 0 };
+      const remaining = quota?.remainingGpuSeconds ?? 0n;
+      a = { quota, remaining, remainingNumber: exactNumber(remaining), inUse: quota?.gpusInUse ?? 0 };
       this.allocations.set(allocationId, a);
     }
     return a;
@@ -487,7 +498,12 @@ class Cycle {
       case 'capacity':
       case 'reserved_for_head':
       case 'behind_others': {
-        const code = reason === 'capacity' ? note : reason === 'reserved_for_head' ? 4 : 5;
+        const code: Note =
+          reason === 'capacity'
+            ? note
+            : reason === 'reserved_for_head'
+              ? Note.ReservedForHead
+              : Note.BehindOthers;
         const key = w.gpus * 8 + code;
         let text = this.detailPrefixes.get(key);
         if (text === undefined) {
@@ -499,7 +515,7 @@ class Cycle {
     }
   }
 
-  private capacitySentence(gpus: number, code: number): string {
+  private capacitySentence(gpus: number, code: Note): string {
     const what = this.gpusText(gpus);
     const shape =
       gpus > this.gpusPerNode && gpus % this.gpusPerNode === 0
@@ -517,11 +533,11 @@ class Cycle {
         return `Waiting for ${what}${shape}; the up nodes cannot hold it even when idle (nodes are down or draining)`;
       case Note.Head:
         return `Waiting for ${what}${shape}; first in line, GPUs are reserved for it`;
-      case 4:
+      case Note.ReservedForHead:
         return `Waiting for ${what}${shape}; the free GPUs are reserved for workload ${headId}, first in line`;
-      case 5:
+      case Note.BehindOthers:
         return `Waiting for ${what}${shape} behind workload ${headId}, first in line (backfill is off)`;
-      default:
+      case Note.None:
         return `Waiting for ${what}${shape}`;
     }
   }
@@ -530,6 +546,21 @@ class Cycle {
     return `${gpus} ${this.snapshot.gpuModel} GPU${gpus === 1 ? '' : 's'}`;
   }
 }
+
+/** remaining < gpus × walltime, exactly; bigint only when the numbers leave the exact range. */
+function quotaShort(allocation: WorkingAllocation, w: QueuedWorkload): boolean {
+  const hold = w.gpus * w.walltimeSeconds;
+  if (Number.isSafeInteger(hold)) return allocation.remainingNumber < hold;
+  return allocation.remaining < BigInt(w.gpus) * BigInt(w.walltimeSeconds);
+}
+
+function exactNumber(value: bigint): number {
+  if (value > MAX_SAFE) return Number.POSITIVE_INFINITY;
+  if (value < -MAX_SAFE) return Number.NEGATIVE_INFINITY;
+  return Number(value);
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function placeableShape(w: QueuedWorkload, gpusPerNode: number, maxPlaceable: number): boolean {
   return (

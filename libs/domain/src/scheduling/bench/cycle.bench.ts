@@ -99,10 +99,10 @@ export function syntheticPartition(options: SyntheticPartitionOptions = BENCH_DE
   const weights = programIds.map(() => 1 + random() * 9);
   const weightSum = weights.reduce((a, b) => a + b, 0);
   const entitlementsBasisPoints = new Map(
-    programIds.map((id, i) => [id, Math.floor((weights[i]! / weightSum) * 9500)]),
+    programIds.map((id, i) => [id, Math.floor((weights[i] / weightSum) * 9500)]),
   );
   const projectIds = Array.from({ length: options.projects }, (_, i) => `proj-${pad(i, 3)}`);
-  const programOf = (project: number): string => programIds[project % options.programs]!;
+  const programOf = (project: number): string => programIds[project % options.programs];
   const allocations = new Map<string, AllocationQuota>();
   projectIds.forEach((_, p) => {
     const r = random();
@@ -110,7 +110,7 @@ export function syntheticPartition(options: SyntheticPartitionOptions = BENCH_DE
       allocationId: `alloc-${pad(p, 3)}`,
       // Most allocations are comfortably funded; a few are nearly spent.
       remainingGpuSeconds: r < 0.05 ? BigInt(pick(50_000)) : BigInt(2_000_000 + pick(500_000_000)),
-      maxConcurrentGpus: [64, 128, 256, 512, 1024, 2048][pick(6)]!,
+      maxConcurrentGpus: [64, 128, 256, 512, 1024, 2048][pick(6)],
       gpusInUse: 0,
       admitting: random() > 0.02,
     });
@@ -137,7 +137,7 @@ export function syntheticPartition(options: SyntheticPartitionOptions = BENCH_DE
     running.push({
       id: `run-${pad(i, 5)}`,
       allocationId: allocation.allocationId,
-      projectId: projectIds[project]!,
+      projectId: projectIds[project],
       programId,
       gpus,
       placement,
@@ -154,7 +154,7 @@ export function syntheticPartition(options: SyntheticPartitionOptions = BENCH_DE
     queued.push({
       id: `wl-${pad(i, 6)}`,
       allocationId: `alloc-${pad(project, 3)}`,
-      projectId: projectIds[project]!,
+      projectId: projectIds[project],
       programId: programOf(project),
       gpus: drawGpus(random),
       walltimeSeconds: drawWalltime(random),
@@ -182,7 +182,7 @@ export function syntheticPartition(options: SyntheticPartitionOptions = BENCH_DE
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
+  return sorted[i];
 }
 
 const round = (value: number, digits: number): number => Number(value.toFixed(digits));

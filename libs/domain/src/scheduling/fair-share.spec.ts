@@ -1,0 +1,247 @@
+import fc from 'fast-check';
+import {
+  compareEntitlement,
+  decayUsage,
+  entitledGpus,
+  orderQueue,
+  partitionCapacityGpus,
+  projectFairShareRanks,
+} from './fair-share.js';
+import type {
+  AllocationQuota,
+  PartitionSnapshot,
+  PoolNode,
+  QueuedWorkload,
+  RunningWorkload,
+} from './types.js';
+
+const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
+
+function nodes(count: number): PoolNode[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `n${i}`,
+    domain: 'd',
+    gpusTotal: 8,
+    gpusFree: 8,
+    state: 'up' as const,
+  }));
+}
+
+function queued(id: string, over: Partial<QueuedWorkload> = {}): QueuedWorkload {
+  return {
+    id,
+    allocationId: 'a',
+    projectId: 'p',
+    programId: 'P',
+    gpus: 1,
+    walltimeSeconds: 3600,
+    priorityTier: 0,
+    queuedAt: new Date(T0 - 1000),
+    ...over,
+  };
+}
+
+function snapshot(over: Partial<PartitionSnapshot>): PartitionSnapshot {
+  const allocation: AllocationQuota = {
+    allocationId: 'a',
+    remainingGpuSeconds: 10n ** 12n,
+    maxConcurrentGpus: 10_000,
+    gpusInUse: 0,
+    admitting: true,
+  };
+  return {
+    gpuModel: 'H200',
+    gpusPerNode: 8,
+    now: new Date(T0),
+    nodes: nodes(10),
+    queued: [],
+    running: [],
+    allocations: new Map([['a', allocation]]),
+    entitlementsBasisPoints: new Map(),
+    projectUsage: new Map(),
+    projectShares: new Map(),
+    settings: { fairShareHalfLifeSeconds: 86_400, backfill: true, preemption: false, estimateLimit: 10 },
+    ...over,
+  };
+}
+
+const ids = (ws: QueuedWorkload[]): string[] => ws.map((w) => w.id);
+
+describe('decayUsage', () => {
+  it('halves usage every half-life', () => {
+    expect(decayUsage(1000, 0, 3600)).toBe(1000);
+    expect(decayUsage(1000, 3600, 3600)).toBeCloseTo(500, 9);
+    expect(decayUsage(1000, 7200, 3600)).toBeCloseTo(250, 9);
+  });
+
+  it('treats negative age as none, no half-life as no memory, and non-positive usage as zero', () => {
+    expect(decayUsage(1000, -5, 3600)).toBe(1000);
+    expect(decayUsage(1000, 10, 0)).toBe(0);
+    expect(decayUsage(-3, 10, 60)).toBe(0);
+  });
+
+  it('is monotone: older usage never weighs more', () => {
+    fc.assert(
+      fc.property(fc.nat(1e9), fc.nat(1e7), fc.nat(1e7), fc.integer({ min: 1, max: 1e7 }), (u, a, b, h) => {
+        const [young, old] = a <= b ? [a, b] : [b, a];
+        expect(decayUsage(u, old, h)).toBeLessThanOrEqual(decayUsage(u, young, h));
+      }),
+    );
+  });
+});
+
+describe('entitlements', () => {
+  it('floors capacity × basis points / 10000 and counts every node that is not down', () => {
+    expect(entitledGpus(50_000, 3333)).toBe(16_665);
+    expect(entitledGpus(7, 5000)).toBe(3);
+    expect(entitledGpus(100, 0)).toBe(0);
+    const ns = nodes(3);
+    ns[0] = { ...ns[0], state: 'down' };
+    ns[1] = { ...ns[1], state: 'draining' };
+    expect(partitionCapacityGpus(ns)).toBe(16);
+  });
+
+  it('compares below-entitlement programs by running/entitled ratio without dividing', () => {
+    expect(compareEntitlement(5, 10, 0, 1)).toBeGreaterThan(0); // 0.5 vs 0
+    expect(compareEntitlement(1, 3, 2, 6)).toBe(0); // equal ratios
+    expect(compareEntitlement(9, 10, 10, 10)).toBeLessThan(0); // below beats at
+    expect(compareEntitlement(11, 10, 50, 10)).toBe(0); // both above: not separated here
+  });
+});
+
+describe('projectFairShareRanks', () => {
+  it('ranks by usage / share, equal ratios sharing a rank, projects without a share last', () => {
+    const ranks = projectFairShareRanks(
+      ['a', 'b', 'c', 'd', 'e'],
+      new Map([
+        ['a', 100],
+        ['b', 50],
+        ['c', 200],
+        ['d', 0],
+        ['e', 1],
+      ]),
+      new Map([
+        ['a', 10],
+        ['b', 10],
+        ['c', 20],
+        ['d', 0],
+        ['e', 1000],
+      ]),
+    );
+    expect(Object.fromEntries(ranks)).toEqual({ e: 0, b: 1, a: 2, c: 2, d: 3 });
+  });
+});
+
+describe('orderQueue', () => {
+  it('puts a program below its entitlement before programs at or above it', () => {
+    const s = snapshot({
+      entitlementsBasisPoints: new Map([
+        ['Rich', 5000],
+        ['Poor', 5000],
+      ]),
+      running: [running('r1', 'Rich', 40)],
+      queued: [
+        queued('rich-old', { programId: 'Rich', queuedAt: new Date(T0 - 9e6) }),
+        queued('poor-new', { programId: 'Poor' }),
+      ],
+    });
+    expect(ids(orderQueue(s))).toEqual(['poor-new', 'rich-old']);
+  });
+
+  it('projects running GPUs along the order, so a short program does not take the whole queue', () => {
+    // 80 GPUs: Short is entitled to 40 and runs 36; Other is entitled to 40 and runs 39.
+    const s = snapshot({
+      entitlementsBasisPoints: new Map([
+        ['Short', 5000],
+        ['Other', 5000],
+      ]),
+      running: [running('r1', 'Short', 36), running('r2', 'Other', 39)],
+      queued: [
+        queued('s1', { programId: 'Short', gpus: 4, queuedAt: new Date(T0 - 40) }),
+        queued('s2', { programId: 'Short', gpus: 4, queuedAt: new Date(T0 - 30) }),
+        queued('o1', { programId: 'Other', gpus: 1, queuedAt: new Date(T0 - 20) }),
+        queued('s3', { programId: 'Short', gpus: 4, queuedAt: new Date(T0 - 10) }),
+      ],
+    });
+    // s1 (36/40) first; then Short is at 40/40 and Other (39/40) is below: o1; then by age.
+    expect(ids(orderQueue(s))).toEqual(['s1', 'o1', 's2', 's3']);
+  });
+
+  it('then project fair share, then higher tier, then older, then id', () => {
+    const s = snapshot({
+      projectUsage: new Map([
+        ['heavy', 1000],
+        ['light', 10],
+      ]),
+      projectShares: new Map([
+        ['heavy', 1],
+        ['light', 1],
+      ]),
+      queued: [
+        queued('h', { projectId: 'heavy', priorityTier: 9, queuedAt: new Date(T0 - 9e6) }),
+        queued('l-low-old', { projectId: 'light', priorityTier: 0, queuedAt: new Date(T0 - 5000) }),
+        queued('l-high', { projectId: 'light', priorityTier: 2 }),
+        queued('l-low-b', { projectId: 'light', priorityTier: 0 }),
+        queued('l-low-a', { projectId: 'light', priorityTier: 0 }),
+      ],
+    });
+    expect(ids(orderQueue(s))).toEqual(['l-high', 'l-low-old', 'l-low-a', 'l-low-b', 'h']);
+  });
+
+  it('is a deterministic permutation whatever the input order', () => {
+    const workload = fc.record({
+      id: fc.string({ minLength: 1, maxLength: 4 }),
+      projectId: fc.constantFrom('p1', 'p2', 'p3'),
+      programId: fc.constantFrom('A', 'B', 'C'),
+      gpus: fc.integer({ min: 1, max: 16 }),
+      priorityTier: fc.integer({ min: 0, max: 2 }),
+      age: fc.nat(5),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(workload, { selector: (w) => w.id, maxLength: 30 }),
+        fc.array(fc.nat(10_000), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.nat(1000), { minLength: 3, maxLength: 3 }),
+        (raw, bps, usage) => {
+          const q = raw.map((w) => queued(w.id, { ...w, queuedAt: new Date(T0 - w.age * 1000) }));
+          const s = snapshot({
+            queued: q,
+            entitlementsBasisPoints: new Map([
+              ['A', Math.floor(bps[0] / 3)],
+              ['B', Math.floor(bps[1] / 3)],
+              ['C', Math.floor(bps[2] / 3)],
+            ]),
+            projectUsage: new Map([
+              ['p1', usage[0]],
+              ['p2', usage[1]],
+              ['p3', usage[2]],
+            ]),
+            projectShares: new Map([
+              ['p1', 1],
+              ['p2', 2],
+              ['p3', 3],
+            ]),
+          });
+          const once = ids(orderQueue(s));
+          expect([...once].sort()).toEqual(q.map((w) => w.id).sort());
+          expect(ids(orderQueue({ ...s, queued: [...q].reverse() }))).toEqual(once);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+function running(id: string, programId: string, gpus: number): RunningWorkload {
+  return {
+    id,
+    allocationId: 'a',
+    projectId: 'p',
+    programId,
+    gpus,
+    placement: [],
+    admittedAt: new Date(T0 - 1000),
+    expectedEndAt: new Date(T0 + 3_600_000),
+    borrowed: false,
+  };
+}

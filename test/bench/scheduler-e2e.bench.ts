@@ -18,7 +18,7 @@ import { createApiApp } from '../../apps/api/src/bootstrap.js';
 import { bootstrapAdmin } from '../../apps/api/src/cli/bootstrap-admin.js';
 import { seedNationalPool } from '../../apps/api/src/cli/pool-seed.js';
 import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
-import { SchedulerProcess } from '../../apps/scheduler/src/scheduler.js';
+import { spawn } from 'node:child_process';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 
 function argument(name: string, fallback: number): number {
@@ -74,7 +74,11 @@ async function rawBullmq(
 async function main(): Promise<void> {
   const workloads = argument('workloads', 2000);
   const concurrency = argument('concurrency', 32);
+  // --batch-size B: submit as sweeps (POST /v1/workloads/batch, B workloads each) instead of one by one.
+  const batchSize = argument('batch-size', 0);
   const write = process.argv.includes('--write');
+  // --submit-only: measure the API's submission path alone (no scheduler, no admission).
+  const submitOnly = process.argv.includes('--submit-only');
   const stamp = Date.now();
   const databaseName = `gpupool_bench_${stamp}`;
   const adminUrl = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -126,28 +130,50 @@ async function main(): Promise<void> {
   );
   if (!allocation) throw new Error('no allocation');
 
-  const scheduler = new SchedulerProcess(config);
-  await scheduler.start();
+  // The scheduler runs in a process of its own, as in production: its cycles must not share an
+  // event loop with the API that serves the submissions.
+  const scheduler = spawn(
+    process.execPath,
+    [
+      submitOnly ? '-e' : 'dist/apps/scheduler/src/main.js',
+      ...(submitOnly ? ['setInterval(() => {}, 1000)'] : []),
+    ],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: config.DATABASE_URL,
+        REDIS_URL: config.REDIS_URL,
+        QUEUE_BACKEND: config.QUEUE_BACKEND,
+        QUEUE_PREFIX: config.QUEUE_PREFIX,
+        LOG_LEVEL: 'warn',
+        RECONCILE_INTERVAL_MS: '2000',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 1500));
 
   const started = performance.now();
   let next = 0;
   let refused = 0;
+  const workload = { allocationId: allocation.id, gpuModel: 'H200', gpus: 1, walltimeSeconds: 3600 };
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < workloads) {
+        if (batchSize > 0) {
+          const count = Math.min(batchSize, workloads - next);
+          next += count;
+          const response = await call(
+            'POST',
+            '/v1/workloads/batch',
+            { ...workload, name: `sweep-${next}`, count },
+            admin,
+          );
+          if (response.status !== 202) refused += count;
+          continue;
+        }
         next += 1;
-        const response = await call(
-          'POST',
-          '/v1/workloads',
-          {
-            allocationId: allocation.id,
-            gpuModel: 'H200',
-            gpus: 1,
-            walltimeSeconds: 3600,
-            name: `bench-${next}`,
-          },
-          admin,
-        );
+        const response = await call('POST', '/v1/workloads', { ...workload, name: `bench-${next}` }, admin);
         if (response.status !== 202) refused += 1;
       }
     }),
@@ -155,7 +181,7 @@ async function main(): Promise<void> {
   const submittedSeconds = (performance.now() - started) / 1000;
   const client = new pg.Client({ connectionString: config.DATABASE_URL });
   await client.connect();
-  const deadline = Date.now() + 300_000;
+  const deadline = Date.now() + (submitOnly ? 0 : 300_000);
   for (;;) {
     const counted = await client.query<{ admitted: string }>(
       "SELECT count(*) AS admitted FROM workloads WHERE state IN ('admitted','running','succeeded')",
@@ -176,13 +202,14 @@ async function main(): Promise<void> {
   const admittedPerSecond = sorted.length / admittedSeconds;
   const result = {
     benchmark: 'scheduler-e2e',
-    command: `npm run bench:scheduler -- --workloads ${workloads} --concurrency ${concurrency}${write ? ' --write' : ''}`,
+    command: `npm run bench:scheduler -- --workloads ${workloads} --concurrency ${concurrency}${batchSize > 0 ? ` --batch-size ${batchSize}` : ''}${write ? ' --write' : ''}`,
     node: process.version,
     at: new Date().toISOString(),
     pool: { gpus: 50_000, nodes: 6_250 },
     workloads,
     refused,
     concurrency,
+    batchSize,
     gpupool: {
       submitSeconds: Number(submittedSeconds.toFixed(3)),
       admittedPerSecond: Number(admittedPerSecond.toFixed(1)),
@@ -198,11 +225,12 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   if (write) {
     mkdirSync('test/bench/results', { recursive: true });
-    writeFileSync('test/bench/results/scheduler-e2e.json', JSON.stringify(result, null, 2) + '\n');
+    const mode = batchSize > 0 ? 'sweeps' : 'single';
+    writeFileSync(`test/bench/results/scheduler-e2e-${mode}.json`, JSON.stringify(result, null, 2) + '\n');
     writeFileSync(
-      'test/bench/results/scheduler-e2e.md',
+      `test/bench/results/scheduler-e2e-${mode}.md`,
       [
-        '# bench:scheduler (b): admission end to end',
+        `# bench:scheduler (b): admission end to end — ${batchSize > 0 ? `sweeps of ${batchSize}` : 'one submission per request'}`,
         '',
         `Command: \`${result.command}\` (${result.node}, ${result.at}; 2-core shared machine).`,
         '',
@@ -216,7 +244,9 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   }
-  await scheduler.stop();
+  const exited = new Promise((resolve) => scheduler.once('exit', resolve));
+  scheduler.kill('SIGTERM');
+  await exited;
   await app.close();
   await dataSource.destroy();
   const dropper = new pg.Client({ connectionString: adminUrl });

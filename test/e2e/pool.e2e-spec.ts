@@ -145,7 +145,7 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
     expect(domainSizes.map((row) => row.nodes)).toEqual([4, 3, 3]);
 
     const partitions = await db.query<{ gpu_model: string; dirty: boolean }[]>(
-      'SELECT gpu_model, dirty_at IS NOT NULL AS dirty FROM scheduling_partitions ORDER BY gpu_model',
+      'SELECT gpu_model, EXISTS (SELECT 1 FROM partition_triggers t WHERE t.gpu_model = p.gpu_model) AS dirty FROM scheduling_partitions p ORDER BY gpu_model',
     );
     expect(partitions).toEqual([
       { gpu_model: 'A100-80G', dirty: true },

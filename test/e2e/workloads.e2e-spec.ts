@@ -242,10 +242,10 @@ describe('workloads (e2e)', () => {
     const read = await api.http.get(`/v1/workloads/${id}`).set(auth(alice));
     expect(read.status).toBe(200);
     expect(read.body).toEqual(response.body);
-    const [partition] = await db.query<{ dirty_at: Date | null }[]>(
-      "SELECT dirty_at FROM scheduling_partitions WHERE gpu_model = 'H200'",
+    const [partition] = await db.query<{ dirty: boolean }[]>(
+      "SELECT EXISTS (SELECT 1 FROM partition_triggers WHERE gpu_model = 'H200') AS dirty",
     );
-    expect(partition?.dirty_at).not.toBeNull();
+    expect(partition?.dirty).toBe(true);
     expect(enqueueCalls.slice(before)).toEqual([[{ name: 'schedule.cycle', data: { gpuModel: 'H200' } }]]);
     const [audit] = await db.query<{ action: string; actor_id: string }[]>(
       "SELECT action, actor_id FROM audit_events WHERE subject_type = 'workload' AND subject_id = $1",

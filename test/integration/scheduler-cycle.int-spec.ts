@@ -143,7 +143,7 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
          (SELECT count(*) FROM workloads WHERE state = 'queued' AND wait_reason IS NOT NULL
             AND queue_position IS NOT NULL AND wait_detail IS NOT NULL)::int AS explained,
          (SELECT count(*) FROM workloads WHERE state = 'queued')::int AS queued,
-         (SELECT dirty_at IS NOT NULL FROM scheduling_partitions WHERE gpu_model = $1) AS dirty,
+         EXISTS (SELECT 1 FROM partition_triggers WHERE gpu_model = $1) AS dirty,
          (SELECT cycles FROM scheduling_partitions WHERE gpu_model = $1)::int AS cycles`,
       [GPU_MODEL],
     );
@@ -199,16 +199,19 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
   });
 
   it('runs again while the partition is dirtied after a round starts, then leaves it for the tick', async () => {
+    // Every round consumes the partition's triggers; this test trigger puts one back each time, as
+    // a stream of submissions arriving during the rounds would.
+    await dataSource.query(`
+      CREATE FUNCTION keep_partition_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN INSERT INTO partition_triggers (gpu_model) VALUES (OLD.gpu_model); RETURN NULL; END $$`);
     await dataSource.query(
-      `UPDATE scheduling_partitions SET dirty_at = now() + interval '1 hour' WHERE gpu_model = $1`,
-      [GPU_MODEL],
+      'CREATE TRIGGER keep_dirty AFTER DELETE ON partition_triggers FOR EACH ROW EXECUTE FUNCTION keep_partition_dirty()',
     );
+    await dataSource.query('INSERT INTO partition_triggers (gpu_model) VALUES ($1)', [GPU_MODEL]);
     const stats = (await cycles.runCycle(GPU_MODEL)) as CycleStats;
     expect(stats).toMatchObject({ outcome: 'ran', rounds: 3, leftDirty: true });
-    await dataSource.query(
-      `UPDATE scheduling_partitions SET dirty_at = now() - interval '1 second' WHERE gpu_model = $1`,
-      [GPU_MODEL],
-    );
+    await dataSource.query('DROP TRIGGER keep_dirty ON partition_triggers');
+    await dataSource.query('DROP FUNCTION keep_partition_dirty()');
     expect(await cycles.runCycle(GPU_MODEL)).toMatchObject({ rounds: 1, leftDirty: false });
   });
 

@@ -288,7 +288,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
     await waitFor('the burst to be scheduled', async () => {
       const [row] = await dataSource.query<{ open: number; dirty: boolean }[]>(
         `SELECT (SELECT count(*) FROM workloads WHERE state = 'queued' AND wait_reason IS NULL)::int AS open,
-                (SELECT dirty_at IS NOT NULL FROM scheduling_partitions WHERE gpu_model = $1) AS dirty`,
+                EXISTS (SELECT 1 FROM partition_triggers WHERE gpu_model = $1) AS dirty`,
         [GPU_MODEL],
       );
       return row?.open === 0 && !row.dirty;

@@ -77,7 +77,13 @@ export class ClustersService {
             [nodePool.id, clusterId, pool.gpuModel, pool.gpusPerNode, layout.names, layout.domains],
           );
         }
-        for (const model of models) await markPartitionDirty(manager, model);
+        for (const model of models) {
+          await manager.query(
+            'INSERT INTO scheduling_partitions (gpu_model) VALUES ($1) ON CONFLICT (gpu_model) DO NOTHING',
+            [model],
+          );
+          await markPartitionDirty(manager, model);
+        }
 
         const created = await this.view(manager, clusterId);
         await this.audit.record(manager, {

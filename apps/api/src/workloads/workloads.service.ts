@@ -41,6 +41,8 @@ export interface Context {
 export const AUDIT_SUBJECT = 'workload';
 /** Rows per INSERT statement of a batch. */
 const BATCH_CHUNK = 1000;
+/** How long a model's placement limits are reused between submissions. */
+const POOL_LIMITS_TTL_MS = 5000;
 /** A batch answer lists its ids up to this many elements. */
 const BATCH_IDS_LISTED = 1000;
 
@@ -53,6 +55,11 @@ type WorkloadRow = Omit<WorkloadEntity, 'allocation' | 'submitter' | 'createdAt'
  */
 @Injectable()
 export class WorkloadsService {
+  private readonly poolLimitsCache = new Map<
+    string,
+    { at: number; value: { gpusPerNode: number | null; domains: DomainCapacity[] } }
+  >();
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly projects: ProjectAccess,
@@ -83,7 +90,8 @@ export class WorkloadsService {
         after: submittedSnapshot(workload),
         requestId: context.requestId,
       });
-      return manager.getRepository(WorkloadEntity).findOneByOrFail({ id: workload.id });
+      // The row as inserted: no second read on the hot path (database defaults are only timestamps).
+      return { ...workload, createdAt: now, updatedAt: now } as WorkloadEntity;
     });
     await this.jobs.scheduleCycle(body.gpuModel);
     return workloadView(row, []);
@@ -251,10 +259,25 @@ export class WorkloadsService {
       request: body,
       allocation,
       remainingGpuSeconds: balances.get(account) ?? 0n,
-      pool: await poolCapacity(manager, body.gpuModel),
+      pool: await this.poolLimits(manager, body.gpuModel),
     });
     if (violations.length > 0) throw refusal(violations);
     return allocation;
+  }
+
+  /**
+   * The model's placement limits, cached a few seconds per model: the layout changes only when
+   * operators register clusters or take nodes down, and every submission needs it.
+   */
+  private async poolLimits(
+    manager: EntityManager,
+    gpuModel: string,
+  ): Promise<{ gpusPerNode: number | null; domains: DomainCapacity[] }> {
+    const cached = this.poolLimitsCache.get(gpuModel);
+    if (cached && Date.now() - cached.at < POOL_LIMITS_TTL_MS) return cached.value;
+    const value = await poolCapacity(manager, gpuModel);
+    this.poolLimitsCache.set(gpuModel, { at: Date.now(), value });
+    return value;
   }
 
   private async mayRead(principal: Principal, projectId: string, manager: EntityManager): Promise<boolean> {

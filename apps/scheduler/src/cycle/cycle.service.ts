@@ -1,6 +1,13 @@
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { allocationAccount, holdTransaction } from '#domain';
-import { lockPartition, requeueWorkload, tryLockPartition, WorkloadEntity } from '#persistence';
+import {
+  consumePartitionTriggers,
+  lockPartition,
+  partitionIsDirty,
+  requeueWorkload,
+  tryLockPartition,
+  WorkloadEntity,
+} from '#persistence';
 import type { JobItem, JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
 import { postLedgerTransactions } from './ledger-batch.js';
@@ -115,7 +122,10 @@ export class CycleService {
       stats.leftDirty = result.dirty;
       stats.phases = result.phases;
       if (result.jobs.length > 0) await this.producer.enqueueMany(result.jobs);
-      if (!result.dirty) break;
+      // A trigger that committed after the round's last look (its job was dropped as a duplicate
+      // of this running one) is caught here, after our commit.
+      if (!result.dirty && !(await partitionIsDirty(this.dataSource.manager, gpuModel))) break;
+      stats.leftDirty = true;
     }
     stats.ms = Date.now() - started;
     if (stats.leftDirty) {
@@ -127,8 +137,10 @@ export class CycleService {
   private async runRound(gpuModel: string): Promise<RoundResult | 'busy'> {
     return this.dataSource.transaction('READ COMMITTED', async (manager) => {
       if (!(await this.lock(manager, gpuModel))) return 'busy';
+      // The triggers this round answers; any committed from now on make the partition dirty again.
+      await consumePartitionTriggers(manager, gpuModel);
       const roundStarted = Date.now();
-      // Full precision, from the database clock: the same clock that stamps dirty_at.
+      // The database clock: the instant the cycle decides at.
       const [clock] = await manager.query<{ at: string; now: Date }[]>(
         'SELECT t::text AS at, t AS now FROM clock_timestamp() AS t',
       );
@@ -352,28 +364,22 @@ export class CycleService {
     );
   }
 
-  /**
-   * Bookkeeping, and the answer to "run again?": dirty_at is cleared only when it was set before this
-   * round began (minus 1 ms: dirty_at is stored to the millisecond, rounded). A change marked after
-   * that keeps it, and the job runs another round.
-   */
+  /** Bookkeeping, and the answer to "run again?": a trigger committed while this round ran. */
   private async finishPartition(
     manager: EntityManager,
     gpuModel: string,
     roundStartedAt: string,
     cycleMs: number,
   ): Promise<boolean> {
-    const rows = await manager.query<{ dirty: boolean }[]>(
+    await manager.query(
       `INSERT INTO scheduling_partitions AS p (gpu_model, last_cycle_at, cycles, last_cycle_ms)
        VALUES ($1, $2::timestamptz, 1, $3)
        ON CONFLICT (gpu_model) DO UPDATE SET
          last_cycle_at = excluded.last_cycle_at,
          cycles = p.cycles + 1,
-         last_cycle_ms = excluded.last_cycle_ms,
-         dirty_at = CASE WHEN p.dirty_at <= $2::timestamptz - interval '1 millisecond' THEN NULL ELSE p.dirty_at END
-       RETURNING dirty_at IS NOT NULL AS dirty`,
+         last_cycle_ms = excluded.last_cycle_ms`,
       [gpuModel, roundStartedAt, cycleMs],
     );
-    return rows[0]?.dirty === true;
+    return partitionIsDirty(manager, gpuModel);
   }
 }

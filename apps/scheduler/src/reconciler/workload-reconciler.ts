@@ -58,7 +58,7 @@ export class WorkloadReconciler {
 
   private async tick(): Promise<number> {
     const rows = await this.dataSource.query<{ gpu_model: string }[]>(
-      `SELECT gpu_model FROM scheduling_partitions WHERE dirty_at IS NOT NULL
+      `SELECT DISTINCT gpu_model FROM partition_triggers
        UNION
        SELECT m.gpu_model FROM (SELECT DISTINCT gpu_model FROM node_pools) m
        LEFT JOIN scheduling_partitions p ON p.gpu_model = m.gpu_model

@@ -12,6 +12,7 @@ import {
   ClusterEntity,
   NodeEntity,
   NodePoolEntity,
+  PartitionTriggerEntity,
   SchedulingPartitionEntity,
   SiteEntity,
 } from './pool.entities.js';
@@ -64,6 +65,7 @@ export const ENTITIES = [
   NodePoolEntity,
   NodeEntity,
   SchedulingPartitionEntity,
+  PartitionTriggerEntity,
   WorkloadEntity,
   WorkloadPlacementEntity,
 ];

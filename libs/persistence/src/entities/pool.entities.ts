@@ -82,15 +82,25 @@ export class NodeEntity {
   @UpdateDateColumn({ type: 'timestamptz', precision: 3 }) updatedAt!: Date;
 }
 
-/**
- * One row per GPU model: the unit of scheduling. `dirtyAt` is set by every change that may let a
- * queued workload start; a cycle that began before it runs again, so no trigger is ever lost.
- */
+/** One row per GPU model: the unit of scheduling, with the bookkeeping of its cycles. */
 @Entity('scheduling_partitions')
 export class SchedulingPartitionEntity {
   @PrimaryColumn('text') gpuModel!: string;
-  @Column({ type: 'timestamptz', precision: 3, nullable: true }) dirtyAt!: Date | null;
   @Column({ type: 'timestamptz', precision: 3, nullable: true }) lastCycleAt!: Date | null;
   @Column('bigint', { default: 0, transformer: bigintTransformer }) cycles!: bigint;
   @Column('integer', { nullable: true }) lastCycleMs!: number | null;
+}
+
+/**
+ * "This partition needs a cycle": one row per change that may let a queued workload start
+ * (submission, end, cancel, capacity change). Append-only inserts, so thousands of submissions a
+ * second never queue behind one hot row; a cycle deletes the rows it saw and runs again while
+ * newer ones exist, so no trigger is ever lost.
+ */
+@Entity('partition_triggers')
+@Index('ix_partition_triggers_model', ['gpuModel', 'id'])
+export class PartitionTriggerEntity {
+  @PrimaryGeneratedColumn('increment', { type: 'bigint' }) id!: string;
+  @Column('text') gpuModel!: string;
+  @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

@@ -22,7 +22,7 @@ export class PoolAndWorkloads1764270000002 implements MigrationInterface {
     await queryRunner.query(`CREATE UNIQUE INDEX "uq_nodes_cluster_name" ON "nodes"  ("cluster_id", "name")`);
     await queryRunner.query(`CREATE INDEX "ix_nodes_model_state" ON "nodes"  ("gpu_model", "state")`);
     await queryRunner.query(
-      `CREATE TABLE "scheduling_partitions" ("gpu_model" text NOT NULL, "dirty_at" TIMESTAMP(3) WITH TIME ZONE, "last_cycle_at" TIMESTAMP(3) WITH TIME ZONE, "cycles" bigint NOT NULL DEFAULT '0', "last_cycle_ms" integer, CONSTRAINT "PK_8d7bc0020ec8a4af7060cd1a6e8" PRIMARY KEY ("gpu_model"))`,
+      `CREATE TABLE "scheduling_partitions" ("gpu_model" text NOT NULL, "last_cycle_at" TIMESTAMP(3) WITH TIME ZONE, "cycles" bigint NOT NULL DEFAULT '0', "last_cycle_ms" integer, CONSTRAINT "PK_8d7bc0020ec8a4af7060cd1a6e8" PRIMARY KEY ("gpu_model"))`,
     );
     await queryRunner.query(
       `CREATE TABLE "workloads" ("id" uuid NOT NULL DEFAULT gen_random_uuid(), "allocation_id" uuid NOT NULL, "project_id" uuid NOT NULL, "program_id" uuid NOT NULL, "gpu_model" text NOT NULL, "gpus" integer NOT NULL, "walltime_seconds" integer NOT NULL, "name" text NOT NULL, "priority_tier" integer NOT NULL DEFAULT '0', "state" text NOT NULL, "batch_id" uuid, "submitted_by" uuid, "simulated_runtime_seconds" integer, "queued_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL, "admitted_at" TIMESTAMP(3) WITH TIME ZONE, "dispatched_at" TIMESTAMP(3) WITH TIME ZONE, "started_at" TIMESTAMP(3) WITH TIME ZONE, "ended_at" TIMESTAMP(3) WITH TIME ZONE, "end_reason" text, "borrowed" boolean NOT NULL DEFAULT false, "attempt" integer NOT NULL DEFAULT '0', "held_gpu_seconds" bigint NOT NULL DEFAULT '0', "consumed_gpu_seconds" bigint NOT NULL DEFAULT '0', "wait_reason" text, "wait_detail" text, "queue_position" integer, "estimated_start_at" TIMESTAMP(3) WITH TIME ZONE, "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), "updated_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_75092945b64cc22c22a48fb6270" PRIMARY KEY ("id"))`,
@@ -37,6 +37,12 @@ export class PoolAndWorkloads1764270000002 implements MigrationInterface {
     );
     await queryRunner.query(
       `CREATE INDEX "ix_workload_placements_node" ON "workload_placements" ("node_id") `,
+    );
+    await queryRunner.query(
+      `CREATE TABLE "partition_triggers" ("id" BIGSERIAL NOT NULL, "gpu_model" text NOT NULL, "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT now(), CONSTRAINT "PK_partition_triggers" PRIMARY KEY ("id"))`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "ix_partition_triggers_model" ON "partition_triggers" ("gpu_model", "id") `,
     );
     await queryRunner.query(
       `ALTER TABLE "clusters" ADD CONSTRAINT "FK_0fb5edbbff96be0c62b956c3ed6" FOREIGN KEY ("site_id") REFERENCES "sites"("id") ON DELETE RESTRICT ON UPDATE NO ACTION`,

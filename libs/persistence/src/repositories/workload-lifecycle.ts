@@ -34,11 +34,21 @@ export async function tryLockPartition(manager: EntityManager, gpuModel: string)
 
 /** Something changed that may let a queued workload start: the partition needs a cycle. */
 export async function markPartitionDirty(manager: EntityManager, gpuModel: string): Promise<void> {
-  await manager.query(
-    `INSERT INTO scheduling_partitions (gpu_model, dirty_at) VALUES ($1, clock_timestamp())
-     ON CONFLICT (gpu_model) DO UPDATE SET dirty_at = clock_timestamp()`,
+  await manager.query('INSERT INTO partition_triggers (gpu_model) VALUES ($1)', [gpuModel]);
+}
+
+/** The cycle takes the triggers it can see; any committed after this keep the partition dirty. */
+export async function consumePartitionTriggers(manager: EntityManager, gpuModel: string): Promise<void> {
+  await manager.query('DELETE FROM partition_triggers WHERE gpu_model = $1', [gpuModel]);
+}
+
+/** True while a trigger of the partition waits for a cycle. */
+export async function partitionIsDirty(manager: EntityManager, gpuModel: string): Promise<boolean> {
+  const rows = await manager.query<{ dirty: boolean }[]>(
+    'SELECT EXISTS (SELECT 1 FROM partition_triggers WHERE gpu_model = $1) AS dirty',
     [gpuModel],
   );
+  return rows[0]?.dirty === true;
 }
 
 /** Gives a workload's GPUs back to its nodes. */

@@ -202,7 +202,7 @@ async function main(): Promise<void> {
   const admittedPerSecond = sorted.length / admittedSeconds;
   const result = {
     benchmark: 'scheduler-e2e',
-    command: `npm run bench:scheduler -- --workloads ${workloads} --concurrency ${concurrency}${batchSize > 0 ? ` --batch-size ${batchSize}` : ''}${write ? ' --write' : ''}`,
+    command: `npm run bench:scheduler -- --write → node dist/test/bench/scheduler-e2e.bench.js ${process.argv.slice(2).join(' ')}`,
     node: process.version,
     at: new Date().toISOString(),
     pool: { gpus: 50_000, nodes: 6_250 },

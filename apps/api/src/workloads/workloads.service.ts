@@ -91,7 +91,7 @@ export class WorkloadsService {
         requestId: context.requestId,
       });
       // The row as inserted: no second read on the hot path (database defaults are only timestamps).
-      return { ...workload, createdAt: now, updatedAt: now } as WorkloadEntity;
+      return { ...workload, createdAt: now, updatedAt: now };
     });
     await this.jobs.scheduleCycle(body.gpuModel);
     return workloadView(row, []);

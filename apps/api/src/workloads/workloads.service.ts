@@ -79,7 +79,9 @@ export class WorkloadsService {
         submittedBy: userId,
         now,
       });
-      await manager.getRepository(WorkloadEntity).insert(workload);
+      // TypeORM rewrites the object it inserts (transformed bigint columns): answer from a copy.
+      const inserted = { ...workload, createdAt: now, updatedAt: now };
+      await manager.getRepository(WorkloadEntity).insert({ ...inserted });
       await markPartitionDirty(manager, body.gpuModel);
       await this.audit.record(manager, {
         principal: context.principal,
@@ -90,8 +92,8 @@ export class WorkloadsService {
         after: submittedSnapshot(workload),
         requestId: context.requestId,
       });
-      // The row as inserted: no second read on the hot path (database defaults are only timestamps).
-      return { ...workload, createdAt: now, updatedAt: now };
+      // The row as inserted (timestamps included): no second read on the hot path.
+      return inserted;
     });
     await this.jobs.scheduleCycle(body.gpuModel);
     return workloadView(row, []);

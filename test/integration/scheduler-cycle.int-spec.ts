@@ -129,6 +129,8 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
         holds: number;
         held: string;
         explained: number;
+        positioned: number;
+        deepest_position: number;
         queued: number;
         dirty: boolean;
         cycles: number;
@@ -141,7 +143,9 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
          (SELECT count(*) FROM ledger_transactions WHERE kind = 'hold')::int AS holds,
          (SELECT coalesce(sum(held_gpu_seconds), 0)::text FROM workloads WHERE state = 'admitted') AS held,
          (SELECT count(*) FROM workloads WHERE state = 'queued' AND wait_reason IS NOT NULL
-            AND queue_position IS NOT NULL AND wait_detail IS NOT NULL)::int AS explained,
+            AND wait_detail IS NOT NULL)::int AS explained,
+         (SELECT count(*) FROM workloads WHERE state = 'queued' AND queue_position IS NOT NULL)::int AS positioned,
+         (SELECT max(queue_position) FROM workloads WHERE state = 'queued')::int AS deepest_position,
          (SELECT count(*) FROM workloads WHERE state = 'queued')::int AS queued,
          EXISTS (SELECT 1 FROM partition_triggers WHERE gpu_model = $1) AS dirty,
          (SELECT cycles FROM scheduling_partitions WHERE gpu_model = $1)::int AS cycles`,
@@ -156,6 +160,10 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
       cycles: 1,
     });
     expect(facts?.placed_gpus).toBe(facts?.admitted_gpus);
+    // Every queued workload says why it waits; positions are kept for the first 1,000 only, so a
+    // cycle never rewrites the whole deep queue.
+    expect(facts?.positioned).toBe(Math.min(1000, stats.waiting));
+    expect(facts?.deepest_position).toBe(Math.min(1000, stats.waiting));
     const pool = await poolFacts(dataSource, GPU_MODEL);
     expect(pool).toMatchObject({ overbooked: 0, mismatched: 0, negative_allocations: 0, negative_holds: 0 });
     expect(pool.allocated).toBe(facts?.admitted_gpus);

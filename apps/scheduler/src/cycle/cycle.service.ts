@@ -331,12 +331,24 @@ export class CycleService {
   }
 
   /** Why each queued workload waits: one UPDATE for the rows whose explanation changed. */
+  /**
+   * Every queued workload says why it waits. Positions and estimates are kept for the first
+   * `detailedPositions` of the queue; deeper ones keep their reason with a generic sentence, so a
+   * cycle over 100,000 queued workloads rewrites only what really changed (not every row whose
+   * "N ahead" moved by one).
+   */
   private async persistWaiting(
     manager: EntityManager,
     waiting: Waiting[],
     loaded: LoadedPartition,
   ): Promise<void> {
-    const changed = waiting.filter((wait) => {
+    const limit = this.options.settings.estimateLimit;
+    const shown = waiting.map((wait) =>
+      wait.position <= limit
+        ? wait
+        : { ...wait, position: null, estimatedStartAt: null, detail: deepQueueDetail(wait.reason, limit) },
+    );
+    const changed = shown.filter((wait) => {
       const meta = loaded.queuedMeta.get(wait.workloadId);
       if (!meta) return false;
       return (
@@ -381,5 +393,24 @@ export class CycleService {
       [gpuModel, roundStartedAt, cycleMs],
     );
     return partitionIsDirty(manager, gpuModel);
+  }
+}
+
+/** The wait sentence of a workload deeper in the queue than positions are tracked. */
+export function deepQueueDetail(reason: Waiting['reason'], limit: number): string {
+  const deep = `more than ${limit.toLocaleString('en-US')} workloads ahead`;
+  switch (reason) {
+    case 'allocation_not_admitting':
+      return 'Its allocation admits no workloads now (not active or outside its window).';
+    case 'quota':
+      return 'Waiting for quota: the allocation has less left than gpus × walltime.';
+    case 'concurrency_cap':
+      return "Waiting for the allocation's concurrent-GPU cap to free up.";
+    case 'capacity':
+      return `Waiting for GPUs; ${deep}.`;
+    case 'reserved_for_head':
+      return `Waiting: the free GPUs are reserved for an earlier workload; ${deep}.`;
+    case 'behind_others':
+      return `Waiting behind others; ${deep}.`;
   }
 }

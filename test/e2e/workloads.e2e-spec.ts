@@ -496,17 +496,34 @@ describe('workloads (e2e)', () => {
     const startedAt = new Date(Date.now() - 5000).toISOString();
     const started = await event(id, { attempt: 0, type: 'started', at: startedAt });
     expect(started.status).toBe(200);
-    expect(started.body).toEqual({ applied: true, workloadId: id, state: 'running', attempt: 0 });
+    expect(started.body).toEqual({
+      applied: true,
+      workloadId: id,
+      state: 'running',
+      attempt: 0,
+      stop: false,
+    });
     const running = await api.http.get(`/v1/workloads/${id}`).set(auth(alice));
     expect(running.body).toMatchObject({ state: 'running', startedAt });
 
     const startedAgain = await event(id, { attempt: 0, type: 'started' });
-    expect(startedAgain.body).toMatchObject({ applied: false, reason: 'already_running', state: 'running' });
+    expect(startedAgain.body).toMatchObject({
+      applied: false,
+      reason: 'already_running',
+      state: 'running',
+      stop: false,
+    });
 
     const enqueuedBefore = enqueueCalls.length;
     const ended = await event(id, { attempt: 0, type: 'ended', outcome: 'succeeded', runtimeSeconds: 1234 });
     expect(ended.status).toBe(200);
-    expect(ended.body).toEqual({ applied: true, workloadId: id, state: 'succeeded', attempt: 0 });
+    expect(ended.body).toEqual({
+      applied: true,
+      workloadId: id,
+      state: 'succeeded',
+      attempt: 0,
+      stop: false,
+    });
     expect(enqueueCalls.slice(enqueuedBefore)).toEqual([
       [{ name: 'schedule.cycle', data: { gpuModel: 'H200' } }],
     ]);
@@ -534,7 +551,12 @@ describe('workloads (e2e)', () => {
       runtimeSeconds: 1234,
     });
     expect(endedAgain.status).toBe(200);
-    expect(endedAgain.body).toMatchObject({ applied: false, reason: 'already_ended', state: 'succeeded' });
+    expect(endedAgain.body).toMatchObject({
+      applied: false,
+      reason: 'already_ended',
+      state: 'succeeded',
+      stop: true,
+    });
     expect(await balances(allocationA)).toEqual(after);
 
     const facts = await grantFacts(db, requestA);
@@ -556,6 +578,8 @@ describe('workloads (e2e)', () => {
       workloadId: id,
       state: 'admitted',
       attempt: 1,
+      // The earlier attempt was preempted: its agent is told to stop it, even if the stop was lost.
+      stop: true,
     });
     const staleEnd = await event(id, { attempt: 0, type: 'ended', outcome: 'failed', runtimeSeconds: 99 });
     expect(staleEnd.body).toMatchObject({ applied: false, reason: 'stale_attempt', state: 'admitted' });

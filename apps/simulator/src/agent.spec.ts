@@ -105,6 +105,17 @@ describe('SimulatedClusterAgent', () => {
     await until(() => simulator.inFlight === 0);
   });
 
+  it('stops an attempt gpupool no longer wants (a stop lost in transit), and never reports its end', async () => {
+    const { calls, impl } = fakeFetch(() =>
+      json(200, { applied: false, reason: 'stale_attempt', stop: true }),
+    );
+    const simulator = agent(impl, 1000); // 40 simulated seconds → 40 ms
+    await simulator.process(run(WORKLOAD, 0, 40));
+    await until(() => simulator.inFlight === 0);
+    await pause(80);
+    expect(calls.map((call) => call.body?.type)).toEqual(['started']);
+  });
+
   it('retries reports with backoff on network errors and 5xx, and only then goes on', async () => {
     const { calls, impl } = fakeFetch((_call, index) =>
       index === 0 ? new Error('ECONNRESET') : index === 1 ? json(503, {}) : json(200, { applied: true }),

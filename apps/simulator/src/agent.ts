@@ -191,7 +191,17 @@ export class SimulatedClusterAgent {
       data.workloadId,
       { type: 'started', attempt: data.attempt, at: now() },
       abort.signal,
-    );
+    ).then((stop) => {
+      // gpupool cancelled or preempted this attempt and the stop never reached us: stop it now.
+      const run = this.runs.get(data.workloadId);
+      if (stop && run?.attempt === data.attempt) {
+        this.drop(run);
+        this.logger.info(
+          { workloadId: data.workloadId, attempt: data.attempt },
+          'attempt no longer wanted; stopped',
+        );
+      }
+    });
     const realMs = (data.runtimeSeconds * 1000) / this.timeScale;
     const run: Run = {
       workloadId: data.workloadId,
@@ -242,10 +252,11 @@ export class SimulatedClusterAgent {
    * Posts one event, retrying network errors, 5xx, 408 and 429 with exponential backoff. Other
    * refusals (401, 404, 400) will not get better by repeating: they are logged and dropped.
    */
-  private async report(workloadId: string, event: WorkloadEvent, signal: AbortSignal): Promise<void> {
+  /** Resolves to true when gpupool answered that this attempt must stop (see the events route). */
+  private async report(workloadId: string, event: WorkloadEvent, signal: AbortSignal): Promise<boolean> {
     const url = new URL(`/v1/agent/workloads/${workloadId}/events`, this.config.SIMULATOR_API_URL);
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       let problem: string;
       try {
         const response = await this.fetchImpl(url, {
@@ -258,17 +269,17 @@ export class SimulatedClusterAgent {
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]),
         });
         if (response.ok) {
-          await response.body?.cancel();
-          return;
+          const answer = (await response.json().catch(() => ({}))) as { stop?: unknown };
+          return answer.stop === true;
         }
         const text = await response.text();
         problem = `HTTP ${response.status} ${text.slice(0, 300)}`;
         if (!isRetryable(response.status)) {
           this.logger.error({ workloadId, event: event.type, problem }, 'report refused; not retrying');
-          return;
+          return false;
         }
       } catch (error) {
-        if (signal.aborted) return;
+        if (signal.aborted) return false;
         problem = error instanceof Error ? error.message : String(error);
       }
       if (attempt === this.retry.maxAttempts) {
@@ -276,7 +287,7 @@ export class SimulatedClusterAgent {
           { workloadId, event: event.type, attempts: attempt, problem },
           'report failed; giving up (the scheduler reconciler will find the attempt)',
         );
-        return;
+        return false;
       }
       const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       this.logger.warn(
@@ -285,6 +296,7 @@ export class SimulatedClusterAgent {
       );
       await sleep(delay, signal);
     }
+    return false;
   }
 
   /** SIGTERM: take no more jobs, then drop the runs in memory (the reconciler recovers them). */

@@ -48,6 +48,7 @@ export class AgentService {
             workloadId,
             state: workload.state,
             attempt: workload.attempt,
+            stop: decision.reason === 'stale_attempt' || decision.reason === 'already_ended',
           },
           gpuModel: null,
         };
@@ -80,7 +81,7 @@ export class AgentService {
         requestId,
       });
       return {
-        response: { applied: true, workloadId, state, attempt: workload.attempt },
+        response: { applied: true, workloadId, state, attempt: workload.attempt, stop: false },
         gpuModel: event.type === 'ended' ? workload.gpuModel : null,
       };
     });

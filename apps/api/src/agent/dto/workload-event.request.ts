@@ -36,5 +36,11 @@ export const workloadEventResponse = z.object({
   workloadId: z.uuid(),
   state: z.string(),
   attempt: z.int(),
+  /**
+   * True when gpupool no longer wants this attempt to run (it was cancelled, preempted or ended,
+   * or a newer attempt exists): the agent must stop it. This is how a stop that was lost in
+   * transit still reaches the cluster.
+   */
+  stop: z.boolean(),
 });
 export type WorkloadEventResponse = z.infer<typeof workloadEventResponse>;

@@ -11,3 +11,4 @@ export {
   type LedgerPosting,
 } from './repositories/ledger.repository.js';
 export * from './repositories/workload-lifecycle.js';
+export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';

@@ -4,13 +4,13 @@ import {
   consumePartitionTriggers,
   lockPartition,
   partitionIsDirty,
+  postLedgerTransactions,
   requeueWorkload,
   tryLockPartition,
   WorkloadEntity,
 } from '#persistence';
 import type { JobItem, JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
-import { postLedgerTransactions } from './ledger-batch.js';
 import { loadPartition, type LoadedPartition } from './partition-loader.js';
 import type {
   Admission,

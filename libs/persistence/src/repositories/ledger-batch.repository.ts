@@ -9,8 +9,7 @@ import { assertBalanced, type LedgerTransaction } from '#domain';
  * workloads would otherwise spend two round trips per hold inside the partition lock.
  *
  * Returns the idempotency keys that were already posted (their transactions are skipped, as
- * `postLedgerTransaction` returns false for them). Belongs in libs/persistence next to
- * postLedgerTransaction; it lives here until that library takes it.
+ * `postLedgerTransaction` returns false for them).
  */
 export async function postLedgerTransactions(
   manager: EntityManager,

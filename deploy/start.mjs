@@ -520,7 +520,12 @@ async function main() {
 
   runService('api', env);
   runService('scheduler', env);
-  runService('simulator', { ...env, SIMULATOR_API_TOKEN: simulatorToken });
+  // The live demo: Philly-like sweeps submitted through the API by the demo user (0 turns it off).
+  runService('simulator', {
+    ...env,
+    SIMULATOR_API_TOKEN: simulatorToken,
+    SIMULATOR_DEMO_RATE_PER_MINUTE: env.SIMULATOR_DEMO_RATE_PER_MINUTE ?? '12',
+  });
   const base = `http://127.0.0.1:${PORT}`;
   if (!(await waitReady(`${base}/health/ready`))) return;
   log(paint('1;32', `gpupool is up: API ${base}  ·  OpenAPI docs ${base}/docs`));

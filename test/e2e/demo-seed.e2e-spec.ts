@@ -33,5 +33,12 @@ describe('the npm start demo seed', () => {
     expect(me.body.projects).toEqual([expect.objectContaining({ role: 'pi' })]);
     await api.login('reviewer1@etri.demo', DEMO_PASSWORD);
     await api.login('finance@nipa.demo', DEMO_PASSWORD);
+    // The live demo's project went from request to an approved, active allocation.
+    const sweeper = await api.login('pi@hangang.demo', DEMO_PASSWORD);
+    const requests = await api.http
+      .get('/v1/allocation-requests')
+      .set('authorization', `Bearer ${sweeper}`)
+      .expect(200);
+    expect(requests.body.items).toEqual([expect.objectContaining({ status: 'approved' })]);
   });
 });

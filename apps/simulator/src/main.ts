@@ -1,12 +1,24 @@
+import pino from 'pino';
 import { loadConfig } from '#config';
 import { SimulatedClusterAgent } from './agent.js';
+import { SyntheticLoad } from './demo/synthetic-load.js';
 
 async function main(): Promise<void> {
-  const agent = new SimulatedClusterAgent(loadConfig());
+  const config = loadConfig();
+  const agent = new SimulatedClusterAgent(config);
+  const demo = new SyntheticLoad(
+    config,
+    pino({
+      name: 'gpupool-demo-load',
+      level: config.LOG_LEVEL,
+      base: { service: 'gpupool-demo-load', pid: process.pid },
+    }),
+  );
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
+    demo.stop();
     agent.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -18,6 +30,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   await agent.start();
+  demo.start();
 }
 
 main().catch((error: unknown) => {

@@ -51,6 +51,11 @@ export const configSchema = z.strictObject({
   SIMULATOR_TIME_SCALE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),
   SIMULATOR_API_TOKEN: z.string().optional(),
+  /** Live demo: the simulator submits this many Philly-like workloads a minute through the API (0 = off). */
+  SIMULATOR_DEMO_RATE_PER_MINUTE: z.coerce.number().int().min(0).max(6000).default(0),
+  /** The account the demo load submits as (a member of a project with an active allocation). */
+  SIMULATOR_DEMO_EMAIL: z.email().default('pi@hangang.demo'),
+  SIMULATOR_DEMO_PASSWORD: z.string().min(1).default('demo-password'),
 });
 
 export type GpupoolConfig = Readonly<z.infer<typeof configSchema>>;

@@ -7,6 +7,8 @@ export type AdminCall = (
   method: string,
   path: string,
   body?: unknown,
+  /** Another bearer token than the admin's (demo users acting for themselves). */
+  token?: string,
 ) => Promise<{ status: number; body: Record<string, unknown> }>;
 
 /** Signs in as the bootstrap admin against a running API and returns an authenticated caller. */
@@ -27,7 +29,7 @@ export async function adminCaller(baseUrl: string, config: GpupoolConfig): Promi
   if (login.status !== 200)
     throw new Error(`the bootstrap admin cannot sign in: ${JSON.stringify(login.body)}`);
   const token = login.body.accessToken as string;
-  return (method, path, body) => raw(method, path, body, token);
+  return (method, path, body, asToken) => raw(method, path, body, asToken ?? token);
 }
 
 /**
@@ -141,5 +143,47 @@ export async function seedDemo(call: AdminCall): Promise<{ seeded: boolean }> {
     piUserId: pi,
     memberIds: [member],
   });
+
+  // A second project whose request went all the way to an allocation: the simulator's live demo
+  // submits its sweeps there (SIMULATOR_DEMO_RATE_PER_MINUTE), so a newcomer watches the scheduler.
+  const sweeper = await user('pi@hangang.demo', 'Han Jisoo', hangang, []);
+  const sweeps = await must('POST', '/v1/projects', {
+    title: 'Vision foundation model sweeps',
+    organizationId: hangang,
+    piUserId: sweeper,
+  });
+  const asPi = await callerFor(call, 'pi@hangang.demo');
+  const asReviewer = await callerFor(call, 'reviewer1@etri.demo');
+  const today = new Date();
+  today.setUTCHours(0, 0, 0, 0);
+  const requestId = await mustAs(asPi, 'POST', '/v1/allocation-requests', {
+    projectId: sweeps,
+    programId,
+    lines: [{ gpuModel: 'H200', gpuHours: 200000, maxConcurrentGpus: 128 }],
+    startsAt: today.toISOString(),
+    endsAt: '2027-12-31T00:00:00Z',
+    justification: 'Hyper-parameter sweeps for a Korean vision foundation model',
+  });
+  await mustAs(asPi, 'POST', `/v1/allocation-requests/${requestId}/submit`);
+  await mustAs(asReviewer, 'POST', `/v1/allocation-requests/${requestId}/reviews`, {
+    scores: { merit: 8, impact: 8, feasibility: 9 },
+    comment: 'Clear plan and a capable team.',
+  });
+  await must('POST', `/v1/allocation-requests/${requestId}/approve`, { note: 'Demo allocation' });
   return { seeded: true };
+}
+
+/** The same API as `call`'s, signed in as a demo user (they all share DEMO_PASSWORD). */
+async function callerFor(call: AdminCall, email: string): Promise<AdminCall> {
+  const login = await call('POST', '/v1/auth/login', { email, password: DEMO_PASSWORD });
+  if (login.status !== 200) throw new Error(`${email} cannot sign in: ${JSON.stringify(login.body)}`);
+  const token = login.body.accessToken as string;
+  return (method, path, body) => call(method, path, body, token);
+}
+
+async function mustAs(caller: AdminCall, method: string, path: string, body?: unknown): Promise<string> {
+  const response = await caller(method, path, body);
+  if (response.status >= 300)
+    throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body.id as string;
 }

@@ -245,3 +245,31 @@ function running(id: string, programId: string, gpus: number): RunningWorkload {
     borrowed: false,
   };
 }
+
+describe("orderQueue with ordering 'fifo'", () => {
+  it('orders by queuedAt then id only, ignoring entitlement, fair share and tiers', () => {
+    const base = snapshot({});
+    const s = snapshot({
+      entitlementsBasisPoints: new Map([
+        ['Rich', 5000],
+        ['Poor', 5000],
+      ]),
+      running: [running('r1', 'Rich', 40)],
+      projectUsage: new Map([['heavy', 1e9]]),
+      projectShares: new Map([
+        ['heavy', 1],
+        ['light', 1],
+      ]),
+      queued: [
+        queued('poor-new', { programId: 'Poor', projectId: 'light', priorityTier: 9, queuedAt: new Date(T0 - 10) }),
+        queued('rich-b', { programId: 'Rich', projectId: 'heavy', queuedAt: new Date(T0 - 500) }),
+        queued('rich-old', { programId: 'Rich', projectId: 'heavy', queuedAt: new Date(T0 - 9e6) }),
+        queued('rich-a', { programId: 'Rich', projectId: 'heavy', queuedAt: new Date(T0 - 500) }),
+      ],
+      settings: { ...base.settings, ordering: 'fifo' },
+    });
+    expect(ids(orderQueue(s))).toEqual(['rich-old', 'rich-a', 'rich-b', 'poor-new']);
+    // The default (fair_share) puts the program below its entitlement first.
+    expect(ids(orderQueue({ ...s, settings: base.settings }))[0]).toBe('poor-new');
+  });
+});

@@ -125,11 +125,15 @@ export function projectFairShareRanks(
   return ranks;
 }
 
-/** The queue in scheduling order (see the module comment). Deterministic; does not mutate. */
+/**
+ * The queue in scheduling order (see the module comment; with `settings.ordering` 'fifo': by
+ * queuedAt, then id, only). Deterministic; does not mutate.
+ */
 export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
   const queued = snapshot.queued;
   const n = queued.length;
   if (n === 0) return [];
+  if (snapshot.settings.ordering === 'fifo') return Array.from(fifoOrder(queued), (i) => queued[i]);
   const projectRank = projectFairShareRanks(
     queued.map((w) => w.projectId),
     snapshot.projectUsage,
@@ -273,5 +277,38 @@ function withinProgramOrder(
   keys.sort();
   const order = new Int32Array(n);
   for (let j = 0; j < n; j += 1) order[j] = byAge[keys[j] % n];
+  return order;
+}
+
+/** Indices of `queued` sorted by (older queuedAt, id): the 'fifo' ordering. */
+function fifoOrder(queued: readonly QueuedWorkload[]): Int32Array {
+  const n = queued.length;
+  const time = new Float64Array(n);
+  let minTime = Number.POSITIVE_INFINITY;
+  let maxTime = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i += 1) {
+    const t = queued[i].queuedAt.getTime();
+    time[i] = t;
+    if (t < minTime) minTime = t;
+    if (t > maxTime) maxTime = t;
+  }
+  const byId = (a: number, b: number): number => compareStrings(queued[a].id, queued[b].id);
+  const span = maxTime - minTime + 1;
+  if (!(Number.isFinite(span) && span * n < Number.MAX_SAFE_INTEGER)) {
+    return Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => time[a] - time[b] || byId(a, b));
+  }
+  // key = (t − min) × n + i: a native numeric sort by time that encodes the index; then equal
+  // instants by id.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i += 1) keys[i] = (time[i] - minTime) * n + i;
+  keys.sort();
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j += 1) order[j] = keys[j] % n;
+  for (let j = 0; j < n; ) {
+    let k = j + 1;
+    while (k < n && time[order[k]] === time[order[j]]) k += 1;
+    if (k - j > 1) order.subarray(j, k).sort(byId);
+    j = k;
+  }
   return order;
 }

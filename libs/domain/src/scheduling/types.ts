@@ -66,6 +66,11 @@ export interface SchedulingSettings {
   preemption: boolean;
   /** Estimated starts are computed for the first N queued workloads only (cost bound). */
   estimateLimit: number;
+  /**
+   * Queue order: 'fair_share' (default, see `orderQueue`) or 'fifo' — oldest queuedAt first, then
+   * workload id; no entitlement, fair share or tiers (a baseline for the trace replay).
+   */
+  ordering?: 'fair_share' | 'fifo';
 }
 
 export interface PartitionSnapshot {

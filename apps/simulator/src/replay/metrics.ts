@@ -124,7 +124,7 @@ function percentiles(sorted: readonly number[]): DelayPercentiles {
 export function busyGpuSeconds(samples: readonly UtilizationSample[], end: number): number {
   let total = 0;
   for (let i = 0; i < samples.length; i += 1) {
-    const sample = samples[i]!;
+    const sample = samples[i];
     const from = Math.max(0, sample.at);
     const to = Math.min(end, samples[i + 1]?.at ?? end);
     if (to > from) total += sample.gpusBusy * (to - from);
@@ -147,14 +147,14 @@ export function utilizationSeries(
   const width = end / points;
   const busy = new Array<number>(points).fill(0);
   for (let i = 0; i < samples.length; i += 1) {
-    const sample = samples[i]!;
+    const sample = samples[i];
     let from = Math.max(0, sample.at);
     const to = Math.min(end, samples[i + 1]?.at ?? end);
-    while (to > from) {
-      const bucket = Math.min(points - 1, Math.floor(from / width));
-      const bucketEnd = bucket === points - 1 ? to : Math.min(to, (bucket + 1) * width);
-      busy[bucket]! += sample.gpusBusy * (bucketEnd - from);
-      from = bucketEnd;
+    // The bucket index only moves forward, so float rounding at a boundary cannot stall the loop.
+    for (let bucket = Math.min(points - 1, Math.floor(from / width)); to > from; bucket += 1) {
+      const bucketEnd = bucket >= points - 1 ? to : Math.min(to, (bucket + 1) * width);
+      if (bucketEnd > from) busy[Math.min(bucket, points - 1)] += sample.gpusBusy * (bucketEnd - from);
+      from = Math.max(from, bucketEnd);
     }
   }
   return busy.map((gpuSeconds, bucket) => ({
@@ -175,20 +175,21 @@ function windowedJain(
 ): QualityMetrics['jainWindowed'] {
   const windows = Math.max(1, Math.ceil(end / windowSeconds));
   const used = Array.from({ length: windows }, () => new Map<string, number>());
-  const clamp = (t: number): number => Math.min(windows - 1, Math.max(0, Math.floor(t / windowSeconds)));
+  const clampIndex = (w: number): number => Math.min(windows - 1, Math.max(0, w));
+  const clamp = (t: number): number => clampIndex(Math.floor(t / windowSeconds));
   for (const job of jobs) {
     if (!shares.has(job.tenant)) continue;
     // Active (waiting or running) from submission to end: present in those windows even at 0 use.
     // Windows are half-open: a job ending exactly at a boundary is not active in the next window.
-    const last = Math.max(clamp(job.submitAt), clamp(Math.ceil(job.endAt / windowSeconds) - 1));
+    const last = Math.max(clamp(job.submitAt), clampIndex(Math.ceil(job.endAt / windowSeconds) - 1));
     for (let w = clamp(job.submitAt); w <= last; w += 1) {
-      const usage = used[w]!;
+      const usage = used[w];
       if (!usage.has(job.tenant)) usage.set(job.tenant, 0);
     }
     const span = job.endAt - job.startAt;
     const work = job.gpus * job.durationSeconds;
     if (span <= 0) {
-      const usage = used[clamp(job.startAt)]!;
+      const usage = used[clamp(job.startAt)];
       usage.set(job.tenant, usage.get(job.tenant)! + work);
       continue;
     }
@@ -196,7 +197,7 @@ function windowedJain(
       const from = Math.max(job.startAt, w * windowSeconds);
       const to = w === windows - 1 ? job.endAt : Math.min(job.endAt, (w + 1) * windowSeconds);
       if (to <= from) continue;
-      const usage = used[w]!;
+      const usage = used[w];
       usage.set(job.tenant, usage.get(job.tenant)! + (work * (to - from)) / span);
     }
   }

@@ -52,4 +52,12 @@ export interface ReplayResult {
   /** Wall-clock time of the replay itself. */
   wallMs: number;
   cycles: number;
+  /**
+   * Jobs left out of the replay (not in `jobs`): more GPUs than the cluster has, or a shape no
+   * placement can ever give (a multi-node job whose GPUs are not a multiple of the GPUs per node,
+   * or larger than an interconnect domain).
+   */
+  dropped?: { tooLarge: number; unplaceableShape: number };
+  /** Total preemptions (Σ JobOutcome.preemptions). */
+  preemptions?: number;
 }

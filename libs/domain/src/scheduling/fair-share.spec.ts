@@ -261,7 +261,12 @@ describe("orderQueue with ordering 'fifo'", () => {
         ['light', 1],
       ]),
       queued: [
-        queued('poor-new', { programId: 'Poor', projectId: 'light', priorityTier: 9, queuedAt: new Date(T0 - 10) }),
+        queued('poor-new', {
+          programId: 'Poor',
+          projectId: 'light',
+          priorityTier: 9,
+          queuedAt: new Date(T0 - 10),
+        }),
         queued('rich-b', { programId: 'Rich', projectId: 'heavy', queuedAt: new Date(T0 - 500) }),
         queued('rich-old', { programId: 'Rich', projectId: 'heavy', queuedAt: new Date(T0 - 9e6) }),
         queued('rich-a', { programId: 'Rich', projectId: 'heavy', queuedAt: new Date(T0 - 500) }),

@@ -304,7 +304,7 @@ function fifoOrder(queued: readonly QueuedWorkload[]): Int32Array {
   keys.sort();
   const order = new Int32Array(n);
   for (let j = 0; j < n; j += 1) order[j] = keys[j] % n;
-  for (let j = 0; j < n; ) {
+  for (let j = 0; j < n;) {
     let k = j + 1;
     while (k < n && time[order[k]] === time[order[j]]) k += 1;
     if (k - j > 1) order.subarray(j, k).sort(byId);

@@ -12,3 +12,4 @@ export {
 } from './repositories/ledger.repository.js';
 export * from './repositories/workload-lifecycle.js';
 export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';
+export { auditJson } from './mappers/audit-json.js';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { AuditEventEntity } from '#persistence';
+import { AuditEventEntity, auditJson } from '#persistence';
 import { actorOf, type Principal } from '../auth/principal.js';
 
 export interface AuditInput {
@@ -24,8 +24,8 @@ export class AuditService {
       action: input.action,
       subjectType: input.subjectType,
       subjectId: input.subjectId,
-      before: toJson(input.before),
-      after: toJson(input.after),
+      before: auditJson(input.before),
+      after: auditJson(input.after),
       requestId: input.requestId ?? null,
     });
   }
@@ -35,14 +35,4 @@ export class AuditService {
       .getRepository(AuditEventEntity)
       .find({ where: { subjectType, subjectId }, order: { id: 'ASC' } });
   }
-}
-
-/** bigint cannot go through JSON.stringify: store it as a decimal string. */
-function toJson(value: unknown): object | null {
-  if (value === undefined || value === null) return null;
-  const json = JSON.stringify(value, (_key, inner: unknown) =>
-    typeof inner === 'bigint' ? inner.toString() : inner,
-  );
-  const parsed: unknown = JSON.parse(json);
-  return typeof parsed === 'object' && parsed !== null ? parsed : { value: parsed };
 }

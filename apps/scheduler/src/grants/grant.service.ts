@@ -6,6 +6,7 @@ import {
   AllocationRequestEntity,
   AllocationRequestLineEntity,
   AuditEventEntity,
+  auditJson,
   GrantIntentEntity,
   postLedgerTransaction,
 } from '#persistence';
@@ -157,11 +158,7 @@ export class GrantService {
       subjectType: 'allocation_request',
       subjectId: requestId,
       before: null,
-      after: JSON.parse(
-        JSON.stringify(after, (_key, value: unknown) =>
-          typeof value === 'bigint' ? value.toString() : value,
-        ),
-      ) as object,
+      after: auditJson(after),
       requestId: jobId ? `job:${jobId}` : null,
     });
   }

@@ -1,11 +1,13 @@
 import type { DataSource } from 'typeorm';
-import { holdTransaction } from '../../libs/domain/src/index.js';
+import { holdTransaction, meteredGpuSeconds } from '../../libs/domain/src/index.js';
 import {
   createDataSource,
   NodeEntity,
   postLedgerTransaction,
   WorkloadEntity,
   WorkloadPlacementEntity,
+  postUsageBatch,
+  storeUsageBatch,
 } from '../../libs/persistence/src/index.js';
 import { JobProducer } from '../../libs/queues/src/index.js';
 import { NATIONAL_POOL, seedNationalPool, type PoolSeedCall } from '../../apps/api/src/cli/pool-seed.js';
@@ -534,9 +536,36 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
     const ended = await db.getRepository(WorkloadEntity).findOneByOrFail({ id: gang.id });
     expect(ended).toMatchObject({ state: 'failed', endReason: reason, heldGpuSeconds: 0n });
     expect(ended.endedAt).not.toBeNull();
-    // It ran about ten minutes on 16 GPUs: that much is consumed, the rest of the hold released.
-    expect(ended.consumedGpuSeconds).toBeGreaterThanOrEqual(16n * 600n);
-    expect(ended.consumedGpuSeconds).toBeLessThan(16n * 700n);
+    // It ran about ten minutes on 16 GPUs. The end charges nothing (usage records do): that time
+    // stays held for its meter, the rest of the hold is released, and the attempt is marked for a
+    // refund because the infrastructure failed it.
+    expect(ended.consumedGpuSeconds).toBe(0n);
+    const [hold] = await db.query<{ remaining: string; refund_reason: string | null }[]>(
+      `SELECT remaining_gpu_seconds::text AS remaining, refund_reason FROM workload_holds
+        WHERE workload_id = $1 AND attempt = 0`,
+      [gang.id],
+    );
+    expect(BigInt(hold.remaining)).toBeGreaterThanOrEqual(16n * 600n);
+    expect(BigInt(hold.remaining)).toBeLessThan(16n * 700n);
+    expect(hold.refund_reason).toBe(reason);
+    // The cluster's meter for those ten minutes arrives: consumed, and refunded in the same posting.
+    const ranFrom = gang.startedAt ?? startedAt;
+    const stored = await storeUsageBatch(db, null, [
+      {
+        source: 'pool-e2e',
+        externalId: `${gang.id}:0`,
+        allocationId,
+        workloadId: gang.id,
+        attempt: 0,
+        gpuModel: 'H100',
+        gpus: 16,
+        startedAt: ranFrom,
+        endedAt: ended.endedAt!,
+        gpuSeconds: meteredGpuSeconds(16, ranFrom, ended.endedAt!),
+        late: false,
+      },
+    ]);
+    expect((await postUsageBatch(db, stored.batchId!)).posted).toBe(true);
     expect((await db.getRepository(WorkloadEntity).findOneByOrFail({ id: bystander.id })).state).toBe(
       'running',
     );
@@ -547,23 +576,33 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
     expect((await nodeNamed(bystanderNode.name)).gpusAllocated).toBe(2);
     expect(await db.getRepository(WorkloadPlacementEntity).count({ where: { workloadId: gang.id } })).toBe(0);
 
-    // The ledger: every transaction balances, the gang's hold is settled once, the hold account holds
-    // exactly the bystander's hold, and granted = remaining + held + consumed.
+    // The ledger: every transaction balances, the gang's hold is released once, its metered usage
+    // is refunded (consumed back to 0, naming the node failure), the hold account holds exactly the
+    // bystander's hold, and granted = remaining + held + consumed.
     const [ledger] = await db.query<
-      { unbalanced: number; settles: number; hold: string; allocation: string; consumed: string }[]
+      {
+        unbalanced: number;
+        releases: number;
+        refund_memo: string | null;
+        hold: string;
+        allocation: string;
+        consumed: string;
+      }[]
     >(
       `SELECT
          (SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY transaction_id
             HAVING SUM(amount) <> 0) x)::int AS unbalanced,
-         (SELECT count(*) FROM ledger_transactions WHERE idempotency_key = 'settle:' || $2 || ':0')::int AS settles,
+         (SELECT count(*) FROM ledger_transactions WHERE idempotency_key = 'release:' || $2 || ':0:end')::int AS releases,
+         (SELECT max(memo) FROM ledger_transactions WHERE kind = 'refund' AND idempotency_key LIKE 'refund:%' || $2 || '%') AS refund_memo,
          (SELECT coalesce(SUM(amount), 0) FROM ledger_entries WHERE account = 'hold:' || $1)::text AS hold,
          (SELECT coalesce(SUM(amount), 0) FROM ledger_entries WHERE account = 'allocation:' || $1)::text AS allocation,
          (SELECT coalesce(SUM(amount), 0) FROM ledger_entries WHERE account = 'consumed:' || $1)::text AS consumed`,
       [allocationId, gang.id],
     );
-    expect(ledger).toMatchObject({ unbalanced: 0, settles: 1 });
+    expect(ledger).toMatchObject({ unbalanced: 0, releases: 1 });
+    expect(ledger.refund_memo).toContain('node_down');
     expect(BigInt(ledger.hold)).toBe(BigInt(2 * HOUR));
-    expect(BigInt(ledger.consumed)).toBe(ended.consumedGpuSeconds);
+    expect(BigInt(ledger.consumed)).toBe(0n);
     expect(BigInt(ledger.allocation) + BigInt(ledger.hold) + BigInt(ledger.consumed)).toBe(
       1_000n * BigInt(HOUR),
     );

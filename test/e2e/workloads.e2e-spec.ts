@@ -15,10 +15,12 @@ import {
   NodeEntity,
   NodePoolEntity,
   postLedgerTransaction,
+  postUsageBatch,
   ProjectEntity,
   ProjectMemberEntity,
   SiteEntity,
   WorkloadEntity,
+  WorkloadHoldEntity,
   WorkloadPlacementEntity,
 } from '../../libs/persistence/src/index.js';
 import { JobProducer, type JobItem } from '../../libs/queues/src/index.js';
@@ -75,6 +77,37 @@ describe('workloads (e2e)', () => {
       .post(`/v1/agent/workloads/${id}/events`)
       .set(auth(agentToken))
       .send({ at: new Date().toISOString(), ...payload });
+  /** What a cluster agent does before reporting the end: meters the attempt, then the job posts it. */
+  const meter = async (
+    workloadId: string,
+    allocationId: string,
+    gpus: number,
+    runtimeSeconds: number,
+    attempt = 0,
+  ): Promise<void> => {
+    const endedAt = new Date();
+    const response = await api.http
+      .post('/v1/usage/records')
+      .set(auth(agentToken))
+      .send({
+        records: [
+          {
+            source: 'test-agent',
+            externalId: `${workloadId}:${attempt}`,
+            allocationId,
+            workloadId,
+            attempt,
+            gpuModel: 'H200',
+            gpus,
+            startedAt: new Date(endedAt.getTime() - runtimeSeconds * 1000).toISOString(),
+            endedAt: endedAt.toISOString(),
+          },
+        ],
+      });
+    expect(response.status).toBe(202);
+    expect(response.body).toMatchObject({ accepted: 1, duplicates: 0, rejected: [] });
+    await postUsageBatch(db, response.body.batchId as string);
+  };
   const setAllocation = (id: string, patch: AllocationPatch) =>
     db.getRepository(AllocationEntity).update(id, patch);
   const balances = async (allocationId: string) => {
@@ -119,6 +152,15 @@ describe('workloads (e2e)', () => {
         admittedAt: new Date(),
         dispatchedAt: new Date(),
         heldGpuSeconds: hold,
+      });
+      // The attempt's hold, as the cycle records it (usage records draw on it).
+      await manager.getRepository(WorkloadHoldEntity).insert({
+        workloadId,
+        attempt,
+        allocationId: workload.allocationId,
+        heldGpuSeconds: hold,
+        remainingGpuSeconds: hold,
+        admittedAt: new Date(),
       });
     });
   }
@@ -194,7 +236,7 @@ describe('workloads (e2e)', () => {
     const created = await api.http
       .post('/v1/api-tokens')
       .set(auth(api.adminToken))
-      .send({ name: 'test cluster agent', scopes: ['agent'] });
+      .send({ name: 'test cluster agent', scopes: ['agent', 'usage:write'] });
     expect(created.status).toBe(201);
     agentToken = created.body.token as string;
 
@@ -514,6 +556,7 @@ describe('workloads (e2e)', () => {
       stop: false,
     });
 
+    await meter(id, allocationA, 16, 1234);
     const enqueuedBefore = enqueueCalls.length;
     const ended = await event(id, { attempt: 0, type: 'ended', outcome: 'succeeded', runtimeSeconds: 1234 });
     expect(ended.status).toBe(200);
@@ -613,6 +656,8 @@ describe('workloads (e2e)', () => {
   it('records a failed run as failed, consuming what it ran', async () => {
     const id = await submit(alice, { gpus: 2, walltimeSeconds: HOUR, name: 'crashes' });
     await admitByHand(id, [nodes[7]]);
+    // The workload's own failure (not the infrastructure's): its metered usage counts.
+    await meter(id, allocationA, 2, 30);
     const ended = await event(id, {
       attempt: 0,
       type: 'ended',

@@ -304,13 +304,21 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
        FROM workloads WHERE id = $1`,
       [lost.id],
     );
-    // Charged for its walltime at most: what it held, never an overdraft.
-    expect(ended).toEqual({
-      state: 'failed',
-      end_reason: LOST_RUN_REASON,
-      placements: 0,
-      consumed: String(lost.gpus * lost.walltime_seconds),
+    // Nothing is charged by the end itself (usage records are); the time it may have run (its
+    // walltime at most) stays held for its meter, which will be refunded: the infrastructure lost it.
+    expect(ended).toEqual({ state: 'failed', end_reason: LOST_RUN_REASON, placements: 0, consumed: '0' });
+    const [hold] = await dataSource.query<
+      { remaining: string; refund_reason: string; release_after: Date }[]
+    >(
+      `SELECT remaining_gpu_seconds::text AS remaining, refund_reason, release_after
+         FROM workload_holds WHERE workload_id = $1 AND attempt = 0`,
+      [lost.id],
+    );
+    expect(hold).toMatchObject({
+      remaining: String(lost.gpus * lost.walltime_seconds),
+      refund_reason: LOST_RUN_REASON,
     });
+    expect(hold?.release_after).not.toBeNull();
     expect(await poolFacts(dataSource, GPU_MODEL)).toMatchObject({ mismatched: 0, negative_allocations: 0 });
   });
 });

@@ -7,6 +7,9 @@ import {
   endWorkload,
   lockPartition,
   markPartitionDirty,
+  METERING_GRACE_MS,
+  releaseStaleHolds,
+  storeUsageBatch,
   WorkloadEntity,
 } from '../../libs/persistence/src/index.js';
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
@@ -172,9 +175,34 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
           stats.cancels += 1;
           return;
         }
-        const data = job.data as { workloadId: string; attempt: number; runtimeSeconds: number };
+        const data = job.data as {
+          workloadId: string;
+          attempt: number;
+          runtimeSeconds: number;
+          allocationId: string;
+          gpus: number;
+        };
         stats.runs += 1;
         await new Promise((resolve) => setTimeout(resolve, 10 + randomInt(120)));
+        // Like the agent: the attempt's usage record first (posted by the schedulers' usage.post
+        // workers), then its end. A stale attempt's record is metered too: usage is a fact.
+        const meteredAt = new Date();
+        const stored = await storeUsageBatch(dataSource, null, [
+          {
+            source: 'fake-cluster',
+            externalId: `${data.workloadId}:${data.attempt}`,
+            allocationId: data.allocationId,
+            workloadId: data.workloadId,
+            attempt: data.attempt,
+            gpuModel: GPU_MODEL,
+            gpus: data.gpus,
+            startedAt: meteredAt,
+            endedAt: new Date(meteredAt.getTime() + data.runtimeSeconds * 1000),
+            gpuSeconds: BigInt(data.gpus) * BigInt(data.runtimeSeconds),
+            late: false,
+          },
+        ]);
+        if (stored.batchId) await producer.enqueue({ name: 'usage.post', data: { batchId: stored.batchId } });
         const ended = await dataSource.transaction(async (manager) => {
           await lockPartition(manager, GPU_MODEL);
           const workload = await manager.getRepository(WorkloadEntity).findOneBy({ id: data.workloadId });
@@ -344,6 +372,18 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       120_000,
     );
     const finishedMs = Date.now() - started;
+    await waitFor(
+      'every usage batch to be posted',
+      async () => {
+        const [row] = await dataSource.query<{ open: number }[]>(
+          'SELECT count(*)::int AS open FROM usage_batches WHERE posted_at IS NULL',
+        );
+        return row?.open === 0;
+      },
+      60_000,
+    );
+    // Cancelled runs send no usage: what their runtime kept held goes back after the metering grace.
+    await releaseStaleHolds(dataSource, new Date(Date.now() + 2 * METERING_GRACE_MS), 100_000);
     sampling = false;
     await sampler;
 
@@ -369,22 +409,26 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
     expect((byState.succeeded ?? 0) + (byState.cancelled ?? 0)).toBe(WORKLOADS);
     expect(byState.cancelled ?? 0).toBe(cancelled);
 
-    // One hold per admission attempt, each settled once; holds all back to zero; ledger balanced.
+    // One hold per admission attempt, each closed once; usage posted exactly once per record; holds
+    // all back to zero; ledger balanced.
     const [ledger] = await dataSource.query<
       {
         holds: number;
         hold_keys: number;
-        settles: number;
+        hold_rows: number;
+        closed_holds: number;
         open_holds: number;
         bad_attempts: number;
         unbalanced: number;
         consumed_mismatch: number;
+        usage_drift: number;
       }[]
     >(
       `SELECT
          (SELECT count(*) FROM ledger_transactions WHERE kind = 'hold')::int AS holds,
          (SELECT count(DISTINCT idempotency_key) FROM ledger_transactions WHERE kind = 'hold')::int AS hold_keys,
-         (SELECT count(*) FROM ledger_transactions WHERE idempotency_key LIKE 'settle:%')::int AS settles,
+         (SELECT count(*) FROM workload_holds)::int AS hold_rows,
+         (SELECT count(*) FROM workload_holds WHERE ended_at IS NOT NULL)::int AS closed_holds,
          (SELECT count(*) FROM (SELECT account FROM ledger_entries WHERE account LIKE 'hold:%'
             GROUP BY account HAVING sum(amount) <> 0) x)::int AS open_holds,
          (SELECT count(*) FROM ledger_transactions t
@@ -393,19 +437,21 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
          (SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY transaction_id
             HAVING sum(amount) <> 0) x)::int AS unbalanced,
          (SELECT count(*) FROM workloads w LEFT JOIN (
-            SELECT split_part(t.idempotency_key, ':', 2)::uuid AS workload_id, sum(e.amount) AS used
-            FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id AND e.account LIKE 'consumed:%'
-            WHERE t.idempotency_key LIKE 'settle:%' GROUP BY 1) c ON c.workload_id = w.id
-            WHERE w.consumed_gpu_seconds <> coalesce(c.used, 0))::int
-            AS consumed_mismatch`,
+            SELECT workload_id, sum(gpu_seconds) AS used FROM usage_records GROUP BY 1) c ON c.workload_id = w.id
+            WHERE w.consumed_gpu_seconds <> coalesce(c.used, 0))::int AS consumed_mismatch,
+         ((SELECT coalesce(sum(gpu_seconds), 0) FROM usage_records)
+           - (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+               WHERE t.idempotency_key LIKE 'usage:%' AND e.account LIKE 'consumed:%'))::int AS usage_drift`,
     );
     expect(ledger).toMatchObject({
       hold_keys: ledger?.holds,
-      settles: ledger?.holds,
+      hold_rows: ledger?.holds,
+      closed_holds: ledger?.holds,
       open_holds: 0,
       bad_attempts: 0,
       unbalanced: 0,
       consumed_mismatch: 0,
+      usage_drift: 0,
     });
     expect(ledger?.holds).toBeGreaterThanOrEqual(WORKLOADS - cancelled);
 

@@ -38,7 +38,8 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
 export async function createTestDatabase(
   label: string,
 ): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
-  const name = `gpupool_t_${label
+  // The creation time is in the name: another run's global setup drops only databases over an hour old.
+  const name = `gpupool_t_${Math.floor(Date.now() / 1000)}_${label
     .replace(/[^a-z0-9]/gi, '_')
     .toLowerCase()
     .slice(0, 30)}_${randomBytes(4).toString('hex')}`;

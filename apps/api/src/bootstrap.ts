@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
@@ -30,7 +31,8 @@ export async function createApiApp(
     abortOnError: false,
   });
   app.useLogger(options.logs === false ? false : app.get(Logger));
-  // Bodies above 2 MB are refused with 413 (usage batches come later with their own limit).
+  // Bodies above 2 MB are refused with 413, except usage batches (10,000 records of ~300 bytes).
+  app.use('/v1/usage/records', json({ limit: '16mb', strict: true }));
   app.useBodyParser('json', { limit: '2mb', strict: true });
   app.set('query parser', 'simple');
   app.disable('x-powered-by');

@@ -10,6 +10,11 @@ import { AllocationsModule } from './allocations/allocations.module.js';
 import { WorkloadsModule } from './workloads/workloads.module.js';
 import { AgentModule } from './agent/agent.module.js';
 import { PoolModule } from './pool/pool.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
+import { UsageReportsModule } from './usage-reports/usage-reports.module.js';
+import { RecallsModule } from './recalls/recalls.module.js';
+import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
+import { UsageModule } from './usage/usage.module.js';
 
 /** Every feature module of the API, in one list (add yours here). */
 export const FEATURE_MODULES: Type[] = [
@@ -24,4 +29,9 @@ export const FEATURE_MODULES: Type[] = [
   WorkloadsModule,
   AgentModule,
   PoolModule,
+  NotificationsModule,
+  UsageReportsModule,
+  RecallsModule,
+  ReconciliationModule,
+  UsageModule,
 ];

@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
 import { runSchedulingCycle } from '#domain';
-import { createDataSource } from '#persistence';
+import { burnRateAlerts, createDataSource, proposeRecalls } from '#persistence';
 import {
   JobProducer,
   parseJob,
@@ -18,12 +18,17 @@ import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
 import { GrantService } from './grants/grant.service.js';
 import { createLogger, type Logger } from './logger.js';
+import { UsageService } from './usage/usage.service.js';
+import { WebhookDeliveryService } from './notifications/webhook-delivery.service.js';
+import { WebhookReconciler } from './notifications/webhook-reconciler.service.js';
 import { GrantReconciler } from './reconciler/grant-reconciler.service.js';
 import { WorkloadReconciler } from './reconciler/workload-reconciler.js';
 import { assertHandlers, type JobContext, type JobHandlers } from './workers/job-handlers.js';
 
 const RECONCILE_SCHEDULER_ID = 'reconcile-grants';
 const RECONCILE_WORKLOADS_SCHEDULER_ID = 'reconcile-workloads';
+const RECONCILE_USAGE_SCHEDULER_ID = 'reconcile-usage';
+const RECONCILE_WEBHOOKS_SCHEDULER_ID = 'reconcile-webhooks';
 
 /** Queued workloads whose estimated start is computed each cycle (the rest show position only). */
 export const SCHEDULER_ESTIMATE_LIMIT = 1000;
@@ -36,6 +41,8 @@ const WORKER_CONCURRENCY: Record<QueueName, number> = {
   scheduling: 2,
   dispatch: 16,
   maintenance: 1,
+  usage: 2,
+  notifications: 8,
   'cluster-simulator': 1,
 };
 
@@ -83,6 +90,7 @@ export class SchedulerProcess {
         backfill: this.config.SCHEDULER_BACKFILL,
         preemption: this.config.SCHEDULER_PREEMPTION,
         estimateLimit: SCHEDULER_ESTIMATE_LIMIT,
+        starvationAfterSeconds: this.config.SCHEDULER_STARVATION_SECONDS,
       },
     });
     // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
@@ -96,6 +104,17 @@ export class SchedulerProcess {
       dispatchGraceMs: this.config.RECONCILE_GRACE_MS,
       lostGraceMs: LOST_RUN_GRACE_MS,
     });
+    const dataSource = this.dataSource;
+    const usage = new UsageService(this.dataSource, this.producer, this.logger, {
+      unpostedGraceMs: this.config.RECONCILE_GRACE_MS,
+      driftCheckIntervalMs: this.config.USAGE_DRIFT_CHECK_INTERVAL_MS,
+      extras: {
+        proposeRecalls: (now) => proposeRecalls(dataSource, now),
+        burnRateAlerts: (now) => burnRateAlerts(dataSource, now),
+      },
+    });
+    const webhooks = new WebhookDeliveryService(this.dataSource, this.logger);
+    const webhookReconciler = new WebhookReconciler(this.dataSource, this.producer, this.logger);
 
     const handlers: JobHandlers = {
       'grant.allocation': async (data, context) => {
@@ -115,6 +134,10 @@ export class SchedulerProcess {
       'dispatch.workload': (data) => dispatcher.dispatch(data.workloadId, data.attempt),
       'dispatch.cancel': (data) => dispatcher.cancel(data.workloadId, data.attempt, data.reason),
       'reconcile.workloads': () => workloadReconciler.sweep(),
+      'usage.post': (data) => usage.post(data.batchId),
+      'reconcile.usage': () => usage.sweep(),
+      'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
+      'reconcile.webhooks': () => webhookReconciler.sweep(),
     };
     assertHandlers(handlers);
 
@@ -175,6 +198,14 @@ export class SchedulerProcess {
         return handlers['dispatch.cancel'](item.data, context);
       case 'reconcile.workloads':
         return handlers['reconcile.workloads'](item.data, context);
+      case 'usage.post':
+        return handlers['usage.post'](item.data, context);
+      case 'reconcile.usage':
+        return handlers['reconcile.usage'](item.data, context);
+      case 'webhook.deliver':
+        return handlers['webhook.deliver'](item.data, context);
+      case 'reconcile.webhooks':
+        return handlers['reconcile.webhooks'](item.data, context);
       case 'cluster.run':
       case 'cluster.cancel':
         throw new UnrecoverableError(`Job ${item.name} belongs to the simulated cluster, not the scheduler`);
@@ -195,6 +226,18 @@ export class SchedulerProcess {
       RECONCILE_WORKLOADS_SCHEDULER_ID,
       { every: this.config.RECONCILE_INTERVAL_MS },
       { name: 'reconcile.workloads', data: {}, opts },
+    );
+    // Usage: batches Redis lost, holds never metered, ended windows, recalls, alerts, drift.
+    await maintenance.upsertJobScheduler(
+      RECONCILE_USAGE_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      { name: 'reconcile.usage', data: {}, opts },
+    );
+    // Webhook retries are due in PostgreSQL; this sweep sends them (and anything Redis lost).
+    await maintenance.upsertJobScheduler(
+      RECONCILE_WEBHOOKS_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      { name: 'reconcile.webhooks', data: {}, opts },
     );
   }
 

@@ -30,6 +30,12 @@ interface WorkerHandle {
 interface Run {
   workloadId: string;
   attempt: number;
+  /** For the usage record (absent on jobs queued before these fields existed: no record then). */
+  allocationId?: string;
+  gpuModel?: string;
+  gpus: number;
+  /** When the start was reported: the usage record's startedAt. */
+  startedAt: Date;
   timer: { clear(): void };
   /** Aborts the run's pending reports (cancel, a newer attempt, shutdown). */
   abort: AbortController;
@@ -165,6 +171,10 @@ export class SimulatedClusterAgent {
       case 'dispatch.workload':
       case 'dispatch.cancel':
       case 'reconcile.workloads':
+      case 'usage.post':
+      case 'reconcile.usage':
+      case 'webhook.deliver':
+      case 'reconcile.webhooks':
         throw new UnrecoverableError(`${item.name} is not a simulated cluster job`);
     }
   }
@@ -187,9 +197,10 @@ export class SimulatedClusterAgent {
       this.drop(current);
     }
     const abort = new AbortController();
+    const startedAt = new Date();
     const started = this.report(
       data.workloadId,
-      { type: 'started', attempt: data.attempt, at: now() },
+      { type: 'started', attempt: data.attempt, at: startedAt.toISOString() },
       abort.signal,
     ).then((stop) => {
       // gpupool cancelled or preempted this attempt and the stop never reached us: stop it now.
@@ -206,6 +217,10 @@ export class SimulatedClusterAgent {
     const run: Run = {
       workloadId: data.workloadId,
       attempt: data.attempt,
+      allocationId: data.allocationId,
+      gpuModel: data.gpuModel,
+      gpus: data.gpus,
+      startedAt,
       abort,
       started,
       timer: longTimeout(() => void this.finish(run, data.runtimeSeconds), realMs),
@@ -233,6 +248,8 @@ export class SimulatedClusterAgent {
   private async finish(run: Run, runtimeSeconds: number): Promise<void> {
     await run.started;
     if (this.runs.get(run.workloadId) !== run) return;
+    // Like a real agent: the run's metered usage first, then its end.
+    await this.meter(run, runtimeSeconds);
     await this.report(
       run.workloadId,
       { type: 'ended', attempt: run.attempt, at: now(), outcome: 'succeeded', runtimeSeconds },
@@ -240,6 +257,28 @@ export class SimulatedClusterAgent {
     );
     if (this.runs.get(run.workloadId) === run) this.runs.delete(run.workloadId);
     this.logger.info({ workloadId: run.workloadId, attempt: run.attempt, runtimeSeconds }, 'run ended');
+  }
+
+  /**
+   * Sends the attempt's usage record to POST /v1/usage/records (scope `usage:write`). The simulated
+   * clock runs timeScale times faster than the wall clock, so the record spans the SIMULATED runtime
+   * from the real start (the API of an `npm start` deployment accepts records ending that far
+   * ahead: USAGE_FUTURE_TOLERANCE_MS). The external id is the attempt, so a re-send counts once.
+   */
+  private async meter(run: Run, runtimeSeconds: number): Promise<void> {
+    if (!run.allocationId || !run.gpuModel || runtimeSeconds <= 0) return;
+    const record = {
+      source: 'gpupool-simulator',
+      externalId: `${run.workloadId}:${run.attempt}`,
+      allocationId: run.allocationId,
+      workloadId: run.workloadId,
+      attempt: run.attempt,
+      gpuModel: run.gpuModel,
+      gpus: run.gpus,
+      startedAt: run.startedAt.toISOString(),
+      endedAt: new Date(run.startedAt.getTime() + runtimeSeconds * 1000).toISOString(),
+    };
+    await this.post('/v1/usage/records', { records: [record] }, run.workloadId, 'usage', run.abort.signal);
   }
 
   private drop(run: Run): void {
@@ -254,9 +293,27 @@ export class SimulatedClusterAgent {
    */
   /** Resolves to true when gpupool answered that this attempt must stop (see the events route). */
   private async report(workloadId: string, event: WorkloadEvent, signal: AbortSignal): Promise<boolean> {
-    const url = new URL(`/v1/agent/workloads/${workloadId}/events`, this.config.SIMULATOR_API_URL);
+    const answer = await this.post(
+      `/v1/agent/workloads/${workloadId}/events`,
+      event,
+      workloadId,
+      event.type,
+      signal,
+    );
+    return (answer as { stop?: unknown } | null)?.stop === true;
+  }
+
+  /** POSTs with retries (see `report`); resolves to the answer's JSON, or null when given up or refused. */
+  private async post(
+    path: string,
+    body: unknown,
+    workloadId: string,
+    what: string,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const url = new URL(path, this.config.SIMULATOR_API_URL);
     for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
-      if (signal.aborted) return false;
+      if (signal.aborted) return null;
       let problem: string;
       try {
         const response = await this.fetchImpl(url, {
@@ -265,38 +322,35 @@ export class SimulatedClusterAgent {
             'content-type': 'application/json',
             authorization: `Bearer ${this.config.SIMULATOR_API_TOKEN ?? ''}`,
           },
-          body: JSON.stringify(event),
+          body: JSON.stringify(body),
           signal: AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]),
         });
-        if (response.ok) {
-          const answer = (await response.json().catch(() => ({}))) as { stop?: unknown };
-          return answer.stop === true;
-        }
+        if (response.ok) return await response.json().catch((): unknown => ({}));
         const text = await response.text();
         problem = `HTTP ${response.status} ${text.slice(0, 300)}`;
         if (!isRetryable(response.status)) {
-          this.logger.error({ workloadId, event: event.type, problem }, 'report refused; not retrying');
-          return false;
+          this.logger.error({ workloadId, event: what, problem }, 'report refused; not retrying');
+          return null;
         }
       } catch (error) {
-        if (signal.aborted) return false;
+        if (signal.aborted) return null;
         problem = error instanceof Error ? error.message : String(error);
       }
       if (attempt === this.retry.maxAttempts) {
         this.logger.error(
-          { workloadId, event: event.type, attempts: attempt, problem },
+          { workloadId, event: what, attempts: attempt, problem },
           'report failed; giving up (the scheduler reconciler will find the attempt)',
         );
-        return false;
+        return null;
       }
       const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
       this.logger.warn(
-        { workloadId, event: event.type, attempt, problem, retryInMs: delay },
+        { workloadId, event: what, attempt, problem, retryInMs: delay },
         'report failed; retrying',
       );
       await sleep(delay, signal);
     }
-    return false;
+    return null;
   }
 
   /** SIGTERM: take no more jobs, then drop the runs in memory (the reconciler recovers them). */

@@ -32,6 +32,26 @@ export const configSchema = z.strictObject({
   RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10000),
   /** A grant intent older than this with no grant yet is re-enqueued by the reconciler. */
   RECONCILE_GRACE_MS: z.coerce.number().int().min(0).default(5000),
+  /**
+   * How far in the future a usage record may end (clock skew). A deployment driven by the simulated
+   * cluster, whose clock runs SIMULATOR_TIME_SCALE times faster, needs more (npm start sets it).
+   */
+  USAGE_FUTURE_TOLERANCE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60_000),
+  /** How often the usage sweep recomputes balances and rollups from the ledger and records. */
+  USAGE_DRIFT_CHECK_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
+  /**
+   * Starvation guard: a workload queued this long goes first, and is never preempted once started
+   * (0 = off, the default: on the Philly trace a guard of days made the policy FIFO; see the quality report).
+   */
+  SCHEDULER_STARVATION_SECONDS: z.coerce.number().int().min(0).default(0),
   /** BullMQ lock of an active job; a worker killed with SIGKILL has its jobs re-run after this. */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30000),
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30000),

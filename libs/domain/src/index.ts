@@ -18,3 +18,7 @@ export * from './scheduling/ordered-bitset.js';
 export * from './scheduling/placement.js';
 export * from './scheduling/fair-share.js';
 export * from './scheduling/cycle.js';
+export * from './usage/usage-record.js';
+export * from './usage/day-split.js';
+export * from './usage/alerts.js';
+export * from './usage/recall-rules.js';

@@ -12,4 +12,14 @@ export {
 } from './repositories/ledger.repository.js';
 export * from './repositories/workload-lifecycle.js';
 export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';
+export {
+  recordNotification,
+  type NotificationInput,
+  type RecordedNotification,
+} from './repositories/notifications.repository.js';
 export { auditJson } from './mappers/audit-json.js';
+export * from './repositories/usage.repository.js';
+export * from './repositories/usage-reconciliation.repository.js';
+export * from './repositories/usage-maintenance.repository.js';
+export * from './repositories/recall.repository.js';
+export * from './repositories/burn-rate.repository.js';

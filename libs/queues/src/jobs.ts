@@ -1,7 +1,15 @@
 import { z } from 'zod';
 
 /** Queue names: one per kind of work, so a slow kind never starves another. */
-export const QUEUE_NAMES = ['intake', 'scheduling', 'dispatch', 'maintenance', 'cluster-simulator'] as const;
+export const QUEUE_NAMES = [
+  'intake',
+  'scheduling',
+  'dispatch',
+  'maintenance',
+  'usage',
+  'notifications',
+  'cluster-simulator',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /**
@@ -25,10 +33,21 @@ export const jobSchemas = {
   }),
   /** Sweep: dirty partitions without a cycle, admitted workloads never dispatched. */
   'reconcile.workloads': z.strictObject({}),
+  /** Post the ledger and rollups of one ingested batch of usage records (idempotent). */
+  'usage.post': z.strictObject({ batchId: z.uuid() }),
+  /** Sweep: usage batches not yet posted (Redis lost the job), expiries, recalls, balance drift. */
+  'reconcile.usage': z.strictObject({}),
+  /** Send one webhook delivery (one attempt; failures are rescheduled in PostgreSQL). */
+  'webhook.deliver': z.strictObject({ deliveryId: z.uuid() }),
+  /** Sweep: webhook deliveries that are due and have no job. */
+  'reconcile.webhooks': z.strictObject({}),
   /** The simulated cluster: run one attempt for `runtimeSeconds` (scaled) and report it. */
   'cluster.run': z.strictObject({
     workloadId: z.uuid(),
     attempt: z.number().int().min(0),
+    /** What the agent's usage records name (jobs queued before these fields existed lack them). */
+    allocationId: z.uuid().optional(),
+    gpuModel: z.string().min(1).max(64).optional(),
     gpus: z.number().int().positive(),
     runtimeSeconds: z.number().int().min(0),
   }),
@@ -49,6 +68,10 @@ const queueOfJob: Record<JobName, QueueName> = {
   'dispatch.workload': 'dispatch',
   'dispatch.cancel': 'dispatch',
   'reconcile.workloads': 'maintenance',
+  'usage.post': 'usage',
+  'reconcile.usage': 'maintenance',
+  'webhook.deliver': 'notifications',
+  'reconcile.webhooks': 'maintenance',
   'cluster.run': 'cluster-simulator',
   'cluster.cancel': 'cluster-simulator',
 };
@@ -61,6 +84,10 @@ export const SCHEDULER_JOB_NAMES: JobName[] = [
   'dispatch.workload',
   'dispatch.cancel',
   'reconcile.workloads',
+  'usage.post',
+  'reconcile.usage',
+  'webhook.deliver',
+  'reconcile.webhooks',
 ];
 export const SIMULATOR_JOB_NAMES: JobName[] = ['cluster.run', 'cluster.cancel'];
 
@@ -99,6 +126,8 @@ export function jobOptionsFor(job: JobItem): JobOptions {
       return { ...base, jobId: `grant-${job.data.requestId}` };
     case 'reconcile.grants':
     case 'reconcile.workloads':
+    case 'reconcile.usage':
+    case 'reconcile.webhooks':
       return { ...base, attempts: 1 };
     case 'schedule.cycle':
       // Coalescing: while a cycle job of this partition waits, more triggers add nothing. A trigger
@@ -121,6 +150,12 @@ export function jobOptionsFor(job: JobItem): JobOptions {
       };
     case 'dispatch.cancel':
       return { ...base, jobId: `cancel-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
+    case 'usage.post':
+      // Coalesced per batch while waiting; posting is exactly-once in PostgreSQL (posted_at).
+      return { ...base, jobId: `usage-${job.data.batchId}`, removeOnComplete: true };
+    case 'webhook.deliver':
+      // One attempt per job: retries and backoff are PostgreSQL's (next_attempt_at), not BullMQ's.
+      return { ...base, attempts: 1, jobId: `webhook-${job.data.deliveryId}`, removeOnComplete: true };
     case 'cluster.run':
       return { ...base, jobId: `run-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
     case 'cluster.cancel':

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { notFound } from '#domain';
-import { endWorkload, lockPartition, WorkloadEntity } from '#persistence';
+import { endWorkload, lockPartition, WorkloadEntity, WorkloadHoldEntity } from '#persistence';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { WorkloadJobs } from '../workloads/workload-jobs.js';
@@ -12,8 +12,9 @@ import { decideEvent } from './event-fencing.js';
 
 /**
  * What cluster agents report about the attempts they run. Each event is applied at most once, in
- * one transaction under the partition lock: started (admitted → running) and ended (the hold settled:
- * gpus × runtime consumed, the rest back to the allocation, the GPUs freed).
+ * one transaction under the partition lock: started (admitted → running) and ended (the GPUs freed;
+ * the hold beyond gpus × runtime back to the allocation, the rest kept for the attempt's usage
+ * records, which are what consumes quota: see closeAttemptHold).
  */
 @Injectable()
 export class AgentService {
@@ -57,6 +58,9 @@ export class AgentService {
       if (event.type === 'started') {
         state = 'running';
         await repository.update(workloadId, { state, startedAt: at });
+        await manager
+          .getRepository(WorkloadHoldEntity)
+          .update({ workloadId, attempt: workload.attempt }, { startedAt: at });
       } else {
         state = event.outcome;
         await endWorkload(manager, workload, {

@@ -22,14 +22,15 @@ import type { ListAllocationsQuery } from './dto/allocation.request.js';
 import { allocationView, type AllocationView } from './dto/allocation.response.js';
 
 /**
- * Who may read which allocations: admins (and finance users not tied to an agency) all of them;
- * everyone else those of projects they belong to, plus — for finance users of an agency — those of
- * the agency's programs.
+ * Who may read which allocations (and their usage): admins, operators (who watch the pool's use) and
+ * finance users not tied to an agency all of them; everyone else those of projects they belong to,
+ * plus — for finance users of an agency — those of the agency's programs.
  */
-type ReadScope = { kind: 'all' } | { kind: 'scoped'; userId: string | null; agencyCode: string | null };
+export type ReadScope =
+  { kind: 'all' } | { kind: 'scoped'; userId: string | null; agencyCode: string | null };
 
-function readScopeOf(principal: Principal): ReadScope {
-  if (hasRole(principal, 'admin')) return { kind: 'all' };
+export function readScopeOf(principal: Principal): ReadScope {
+  if (hasRole(principal, 'admin') || hasRole(principal, 'operator')) return { kind: 'all' };
   if (principal.kind !== 'user') return { kind: 'scoped', userId: null, agencyCode: null };
   if (principal.roles.includes('finance')) {
     return principal.agencyCode === null
@@ -88,11 +89,29 @@ export class AllocationsService {
   /** One allocation with its balances; 404 for an allocation the caller may not read (no existence leak). */
   async get(principal: Principal, allocationId: string): Promise<AllocationView> {
     const manager = this.dataSource.manager;
+    const allocation = await this.readable(principal, allocationId, manager);
+    const balances = await this.balancesOf(manager, [allocation.id]);
+    return allocationView(allocation, balanceOrZero(balances, allocation.id));
+  }
+
+  /** The allocation row if the caller may read it, else 404 NOT_FOUND (for other features, e.g. usage). */
+  async readable(
+    principal: Principal,
+    allocationId: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<AllocationEntity> {
     const allocation = await manager.getRepository(AllocationEntity).findOne({ where: { id: allocationId } });
     if (!allocation || !(await this.mayRead(principal, allocation, manager)))
       throw notFound('Allocation', allocationId);
-    const balances = await this.balancesOf(manager, [allocation.id]);
-    return allocationView(allocation, balanceOrZero(balances, allocation.id));
+    return allocation;
+  }
+
+  /**
+   * A projectId filter the caller may use: 404 when they cannot see the project (finance users of an
+   * agency may name any existing project; what they read is still limited to their agency's programs).
+   */
+  async assertProjectFilterReadable(principal: Principal, projectId: string): Promise<void> {
+    await this.assertProjectReadable(principal, readScopeOf(principal), projectId);
   }
 
   private async mayRead(

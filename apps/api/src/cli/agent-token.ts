@@ -51,7 +51,7 @@ export async function ensureSimulatorToken(config: GpupoolConfig): Promise<strin
       const row = await tokens.save(
         tokens.create({
           name: SIMULATOR_TOKEN_NAME,
-          scopes: ['agent'],
+          scopes: ['agent', 'usage:write'],
           tokenHash,
           tokenPrefix,
           createdBy: admin.id,
@@ -62,7 +62,12 @@ export async function ensureSimulatorToken(config: GpupoolConfig): Promise<strin
         subjectType: 'api_token',
         subjectId: row.id,
         before: null,
-        after: { name: SIMULATOR_TOKEN_NAME, scopes: ['agent'], tokenPrefix, createdBy: admin.id },
+        after: {
+          name: SIMULATOR_TOKEN_NAME,
+          scopes: ['agent', 'usage:write'],
+          tokenPrefix,
+          createdBy: admin.id,
+        },
       });
       return token;
     });

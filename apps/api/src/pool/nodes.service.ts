@@ -170,6 +170,7 @@ export class NodesService {
         reason,
         runtimeSeconds: null,
         at,
+        refundReason: reason,
       });
       if (!ended) continue;
       failed.push(workload);

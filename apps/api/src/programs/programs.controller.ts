@@ -1,5 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequestId, Roles, Scopes } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -14,8 +14,10 @@ import {
 import {
   createProgramRequest,
   listProgramsQuery,
+  usagePolicyRequest,
   type CreateProgramRequest,
   type ListProgramsQuery,
+  type UsagePolicyRequest,
 } from './dto/program.request.js';
 import { ProgramReviewersService } from './program-reviewers.service.js';
 import { ProgramsService } from './programs.service.js';
@@ -53,6 +55,22 @@ export class ProgramsController {
   @Get(':id')
   get(@Param({ schema: idParams }) params: { id: string }) {
     return this.programs.get(params.id);
+  }
+
+  @Roles('admin')
+  @Put(':id/usage-policy')
+  @ApiOperation({
+    summary: "Replace a program's usage policy: onExhaustion and recall rules (admin, audited)",
+    description:
+      'Recall rules are checked by the domain: 400 INVALID_RECALL_RULES lists every problem and changes nothing.',
+  })
+  updateUsagePolicy(
+    @CurrentPrincipal() principal: Principal,
+    @Param({ schema: idParams }) params: { id: string },
+    @Body({ schema: usagePolicyRequest }) body: UsagePolicyRequest,
+    @RequestId() requestId: string | null,
+  ) {
+    return this.programs.updateUsagePolicy(principal, params.id, body, requestId);
   }
 
   @Roles('admin')

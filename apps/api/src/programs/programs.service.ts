@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import {
   conflict,
   gpuHoursToSeconds,
+  parseRecallRules,
   programBudgetTransaction,
   ruleViolated,
   validateProgramRules,
@@ -18,6 +19,7 @@ import {
   DEFAULT_SECTOR_TARGETS,
   type CreateProgramRequest,
   type ListProgramsQuery,
+  type UsagePolicyRequest,
 } from './dto/program.request.js';
 import { programView, type ProgramView } from './dto/program.response.js';
 import { newestFirst } from '../common/query-support.js';
@@ -43,6 +45,8 @@ export class ProgramsService {
     requestId: string | null,
   ): Promise<ProgramView> {
     const rules = validateProgramRules(rulesFromRequest(body));
+    // 400 INVALID_RECALL_RULES listing every problem, before anything is written.
+    const recallRules = parseRecallRules(body.recallRules ?? []);
     return this.dataSource.transaction(async (manager) => {
       const agency = await manager.getRepository(AgencyEntity).findOne({ where: { code: body.agencyCode } });
       if (!agency) {
@@ -68,6 +72,8 @@ export class ProgramsService {
           sectorTargets: rules.sectorTargets,
           rubric: rules.rubric,
           subsidyRates: rules.subsidyRates,
+          onExhaustion: body.onExhaustion ?? 'finish',
+          recallRules,
         })
         .orIgnore()
         .returning(['id'])
@@ -128,6 +134,39 @@ export class ProgramsService {
 
   async get(programId: string): Promise<ProgramView> {
     return this.view(this.dataSource.manager, programId);
+  }
+
+  /**
+   * Replaces what happens to running workloads of allocations that cannot run and the recall rules
+   * (400 INVALID_RECALL_RULES, nothing written, when a rule is wrong). Proposals already made stay;
+   * a rule id that stays the same does not fire again for the allocations it already proposed for.
+   */
+  async updateUsagePolicy(
+    principal: Principal,
+    programId: string,
+    body: UsagePolicyRequest,
+    requestId: string | null,
+  ): Promise<ProgramView> {
+    const recallRules = parseRecallRules(body.recallRules);
+    return this.dataSource.transaction(async (manager) => {
+      await this.reader.lockProgram(manager, programId);
+      const program = await this.reader.findProgram(manager, programId);
+      const before = { onExhaustion: program.onExhaustion, recallRules: program.recallRules };
+      await manager
+        .getRepository(ProgramEntity)
+        .update(programId, { onExhaustion: body.onExhaustion, recallRules });
+      const view = await this.view(manager, programId);
+      await this.audit.record(manager, {
+        principal,
+        action: 'program.usage_policy_changed',
+        subjectType: 'program',
+        subjectId: programId,
+        before,
+        after: { onExhaustion: view.onExhaustion, recallRules: view.recallRules },
+        requestId,
+      });
+      return view;
+    });
   }
 
   private async view(manager: EntityManager, programId: string): Promise<ProgramView> {

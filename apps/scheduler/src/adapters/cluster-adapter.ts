@@ -10,6 +10,8 @@ export interface DispatchRequest {
   id: string;
   /** Admission attempt: a preempted workload runs again as attempt + 1; reports carry it back. */
   attempt: number;
+  /** The allocation its usage is metered against (usage records name it). */
+  allocationId: string;
   gpus: number;
   gpuModel: string;
   walltimeSeconds: number;

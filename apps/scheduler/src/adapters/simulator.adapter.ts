@@ -21,6 +21,8 @@ export class SimulatorAdapter extends ClusterAdapter {
       data: {
         workloadId: workload.id,
         attempt: workload.attempt,
+        allocationId: workload.allocationId,
+        gpuModel: workload.gpuModel,
         gpus: workload.gpus,
         runtimeSeconds: workload.simulatedRuntimeSeconds ?? workload.walltimeSeconds,
       },

@@ -185,7 +185,7 @@ export class CycleService {
   }
 
   /**
-   * Preempted attempts end (their hold settled for the time they ran) and requeue with their age.
+   * Preempted attempts end (their hold closed and their usage refunded) and requeue with their age.
    * They go first: the GPUs they free may be what this round's admissions are placed on.
    */
   private async persistPreemptions(
@@ -305,6 +305,19 @@ export class CycleService {
       // A queued attempt that already holds quota would be admitted twice: never post over it.
       throw new Error(`admission attempts already hold quota: ${alreadyHeld.slice(0, 5).join(', ')}`);
     }
+    // The attempts' holds, which usage records draw on (see closeAttemptHold).
+    await manager.query(
+      `INSERT INTO workload_holds (workload_id, attempt, allocation_id, held_gpu_seconds, remaining_gpu_seconds, admitted_at)
+       SELECT id, attempt, allocation_id, held, held, $1 FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[])
+         AS v(id, attempt, allocation_id, held)`,
+      [
+        now,
+        admissions.map((admission) => admission.workloadId),
+        attempts,
+        admissions.map((admission) => loaded.allocationOf.get(admission.workloadId)),
+        admissions.map((admission) => admission.holdGpuSeconds.toString()),
+      ],
+    );
     await this.assertNoOverdraft(manager, admissions, loaded);
     return admissions.length;
   }

@@ -220,9 +220,8 @@ async function loadAllocations(
        GROUP BY allocation_id
      ),
      balances AS (
-       SELECT account, sum(amount) AS balance FROM ledger_entries
+       SELECT account, balance FROM account_balances
        WHERE account = ANY (SELECT 'allocation:' || allocation_id FROM involved)
-       GROUP BY account
      )
      SELECT a.id, a.max_concurrent_gpus, i.gpus_in_use,
             (a.status = 'active' AND a.starts_at <= $2 AND $2 < a.ends_at) AS admitting,

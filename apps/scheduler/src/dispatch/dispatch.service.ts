@@ -56,6 +56,7 @@ export class DispatchService {
     await adapter.dispatch({
       id: workload.id,
       attempt,
+      allocationId: workload.allocationId,
       gpus: workload.gpus,
       gpuModel: workload.gpuModel,
       walltimeSeconds: workload.walltimeSeconds,

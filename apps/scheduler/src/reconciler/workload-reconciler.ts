@@ -20,7 +20,7 @@ export interface WorkloadSweep {
   lost: number;
 }
 
-/** Lost runs end with this reason (the hold is settled for the time they ran, at most the walltime). */
+/** Lost runs end with this reason (their usage refunded: the infrastructure lost them). */
 export const LOST_RUN_REASON = 'lost: no end report within walltime';
 
 const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -130,7 +130,8 @@ export class WorkloadReconciler {
         );
         const done: JobItem[] = [];
         for (const workload of workloads) {
-          // Charged for the time it may have run, never beyond its walltime (what it held).
+          // Whatever the cluster meters for it is refunded: the run was lost by the infrastructure.
+          // The hold covering the time it may have run (never beyond its walltime) waits for that meter.
           const ranSeconds = workload.startedAt
             ? Math.min(
                 workload.walltimeSeconds,
@@ -142,6 +143,7 @@ export class WorkloadReconciler {
             reason: LOST_RUN_REASON,
             runtimeSeconds: ranSeconds,
             at,
+            refundReason: LOST_RUN_REASON,
           });
           if (changed) {
             done.push({

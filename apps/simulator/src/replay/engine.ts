@@ -25,12 +25,19 @@ export interface ReplayOptions {
   entitlementsBasisPoints?: Record<string, number>;
   /** Fair-share usage half-life. Default 7 days. */
   halfLifeSeconds?: number;
+  /** gpupool policy: the starvation guard. Default DEFAULT_STARVATION_AFTER_SECONDS; 0 = off. */
+  starvationAfterSeconds?: number;
   /** At most one scheduling cycle per this many simulated seconds. Default 60; 0 = every event. */
   cycleIntervalSeconds?: number;
 }
 
 export const DEFAULT_HALF_LIFE_SECONDS = 7 * 86_400;
 export const DEFAULT_CYCLE_INTERVAL_SECONDS = 60;
+/**
+ * gpupool's starvation guard in the replay (see SchedulingSettings.starvationAfterSeconds): off by
+ * default — on the Philly trace a guard of days turns the policy into FIFO (see the quality report).
+ */
+export const DEFAULT_STARVATION_AFTER_SECONDS = 0;
 
 /** Virtual clock origin (trace second 0). Only differences matter; fixed for determinism. */
 const ORIGIN_MS = Date.UTC(2017, 0, 1);
@@ -47,15 +54,16 @@ const UNLIMITED_GPU_SECONDS = 10n ** 18n;
 export function policySettings(
   policy: PolicyName,
   halfLifeSeconds = DEFAULT_HALF_LIFE_SECONDS,
+  starvationAfterSeconds = DEFAULT_STARVATION_AFTER_SECONDS,
 ): SchedulingSettings {
-  const base = { fairShareHalfLifeSeconds: halfLifeSeconds, estimateLimit: 0 };
+  const base = { fairShareHalfLifeSeconds: halfLifeSeconds, estimateLimit: 0, reportWaiting: false };
   switch (policy) {
     case 'fifo':
       return { ...base, ordering: 'fifo', backfill: false, preemption: false };
     case 'fifo-backfill':
       return { ...base, ordering: 'fifo', backfill: true, preemption: false };
     case 'gpupool':
-      return { ...base, ordering: 'fair_share', backfill: true, preemption: true };
+      return { ...base, ordering: 'fair_share', backfill: true, preemption: true, starvationAfterSeconds };
   }
 }
 
@@ -262,14 +270,13 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     entitlementsBasisPoints: entitlementMap,
     projectUsage,
     projectShares,
-    settings: policySettings(options.policy, halfLife),
+    settings: policySettings(options.policy, halfLife, options.starvationAfterSeconds),
   };
   let freeGpus = totalGpus;
 
-  /** fifo: admitted ones are flagged (queueAt −1) and compacted out after each cycle, in order. */
-  let removedFromFifo = 0;
-  const compactFifo = (): void => {
-    if (removedFromFifo === 0) return;
+  let removedFromQueue = 0;
+  const compactQueue = (): void => {
+    if (removedFromQueue === 0) return;
     let out = 0;
     for (let i = 0; i < queuedStates.length; i += 1) {
       const s = queuedStates[i];
@@ -281,29 +288,35 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     }
     queuedStates.length = out;
     queued.length = out;
-    removedFromFifo = 0;
+    removedFromQueue = 0;
   };
   const enqueue = (s: JobState): void => {
     s.queueAt = queued.length;
     queued.push(s.queued);
     queuedStates.push(s);
   };
+  // Admitted ones are flagged (queueAt −1) and compacted out after each cycle, so the queue stays
+  // in (queuedAt, id) order and the domain's ordering skips its age sort.
   const dequeue = (s: JobState): void => {
-    if (fifo) {
-      s.queueAt = -1;
-      removedFromFifo += 1;
-      return;
-    }
-    const at = s.queueAt;
-    const last = queued.length - 1;
-    if (at !== last) {
-      queued[at] = queued[last];
-      queuedStates[at] = queuedStates[last];
-      queuedStates[at].queueAt = at;
-    }
-    queued.pop();
-    queuedStates.pop();
     s.queueAt = -1;
+    removedFromQueue += 1;
+  };
+  /** A preempted job goes back to the queue at its original age (its place in (queuedAt, id) order). */
+  const requeue = (s: JobState): void => {
+    let lo = 0;
+    let hi = queuedStates.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const other = queuedStates[mid];
+      const before =
+        other.job.submitAt < s.job.submitAt ||
+        (other.job.submitAt === s.job.submitAt && compareStrings(other.job.id, s.job.id) < 0);
+      if (before) lo = mid + 1;
+      else hi = mid;
+    }
+    queuedStates.splice(lo, 0, s);
+    queued.splice(lo, 0, s.queued);
+    for (let i = lo; i < queuedStates.length; i += 1) queuedStates[i].queueAt = i;
   };
   const stopRunning = (s: JobState, at: number): void => {
     const r = s.running!;
@@ -414,14 +427,14 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       stopRunning(s, now);
       s.outcome.preemptions += 1;
       preemptions += 1;
-      enqueue(s);
+      requeue(s);
     }
     for (const a of decision.admitted) {
       const s = stateById.get(a.workloadId)!;
       dequeue(s);
       start(s, now, a.placement, a.borrowed);
     }
-    compactFifo();
+    compactQueue();
     let fragmented = 0;
     if (decision.reservation) {
       const head = stateById.get(decision.reservation.workloadId)!;

@@ -51,7 +51,9 @@ export function allocationBalance(
     if (posting.account === allocation) {
       result.remaining += posting.amount;
       if (posting.kind === 'grant' && posting.amount > 0n) result.granted += posting.amount;
-      if (posting.kind === 'expire' && posting.amount < 0n) result.returned -= posting.amount;
+      if ((posting.kind === 'expire' || posting.kind === 'recall') && posting.amount < 0n) {
+        result.returned -= posting.amount;
+      }
     } else if (posting.account === hold) {
       result.held += posting.amount;
     } else if (posting.account === consumed) {

@@ -22,6 +22,7 @@ export const LEDGER_TRANSACTION_KINDS = [
   'consume',
   'refund',
   'expire',
+  'recall',
 ] as const;
 export type LedgerTransactionKind = (typeof LEDGER_TRANSACTION_KINDS)[number];
 
@@ -193,6 +194,8 @@ export interface RefundPosting {
   /** What justifies the refund (e.g. a failed-node incident); one refund per reason. */
   refundId: string;
   gpuSeconds: bigint;
+  /** Why, for the people reading the ledger (e.g. "node_down: …", "preempted: …"); in the memo. */
+  reason?: string;
 }
 
 /** Consumed → allocation: gives back usage that should not count (e.g. a node failure). */
@@ -205,7 +208,9 @@ export function refundTransaction(refund: RefundPosting): LedgerTransaction {
       { account: consumedAccount(refund.allocationId), amount: -refund.gpuSeconds },
       { account: allocationAccount(refund.allocationId), amount: refund.gpuSeconds },
     ],
-    memo: `Refund ${hours(refund.gpuSeconds)} to allocation ${refund.allocationId}`,
+    memo:
+      `Refund ${hours(refund.gpuSeconds)} to allocation ${refund.allocationId}` +
+      (refund.reason ? `: ${refund.reason}` : ''),
   });
 }
 
@@ -230,5 +235,121 @@ export function expireTransaction(expire: ExpirePosting): LedgerTransaction {
       { account: programBudgetAccount(expire.programId, expire.gpuModel), amount: expire.gpuSeconds },
     ],
     memo: `Return ${hours(expire.gpuSeconds)} of ${expire.gpuModel} from allocation ${expire.allocationId} to program ${expire.programId}`,
+  });
+}
+
+/** How one metered amount divides between a workload's hold and the allocation: hold first. */
+export function splitUsageAgainstHold(
+  amount: bigint,
+  holdRemaining: bigint,
+): { fromHold: bigint; fromAllocation: bigint } {
+  if (amount < 0n) {
+    throw invalid(
+      'INVALID_LEDGER_AMOUNT',
+      `Usage cannot be negative, got ${amount.toString()} GPU-seconds.`,
+      {
+        gpuSeconds: amount.toString(),
+      },
+    );
+  }
+  const available = holdRemaining > 0n ? holdRemaining : 0n;
+  const fromHold = amount < available ? amount : available;
+  return { fromHold, fromAllocation: amount - fromHold };
+}
+
+export interface UsagePosting {
+  allocationId: string;
+  /** Identity of the metered usage, e.g. the usage record's id: the same usage posts once. */
+  postingKey: string;
+  /** Part of the usage covered by the workload's hold (see splitUsageAgainstHold). */
+  fromHold: bigint;
+  /** Part beyond the hold, or usage with no hold at all; may overdraw the allocation. */
+  fromAllocation: bigint;
+}
+
+/**
+ * Metered usage → consumed, taken from the hold as far as it covers and from the allocation for the
+ * rest. Usage is a fact: the allocation part is posted even when it overdraws the allocation.
+ */
+export function usageTransaction(usage: UsagePosting): LedgerTransaction {
+  const { allocationId, postingKey, fromHold, fromAllocation } = usage;
+  if (fromHold < 0n || fromAllocation < 0n) {
+    throw invalid(
+      'INVALID_LEDGER_AMOUNT',
+      `Usage ${postingKey} cannot take a negative amount from the hold or the allocation.`,
+      { fromHold: fromHold.toString(), fromAllocation: fromAllocation.toString() },
+    );
+  }
+  if (fromHold === 0n && fromAllocation === 0n) {
+    throw invalid('NOTHING_TO_SETTLE', `Usage ${postingKey} is 0 GPU-seconds, so there is nothing to post.`);
+  }
+  if (postingKey.trim() === '') {
+    throw invalid(
+      'INVALID_LEDGER_KEY',
+      `Usage on allocation ${allocationId} needs a posting key to count once.`,
+    );
+  }
+  const entries: LedgerEntry[] = [];
+  if (fromHold !== 0n) entries.push({ account: holdAccount(allocationId), amount: -fromHold });
+  if (fromAllocation !== 0n)
+    entries.push({ account: allocationAccount(allocationId), amount: -fromAllocation });
+  entries.push({ account: consumedAccount(allocationId), amount: fromHold + fromAllocation });
+  return build({
+    kind: 'consume',
+    idempotencyKey: `usage:${postingKey}`,
+    entries,
+    memo: `Usage ${hours(fromHold + fromAllocation)} on allocation ${allocationId} (${hours(fromHold)} from the hold, ${hours(fromAllocation)} from the allocation)`,
+  });
+}
+
+export interface ReleasePosting {
+  allocationId: string;
+  workloadId: string;
+  /** Admission attempt whose hold this releases (see HoldPosting.attempt). */
+  attempt?: number;
+  /** What is left of the hold once its usage has been posted. */
+  gpuSeconds: bigint;
+  /**
+   * Names one of several releases of the same hold (e.g. "end", then "grace" once late usage had its
+   * chance); without it the attempt has one release. Each step needs its own key to post at all.
+   */
+  stage?: string;
+}
+
+/** Hold → allocation: the unused rest of a finished workload's hold, when usage is posted per record. */
+export function releaseHoldTransaction(release: ReleasePosting): LedgerTransaction {
+  requirePositive(release.gpuSeconds, 'A hold release');
+  const stage = release.stage === undefined ? '' : `:${release.stage}`;
+  return build({
+    kind: 'release',
+    idempotencyKey: `release:${release.workloadId}:${release.attempt ?? 0}${stage}`,
+    entries: [
+      { account: holdAccount(release.allocationId), amount: -release.gpuSeconds },
+      { account: allocationAccount(release.allocationId), amount: release.gpuSeconds },
+    ],
+    memo: `Release ${hours(release.gpuSeconds)} unused by workload ${release.workloadId}`,
+  });
+}
+
+export interface RecallPosting {
+  programId: string;
+  gpuModel: string;
+  allocationId: string;
+  /** The accepted recall proposal; one posting per proposal, whatever is retried. */
+  proposalId: string;
+  gpuSeconds: bigint;
+}
+
+/** Allocation → program: an under-used allocation gives back part of its balance (use it or lose it). */
+export function recallTransaction(recall: RecallPosting): LedgerTransaction {
+  requirePositive(recall.gpuSeconds, 'A recall');
+  return build({
+    kind: 'recall',
+    idempotencyKey: `recall:${recall.proposalId}`,
+    entries: [
+      { account: allocationAccount(recall.allocationId), amount: -recall.gpuSeconds },
+      { account: programBudgetAccount(recall.programId, recall.gpuModel), amount: recall.gpuSeconds },
+    ],
+    memo: `Recall ${hours(recall.gpuSeconds)} of ${recall.gpuModel} from allocation ${recall.allocationId} to program ${recall.programId}`,
   });
 }

@@ -13,8 +13,12 @@ import {
   grantTransaction,
   holdTransaction,
   programBudgetTransaction,
+  recallTransaction,
   refundTransaction,
+  releaseHoldTransaction,
   settleHoldTransaction,
+  splitUsageAgainstHold,
+  usageTransaction,
   type LedgerTransaction,
 } from './ledger-transaction.js';
 
@@ -188,6 +192,142 @@ describe('builders', () => {
   });
 });
 
+describe('usage builders', () => {
+  it('usage: hold first, the rest from the allocation, all to consumed', () => {
+    const tx = usageTransaction({
+      allocationId: 'a',
+      postingKey: 'rec-9',
+      fromHold: 5400n,
+      fromAllocation: 1800n,
+    });
+    expect(tx).toMatchObject({ kind: 'consume', idempotencyKey: 'usage:rec-9' });
+    expect(tx.entries).toEqual([
+      { account: 'hold:a', amount: -5400n },
+      { account: 'allocation:a', amount: -1800n },
+      { account: 'consumed:a', amount: 7200n },
+    ]);
+    expect(tx.memo).toBe(
+      'Usage 2 GPU-hours on allocation a (1.5 GPU-hours from the hold, 0.5 GPU-hours from the allocation)',
+    );
+  });
+
+  it('usage omits a zero part', () => {
+    expect(
+      usageTransaction({ allocationId: 'a', postingKey: 'k', fromHold: 0n, fromAllocation: 5n }).entries,
+    ).toEqual([
+      { account: 'allocation:a', amount: -5n },
+      { account: 'consumed:a', amount: 5n },
+    ]);
+    expect(
+      usageTransaction({ allocationId: 'a', postingKey: 'k', fromHold: 5n, fromAllocation: 0n }).entries,
+    ).toEqual([
+      { account: 'hold:a', amount: -5n },
+      { account: 'consumed:a', amount: 5n },
+    ]);
+  });
+
+  it('usage refuses nothing, negative parts and an empty key', () => {
+    expect(() =>
+      usageTransaction({ allocationId: 'a', postingKey: 'k', fromHold: 0n, fromAllocation: 0n }),
+    ).toThrow(expect.objectContaining({ kind: 'invalid', code: 'NOTHING_TO_SETTLE' }));
+    expect(() =>
+      usageTransaction({ allocationId: 'a', postingKey: 'k', fromHold: -1n, fromAllocation: 5n }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_LEDGER_AMOUNT' }));
+    expect(() =>
+      usageTransaction({ allocationId: 'a', postingKey: ' ', fromHold: 1n, fromAllocation: 0n }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_LEDGER_KEY' }));
+  });
+
+  it('splitUsageAgainstHold takes the hold first', () => {
+    expect(splitUsageAgainstHold(30n, 100n)).toEqual({ fromHold: 30n, fromAllocation: 0n });
+    expect(splitUsageAgainstHold(130n, 100n)).toEqual({ fromHold: 100n, fromAllocation: 30n });
+    expect(splitUsageAgainstHold(30n, 0n)).toEqual({ fromHold: 0n, fromAllocation: 30n });
+    expect(splitUsageAgainstHold(30n, -5n)).toEqual({ fromHold: 0n, fromAllocation: 30n });
+    expect(() => splitUsageAgainstHold(-1n, 10n)).toThrow(
+      expect.objectContaining({ code: 'INVALID_LEDGER_AMOUNT' }),
+    );
+  });
+
+  it('release: hold → allocation, keyed by workload attempt', () => {
+    const tx = releaseHoldTransaction({ allocationId: 'a', workloadId: 'w', attempt: 2, gpuSeconds: 40n });
+    expect(tx).toMatchObject({ kind: 'release', idempotencyKey: 'release:w:2' });
+    expect(tx.entries).toEqual([
+      { account: 'hold:a', amount: -40n },
+      { account: 'allocation:a', amount: 40n },
+    ]);
+    expect(
+      releaseHoldTransaction({ allocationId: 'a', workloadId: 'w', gpuSeconds: 1n }).idempotencyKey,
+    ).toBe('release:w:0');
+    expect(
+      releaseHoldTransaction({
+        allocationId: 'a',
+        workloadId: 'w',
+        attempt: 1,
+        gpuSeconds: 1n,
+        stage: 'grace',
+      }).idempotencyKey,
+    ).toBe('release:w:1:grace');
+    expect(() => releaseHoldTransaction({ allocationId: 'a', workloadId: 'w', gpuSeconds: 0n })).toThrow(
+      expect.objectContaining({ code: 'INVALID_LEDGER_AMOUNT' }),
+    );
+  });
+
+  it('recall: allocation → program, keyed by proposal', () => {
+    const tx = recallTransaction({
+      programId: 'p',
+      gpuModel: 'H100',
+      allocationId: 'a',
+      proposalId: 'rp-1',
+      gpuSeconds: 7200n,
+    });
+    expect(tx).toMatchObject({ kind: 'recall', idempotencyKey: 'recall:rp-1' });
+    expect(tx.entries).toEqual([
+      { account: 'allocation:a', amount: -7200n },
+      { account: 'program:p:H100', amount: 7200n },
+    ]);
+    expect(tx.memo).toBe('Recall 2 GPU-hours of H100 from allocation a to program p');
+  });
+
+  it('per-record usage, a release and a recall keep the allocation adding up', () => {
+    const hold = 100n;
+    const first = splitUsageAgainstHold(70n, hold);
+    const second = splitUsageAgainstHold(50n, hold - first.fromHold);
+    const txs = [
+      programBudgetTransaction('p', 'H100', 1000n),
+      grantTransaction({
+        programId: 'p',
+        gpuModel: 'H100',
+        allocationId: 'a',
+        requestLineId: 'l',
+        gpuSeconds: 300n,
+      }),
+      holdTransaction({ allocationId: 'a', workloadId: 'w1', gpuSeconds: hold }),
+      usageTransaction({ allocationId: 'a', postingKey: 'r1', ...first }),
+      holdTransaction({ allocationId: 'a', workloadId: 'w2', gpuSeconds: 40n }),
+      usageTransaction({ allocationId: 'a', postingKey: 'r2', ...second }),
+      usageTransaction({ allocationId: 'a', postingKey: 'r3', fromHold: 10n, fromAllocation: 0n }),
+      releaseHoldTransaction({ allocationId: 'a', workloadId: 'w2', gpuSeconds: 30n }),
+      recallTransaction({
+        programId: 'p',
+        gpuModel: 'H100',
+        allocationId: 'a',
+        proposalId: 'rp',
+        gpuSeconds: 25n,
+      }),
+    ];
+    expect(second).toEqual({ fromHold: 30n, fromAllocation: 20n });
+    const postings = postingsOf(txs);
+    expect(allocationBalance(postings, 'a')).toEqual({
+      granted: 300n,
+      held: 0n,
+      consumed: 130n,
+      returned: 25n,
+      remaining: 145n,
+    });
+    expect(balances(postings).get('program:p:H100')).toBe(725n);
+  });
+});
+
 describe('balances', () => {
   it('sum entries per account', () => {
     const result = balances([
@@ -316,6 +456,94 @@ describe('ledger invariants (property)', () => {
           expect(balance.remaining).toBe(expected.granted - expected.held - expected.consumed);
           expect(balance.granted).toBe(balance.remaining + balance.held + balance.consumed);
         });
+      }),
+    );
+  });
+});
+
+type MeteredOperation =
+  | { type: 'hold'; gpuSeconds: bigint }
+  | { type: 'usage'; pick: number; gpuSeconds: bigint }
+  | { type: 'release'; pick: number }
+  | { type: 'recall'; gpuSeconds: bigint };
+
+const meteredOperation: fc.Arbitrary<MeteredOperation> = fc.oneof(
+  fc.record({ type: fc.constant('hold' as const), gpuSeconds: amount }),
+  fc.record({ type: fc.constant('usage' as const), pick: fc.nat(), gpuSeconds: amount }),
+  fc.record({ type: fc.constant('release' as const), pick: fc.nat() }),
+  fc.record({ type: fc.constant('recall' as const), gpuSeconds: amount }),
+);
+
+describe('ledger invariants with per-record usage (property)', () => {
+  it('usage against holds, releases and recalls keep granted = remaining + held + consumed + returned', () => {
+    fc.assert(
+      fc.property(fc.array(meteredOperation, { maxLength: 60 }), (operations) => {
+        const granted = 10n ** 13n;
+        const model = { held: 0n, consumed: 0n, returned: 0n };
+        const holds: { workloadId: string; left: bigint }[] = [];
+        const transactions: LedgerTransaction[] = [
+          programBudgetTransaction('p', 'H100', 10n ** 15n),
+          grantTransaction({
+            programId: 'p',
+            gpuModel: 'H100',
+            allocationId: 'a',
+            requestLineId: 'l',
+            gpuSeconds: granted,
+          }),
+        ];
+        operations.forEach((op, index) => {
+          if (op.type === 'hold') {
+            transactions.push(
+              holdTransaction({ allocationId: 'a', workloadId: `w${index}`, gpuSeconds: op.gpuSeconds }),
+            );
+            holds.push({ workloadId: `w${index}`, left: op.gpuSeconds });
+            model.held += op.gpuSeconds;
+          } else if (op.type === 'usage') {
+            // usage of a workload with a hold, or (no hold open) usage that only the allocation covers
+            const hold = holds.length > 0 ? holds[op.pick % holds.length] : undefined;
+            const split = splitUsageAgainstHold(op.gpuSeconds, hold?.left ?? 0n);
+            if (hold !== undefined) hold.left -= split.fromHold;
+            transactions.push(usageTransaction({ allocationId: 'a', postingKey: `r${index}`, ...split }));
+            model.held -= split.fromHold;
+            model.consumed += op.gpuSeconds;
+          } else if (op.type === 'release' && holds.length > 0) {
+            const [hold] = holds.splice(op.pick % holds.length, 1);
+            if (hold.left > 0n) {
+              transactions.push(
+                releaseHoldTransaction({
+                  allocationId: 'a',
+                  workloadId: hold.workloadId,
+                  gpuSeconds: hold.left,
+                }),
+              );
+              model.held -= hold.left;
+            }
+          } else if (op.type === 'recall') {
+            transactions.push(
+              recallTransaction({
+                programId: 'p',
+                gpuModel: 'H100',
+                allocationId: 'a',
+                proposalId: `rp${index}`,
+                gpuSeconds: op.gpuSeconds,
+              }),
+            );
+            model.returned += op.gpuSeconds;
+          }
+        });
+        transactions.forEach((tx) => expect(() => assertBalanced(tx)).not.toThrow());
+        expect(new Set(transactions.map((tx) => tx.idempotencyKey)).size).toBe(transactions.length);
+        const postings = postingsOf(transactions);
+        expect([...balances(postings).values()].reduce((sum, balance) => sum + balance, 0n)).toBe(0n);
+        const balance = allocationBalance(postings, 'a');
+        expect(balance).toEqual({
+          granted,
+          held: model.held,
+          consumed: model.consumed,
+          returned: model.returned,
+          remaining: granted - model.held - model.consumed - model.returned,
+        });
+        expect(balance.held).toBe(holds.reduce((sum, hold) => sum + hold.left, 0n));
       }),
     );
   });

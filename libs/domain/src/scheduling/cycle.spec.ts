@@ -665,6 +665,20 @@ describe('runSchedulingCycle — properties', () => {
     );
   });
 
+  it('reportWaiting false decides admissions, preemptions and the reservation exactly as the full walk', () => {
+    fc.assert(
+      fc.property(worldArbitrary(), ({ snapshot: s }) => {
+        const full = runSchedulingCycle(s);
+        const lean = runSchedulingCycle({ ...s, settings: { ...s.settings, reportWaiting: false } });
+        expect(lean.waiting).toEqual([]);
+        expect(lean.admitted).toEqual(full.admitted);
+        expect(lean.preempted).toEqual(full.preempted);
+        expect(lean.reservation).toEqual(full.reservation);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('is deterministic: same snapshot, in any input order, gives the same decision', () => {
     fc.assert(
       fc.property(worldArbitrary(), ({ snapshot: s }) => {

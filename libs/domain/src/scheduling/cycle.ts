@@ -1,5 +1,5 @@
 import { formatGpuHoursForPeople } from '../units/gpu-seconds.js';
-import { orderQueue, programStandings, type ProgramStanding } from './fair-share.js';
+import { orderQueue, programStandings, queueInOrder, type ProgramStanding } from './fair-share.js';
 import { CapacityIndex, compareStrings, maxPlaceableGpus, validateGang } from './placement.js';
 import type {
   Admission,
@@ -25,7 +25,8 @@ import type {
  * 2. Before the head is blocked: a workload that fits is admitted (placement taken from the working
  *    capacity index, hold = gpus × walltime taken from the allocation's remaining, its GPUs added to
  *    the allocation's in-use and to its program's running GPUs; `borrowed` = the program's running
- *    GPUs after admission exceed its entitled GPUs).
+ *    GPUs after admission exceed its entitled GPUs, except for a workload started by the starvation
+ *    guard (settings.starvationAfterSeconds), which is never preemptible).
  * 3. Preemption (settings.preemption) — see `tryPreempt`.
  * 4. The first workload that still does not fit is the HEAD: its reservation time S is found by
  *    releasing running workloads (including those admitted earlier in this cycle, minus those
@@ -45,6 +46,9 @@ import type {
  *    on GPUs the head needs at S). Without backfill nothing after the head starts: it waits
  *    `behind_others` (or `capacity` when it would not fit now anyway). Preemption is not attempted
  *    after the head is blocked.
+ *
+ * With settings.reportWaiting false, `waiting` is empty and the walk stops once nothing further can
+ * be admitted (see `nothingMoreFits`); admissions, preemptions and the reservation are the same.
  *
  * Waiting entries: exactly one per queued workload not admitted; `position` is 1-based among the
  * workloads still waiting after this cycle, in scheduling order (so "N workloads ahead" =
@@ -130,18 +134,47 @@ class Cycle {
   }
 
   run(): CycleDecision {
-    const order = orderQueue(this.snapshot);
-    for (const workload of order) this.consider(workload);
+    if (this.snapshot.settings.reportWaiting === false) {
+      for (const workload of queueInOrder(this.snapshot)) {
+        this.consider(workload);
+        if (this.nothingMoreFits()) break;
+      }
+      return {
+        admitted: this.admitted,
+        preempted: this.preempted,
+        waiting: [],
+        reservation: this.reservationOut(),
+      };
+    }
+    for (const workload of orderQueue(this.snapshot)) this.consider(workload);
     this.estimate();
-    const reservation = this.reservation;
     return {
       admitted: this.admitted,
       preempted: this.preempted,
       waiting: this.writeDetails(),
-      reservation: reservation
-        ? { workloadId: reservation.workload.id, startAt: new Date(reservation.startMs) }
-        : null,
+      reservation: this.reservationOut(),
     };
+  }
+
+  /** Queued at least settings.starvationAfterSeconds (see SchedulingSettings). */
+  private starving(w: QueuedWorkload): boolean {
+    const guard = this.snapshot.settings.starvationAfterSeconds;
+    return guard !== undefined && guard > 0 && this.nowMs - w.queuedAt.getTime() >= guard * MS_PER_SECOND;
+  }
+
+  /**
+   * After the head is reserved nothing is preempted, so once no GPU is free now (or not even one
+   * GPU fits) no later workload can start in this cycle.
+   */
+  private nothingMoreFits(): boolean {
+    return this.reservation !== null && (this.index.freeGpus === 0 || this.minFailNow <= 1);
+  }
+
+  private reservationOut(): CycleDecision['reservation'] {
+    const reservation = this.reservation;
+    return reservation
+      ? { workloadId: reservation.workload.id, startAt: new Date(reservation.startMs) }
+      : null;
   }
 
   private consider(w: QueuedWorkload): void {
@@ -223,7 +256,9 @@ class Cycle {
       workloadId: w.id,
       placement: parts,
       holdGpuSeconds: hold,
-      borrowed: standing.runningGpus > standing.entitledGpus,
+      // A workload started by the starvation guard is never preempted: restarting it from scratch
+      // would starve it again (and, with its original age, let it preempt others in turn).
+      borrowed: !this.starving(w) && standing.runningGpus > standing.entitledGpus,
       backfilled,
     });
     this.admittedOccupants.push({

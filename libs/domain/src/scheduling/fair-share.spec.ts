@@ -232,6 +232,57 @@ describe('orderQueue', () => {
   });
 });
 
+describe('orderQueue with the starvation guard', () => {
+  const DAY = 86_400_000;
+
+  it('puts workloads queued at least the guard first, oldest first, then the fair-share order', () => {
+    const s = snapshot({
+      queued: [
+        queued('fresh-light', { projectId: 'light', queuedAt: new Date(T0 - 1000) }),
+        queued('starved-b', { projectId: 'heavy', queuedAt: new Date(T0 - 4 * DAY) }),
+        queued('starved-a', { projectId: 'heavy', queuedAt: new Date(T0 - 5 * DAY) }),
+        queued('old-heavy', { projectId: 'heavy', queuedAt: new Date(T0 - 2 * DAY) }),
+      ],
+      projectUsage: new Map([
+        ['heavy', 1e9],
+        ['light', 0],
+      ]),
+      projectShares: new Map([
+        ['heavy', 1],
+        ['light', 1],
+      ]),
+    });
+    // Without the guard the heavy project's work waits behind the light project's.
+    expect(ids(orderQueue(s))).toEqual(['fresh-light', 'starved-a', 'starved-b', 'old-heavy']);
+    const guarded = { ...s, settings: { ...s.settings, starvationAfterSeconds: 3 * 86_400 } };
+    expect(ids(orderQueue(guarded))).toEqual(['starved-a', 'starved-b', 'fresh-light', 'old-heavy']);
+  });
+
+  it('counts the starving workloads towards their programs, so entitlement order sees them', () => {
+    // Program A is entitled to 8 GPUs (10% of 80); its starving 8-GPU workload fills that, so the
+    // fresh workloads of A come after those of B, which is still below its entitlement.
+    const s = snapshot({
+      queued: [
+        queued('a-starving', { programId: 'A', gpus: 8, queuedAt: new Date(T0 - 10 * DAY) }),
+        queued('a-fresh', { programId: 'A', gpus: 1, queuedAt: new Date(T0 - 2000) }),
+        queued('b-fresh', { programId: 'B', gpus: 1, queuedAt: new Date(T0 - 1000) }),
+      ],
+      entitlementsBasisPoints: new Map([
+        ['A', 1000],
+        ['B', 1000],
+      ]),
+      settings: {
+        fairShareHalfLifeSeconds: 86_400,
+        backfill: true,
+        preemption: false,
+        estimateLimit: 10,
+        starvationAfterSeconds: 86_400,
+      },
+    });
+    expect(ids(orderQueue(s))).toEqual(['a-starving', 'b-fresh', 'a-fresh']);
+  });
+});
+
 function running(id: string, programId: string, gpus: number): RunningWorkload {
   return {
     id,

@@ -18,6 +18,10 @@ import type { PartitionSnapshot, PoolNode, QueuedWorkload, RunningWorkload } fro
  * 5. workload id.
  * Program ties (same group and ratio, or both at/above) fall through to keys 2–5 of each program's
  * next workload, so the order is a deterministic k-way merge of per-program queues.
+ *
+ * Starvation guard (settings.starvationAfterSeconds): workloads queued at least that long come
+ * before all of the above, oldest first (queuedAt, then id), and count towards their programs'
+ * projected running GPUs for the rest of the order.
  */
 
 /**
@@ -130,10 +134,57 @@ export function projectFairShareRanks(
  * queuedAt, then id, only). Deterministic; does not mutate.
  */
 export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
+  return Array.from(queueInOrder(snapshot));
+}
+
+/**
+ * The same order as `orderQueue`, produced lazily: a caller that stops early (the cycle, once
+ * nothing more can start) skips the merge of the rest.
+ */
+export function* queueInOrder(snapshot: PartitionSnapshot): Generator<QueuedWorkload, void, undefined> {
   const queued = snapshot.queued;
+  if (queued.length === 0) return;
+  if (snapshot.settings.ordering === 'fifo') {
+    yield* inFifoOrder(queued);
+    return;
+  }
+  const guard = snapshot.settings.starvationAfterSeconds;
+  if (guard !== undefined && guard > 0) {
+    const cutoff = snapshot.now.getTime() - guard * 1000;
+    const starving: QueuedWorkload[] = [];
+    const rest: QueuedWorkload[] = [];
+    for (const w of queued) (w.queuedAt.getTime() <= cutoff ? starving : rest).push(w);
+    if (starving.length > 0) {
+      const first = inFifoOrder(starving);
+      const projectedAhead = new Map<string, number>();
+      for (const w of first) {
+        if (snapshot.allocations.get(w.allocationId)?.admitting) {
+          projectedAhead.set(w.programId, (projectedAhead.get(w.programId) ?? 0) + w.gpus);
+        }
+      }
+      yield* first;
+      yield* fairShareOrder(snapshot, rest, projectedAhead);
+      return;
+    }
+  }
+  yield* fairShareOrder(snapshot, queued, null);
+}
+
+function inFifoOrder(queued: readonly QueuedWorkload[]): QueuedWorkload[] {
+  return Array.from(fifoOrder(queued), (i) => queued[i]);
+}
+
+/**
+ * Keys 1–5 of the module comment over `queued`; `projectedAhead` adds GPUs already placed ahead of
+ * these workloads (the starving ones) to their programs' projected running GPUs.
+ */
+function* fairShareOrder(
+  snapshot: PartitionSnapshot,
+  queued: readonly QueuedWorkload[],
+  projectedAhead: ReadonlyMap<string, number> | null,
+): Generator<QueuedWorkload, void, undefined> {
   const n = queued.length;
-  if (n === 0) return [];
-  if (snapshot.settings.ordering === 'fifo') return Array.from(fifoOrder(queued), (i) => queued[i]);
+  if (n === 0) return;
   const projectRank = projectFairShareRanks(
     queued.map((w) => w.projectId),
     snapshot.projectUsage,
@@ -162,7 +213,7 @@ export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
       lane = {
         programId,
         entitled: s?.entitledGpus ?? 0,
-        projected: s?.runningGpus ?? 0,
+        projected: (s?.runningGpus ?? 0) + (projectedAhead?.get(programId) ?? 0),
         items: [],
         head: 0,
       };
@@ -170,7 +221,10 @@ export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
     }
     lane.items.push(i);
   }
-  if (lanes.size === 1) return Array.from(order, (i) => queued[i]);
+  if (lanes.size === 1) {
+    for (const i of order) yield queued[i];
+    return;
+  }
 
   const compareLanes = (a: Lane, b: Lane): number =>
     compareEntitlement(a.projected, a.entitled, b.projected, b.entitled) ||
@@ -194,11 +248,9 @@ export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
   };
   for (let i = (heap.length >> 1) - 1; i >= 0; i -= 1) siftDown(i);
 
-  const result: QueuedWorkload[] = new Array<QueuedWorkload>(n);
   for (let out = 0; out < n; out += 1) {
     const lane = heap[0];
     const w = queued[lane.items[lane.head]];
-    result[out] = w;
     lane.head += 1;
     if (snapshot.allocations.get(w.allocationId)?.admitting) lane.projected += w.gpus;
     if (lane.head === lane.items.length) {
@@ -206,15 +258,16 @@ export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
       if (heap.length > 0 && last !== lane) heap[0] = last;
     }
     if (heap.length > 0) siftDown(0);
+    yield w;
   }
-  return result;
 }
 
 /**
- * Indices of `queued` sorted by (project fair-share rank, higher tier, older queuedAt, id).
- * 100,000 workloads sort in a few milliseconds by packing the keys into exact integers below 2^53
- * and using the native numeric sort of a Float64Array; a comparator sort is the fallback when the
- * keys do not fit (absurd time spans or queue sizes) and breaks ties between equal instants by id.
+ * Indices of `queued` sorted by (project fair-share rank, higher tier, older queuedAt, id): an age
+ * order (a native numeric sort of packed exact keys, skipped when the queue is already in age order),
+ * then a stable counting sort by (rank, tier) group, so 100,000 workloads order in a few
+ * milliseconds. A comparator sort is the fallback when the keys do not fit in exact integers
+ * (absurd time spans or queue sizes).
  */
 function withinProgramOrder(
   queued: readonly QueuedWorkload[],
@@ -256,7 +309,31 @@ function withinProgramOrder(
     const order = Int32Array.from({ length: n }, (_, i) => i);
     return order.sort(compare);
   }
-  // Pass 1: age rank by (queuedAt, id): key = (t − min) × n + i, then equal instants by id.
+  // Pass 1: age rank by (queuedAt, id) — nothing to do when the caller keeps the queue in that order.
+  const byAge = inOrderAlready(queued)
+    ? Int32Array.from({ length: n }, (_, i) => i)
+    : ageOrder(queued, time, minTime);
+  // Pass 2: a stable counting sort of the age order by group = projectRank × tiers + tierRank.
+  const tierCount = tierList.length;
+  const groups = (maxProject + 1) * tierCount;
+  const group = new Int32Array(n);
+  const counts = new Int32Array(groups + 1);
+  for (let i = 0; i < n; i += 1) {
+    group[i] = project[i] * tierCount + tierRank.get(queued[i].priorityTier)!;
+    counts[group[i] + 1] += 1;
+  }
+  for (let g = 0; g < groups; g += 1) counts[g + 1] += counts[g];
+  const order = new Int32Array(n);
+  for (let j = 0; j < n; j += 1) {
+    const i = byAge[j];
+    order[counts[group[i]]++] = i;
+  }
+  return order;
+}
+
+/** Indices sorted by (queuedAt, id): key = (t − min) × n + i in a native numeric sort, then ids. */
+function ageOrder(queued: readonly QueuedWorkload[], time: Float64Array, minTime: number): Int32Array {
+  const n = queued.length;
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i += 1) keys[i] = (time[i] - minTime) * n + i;
   keys.sort();
@@ -268,21 +345,13 @@ function withinProgramOrder(
     if (k - j > 1) byAge.subarray(j, k).sort((a, b) => compareStrings(queued[a].id, queued[b].id));
     j = k;
   }
-  // Pass 2: key = (projectRank × tiers + tierRank) × n + ageRank — unique, so it encodes the index.
-  const tierCount = tierList.length;
-  for (let j = 0; j < n; j += 1) {
-    const i = byAge[j];
-    keys[j] = (project[i] * tierCount + tierRank.get(queued[i].priorityTier)!) * n + j;
-  }
-  keys.sort();
-  const order = new Int32Array(n);
-  for (let j = 0; j < n; j += 1) order[j] = byAge[keys[j] % n];
-  return order;
+  return byAge;
 }
 
 /** Indices of `queued` sorted by (older queuedAt, id): the 'fifo' ordering. */
 function fifoOrder(queued: readonly QueuedWorkload[]): Int32Array {
   const n = queued.length;
+  if (inOrderAlready(queued)) return Int32Array.from({ length: n }, (_, i) => i);
   const time = new Float64Array(n);
   let minTime = Number.POSITIVE_INFINITY;
   let maxTime = Number.NEGATIVE_INFINITY;
@@ -311,4 +380,15 @@ function fifoOrder(queued: readonly QueuedWorkload[]): Int32Array {
     j = k;
   }
   return order;
+}
+
+/** Whether `queued` is already sorted by (queuedAt, id): callers that keep it so skip the sort. */
+function inOrderAlready(queued: readonly QueuedWorkload[]): boolean {
+  for (let i = 1; i < queued.length; i += 1) {
+    const a = queued[i - 1];
+    const b = queued[i];
+    const dt = a.queuedAt.getTime() - b.queuedAt.getTime();
+    if (dt > 0 || (dt === 0 && compareStrings(a.id, b.id) >= 0)) return false;
+  }
+  return true;
 }

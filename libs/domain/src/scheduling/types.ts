@@ -71,6 +71,19 @@ export interface SchedulingSettings {
    * workload id; no entitlement, fair share or tiers (a baseline for the trace replay).
    */
   ordering?: 'fair_share' | 'fifo';
+  /**
+   * Starvation guard (fair_share ordering): a workload queued at least this long goes before every
+   * workload that is not, oldest first, whatever its program's entitlement or project's usage. It
+   * then becomes the head that backfill protects, so no workload waits forever behind a stream of
+   * more deserving arrivals. Absent or ≤ 0: off.
+   */
+  starvationAfterSeconds?: number;
+  /**
+   * false: `waiting` is left empty and the walk stops as soon as nothing further can be admitted
+   * (for callers that only need admissions, preemptions and the reservation, e.g. the trace
+   * replay). Default true.
+   */
+  reportWaiting?: boolean;
 }
 
 export interface PartitionSnapshot {

@@ -42,6 +42,9 @@ export class AllocationEntity {
   @Column('timestamptz') endsAt!: Date;
   /** active → exhausted | expired | suspended */
   @Column('text') status!: string;
+  /** Why and when it last left `active` (exhausted, expired, suspended), for people reading it. */
+  @Column('text', { nullable: true }) statusReason!: string | null;
+  @Column({ type: 'timestamptz', precision: 3, nullable: true }) statusChangedAt!: Date | null;
   @Column('integer', { default: 0 }) priorityTier!: number;
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

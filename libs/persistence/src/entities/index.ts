@@ -9,6 +9,12 @@ import {
 } from './directory.entities.js';
 import { LedgerEntryEntity, LedgerTransactionEntity } from './ledger.entities.js';
 import {
+  NotificationEntity,
+  WebhookDeliveryAttemptEntity,
+  WebhookDeliveryEntity,
+  WebhookSubscriptionEntity,
+} from './notification.entities.js';
+import {
   ClusterEntity,
   NodeEntity,
   NodePoolEntity,
@@ -16,6 +22,15 @@ import {
   SchedulingPartitionEntity,
   SiteEntity,
 } from './pool.entities.js';
+import {
+  AccountBalanceEntity,
+  ReconciliationReportEntity,
+  RecallProposalEntity,
+  UsageBatchEntity,
+  UsageDailyEntity,
+  UsageRecordEntity,
+  WorkloadHoldEntity,
+} from './usage.entities.js';
 import { WorkloadEntity, WorkloadPlacementEntity } from './workload.entities.js';
 import {
   AgencyEntity,
@@ -35,8 +50,10 @@ export * from './allocation.entities.js';
 export * from './audit.entities.js';
 export * from './directory.entities.js';
 export * from './ledger.entities.js';
+export * from './notification.entities.js';
 export * from './pool.entities.js';
 export * from './program.entities.js';
+export * from './usage.entities.js';
 export * from './workload.entities.js';
 export * from './request.entities.js';
 
@@ -68,4 +85,15 @@ export const ENTITIES = [
   PartitionTriggerEntity,
   WorkloadEntity,
   WorkloadPlacementEntity,
+  NotificationEntity,
+  WebhookSubscriptionEntity,
+  WebhookDeliveryEntity,
+  WebhookDeliveryAttemptEntity,
+  UsageBatchEntity,
+  UsageRecordEntity,
+  WorkloadHoldEntity,
+  UsageDailyEntity,
+  AccountBalanceEntity,
+  RecallProposalEntity,
+  ReconciliationReportEntity,
 ];

@@ -39,6 +39,10 @@ export class ProgramEntity {
   @Column('jsonb') rubric!: unknown;
   /** Basis points (0..10000) per organization type. */
   @Column('jsonb') subsidyRates!: unknown;
+  /** What happens to running workloads of an exhausted, expired or suspended allocation: finish | stop. */
+  @Column('text', { default: 'finish' }) onExhaustion!: string;
+  /** Use-it-or-lose-it rules (RecallRule[] in libs/domain). */
+  @Column('jsonb', { default: () => "'[]'" }) recallRules!: unknown;
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 

@@ -1,6 +1,14 @@
 import { Initial1764270000000 } from './1764270000000-initial.js';
 import { LedgerGuards1764270000001 } from './1764270000001-ledger-guards.js';
 import { PoolAndWorkloads1764270000002 } from './1764270000002-pool-and-workloads.js';
+import { Usage1764270000003 } from './1764270000003-usage.js';
+import { Notifications1764270000004 } from './1764270000004-notifications.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
-export const MIGRATIONS = [Initial1764270000000, LedgerGuards1764270000001, PoolAndWorkloads1764270000002];
+export const MIGRATIONS = [
+  Initial1764270000000,
+  LedgerGuards1764270000001,
+  PoolAndWorkloads1764270000002,
+  Usage1764270000003,
+  Notifications1764270000004,
+];

@@ -55,7 +55,10 @@ export async function postLedgerTransaction(
   return true;
 }
 
-/** Balances of the given accounts, as sums of their entries (absent accounts are 0). */
+/**
+ * Balances of the given accounts (absent accounts are 0), from `account_balances`, which a trigger
+ * keeps equal to the sums of the entries in the inserting transaction (the reconciler checks it).
+ */
 export async function accountBalances(
   manager: EntityManager,
   accounts: string[],
@@ -63,7 +66,7 @@ export async function accountBalances(
   const result = new Map<string, bigint>(accounts.map((account) => [account, 0n]));
   if (accounts.length === 0) return result;
   const rows = await manager.query<{ account: string; balance: string }[]>(
-    'SELECT account, SUM(amount)::text AS balance FROM ledger_entries WHERE account = ANY($1) GROUP BY account',
+    'SELECT account, balance::text AS balance FROM account_balances WHERE account = ANY($1)',
     [accounts],
   );
   for (const row of rows) result.set(row.account, BigInt(row.balance));

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { settleHoldTransaction } from '#domain';
+import { refundTransaction, releaseHoldTransaction } from '#domain';
+import { WorkloadHoldEntity } from '../entities/usage.entities.js';
 import { WorkloadEntity, WorkloadPlacementEntity } from '../entities/workload.entities.js';
 import { postLedgerTransaction } from './ledger.repository.js';
 
@@ -61,7 +62,7 @@ export async function releasePlacements(manager: EntityManager, workloadId: stri
   await manager.getRepository(WorkloadPlacementEntity).delete({ workloadId });
 }
 
-/** GPU-seconds an attempt used: the runtime the cluster reported, else the time since it started. */
+/** GPU-seconds an attempt's runtime explains: the runtime the cluster reported, else the time since it started. */
 export function usedGpuSeconds(workload: WorkloadEntity, runtimeSeconds: number | null, at: Date): bigint {
   if (runtimeSeconds !== null) return BigInt(workload.gpus) * BigInt(runtimeSeconds);
   if (!workload.startedAt) return 0n;
@@ -69,18 +70,81 @@ export function usedGpuSeconds(workload: WorkloadEntity, runtimeSeconds: number 
   return BigInt(workload.gpus) * BigInt(seconds);
 }
 
-/** Settles the current attempt's hold: used → consumed, the rest back to the allocation. */
-async function settle(manager: EntityManager, workload: WorkloadEntity, used: bigint): Promise<void> {
-  if (workload.heldGpuSeconds === 0n && used === 0n) return;
-  await postLedgerTransaction(
-    manager,
-    settleHoldTransaction({
+/** Usage of an ended attempt may arrive this long after its end; then what is still held is released. */
+export const METERING_GRACE_MS = 60 * 60_000;
+
+/**
+ * Closes an attempt's hold at its end. Consumption comes only from usage records (posted by the
+ * usage pipeline, taken from this hold first). Here the part of the hold that the runtime does not
+ * explain goes back to the allocation; the part it does (gpus × runtime − metered so far) stays held
+ * until its usage records arrive, or until `METERING_GRACE_MS` has passed (the usage reconciler then
+ * releases it). So a late meter never lets admission spend quota twice.
+ *
+ * `refundReason` (a failure of the infrastructure: node down, preemption, a lost run) marks the
+ * attempt: everything metered for it so far is refunded now, and later records of it are refunded
+ * as they are posted.
+ */
+export async function closeAttemptHold(
+  manager: EntityManager,
+  workload: WorkloadEntity,
+  runtimeGpuSeconds: bigint,
+  at: Date,
+  refundReason: string | null,
+): Promise<void> {
+  const holds = manager.getRepository(WorkloadHoldEntity);
+  const key = { workloadId: workload.id, attempt: workload.attempt };
+  let hold = await holds.findOne({ where: key, lock: { mode: 'pessimistic_write' } });
+  if (!hold && workload.heldGpuSeconds > 0n) {
+    // Admitted by a path that recorded no attempt hold (rows from before holds were kept per
+    // attempt): the workload's own figure is the hold.
+    await holds.insert({
+      ...key,
       allocationId: workload.allocationId,
-      workloadId: workload.id,
-      attempt: workload.attempt,
       heldGpuSeconds: workload.heldGpuSeconds,
-      usedGpuSeconds: used,
-    }),
+      remainingGpuSeconds: workload.heldGpuSeconds,
+      admittedAt: workload.admittedAt ?? at,
+      startedAt: workload.startedAt,
+    });
+    hold = await holds.findOne({ where: key, lock: { mode: 'pessimistic_write' } });
+  }
+  if (!hold || hold.endedAt !== null) return;
+  const unmetered = runtimeGpuSeconds - hold.meteredGpuSeconds;
+  const awaiting =
+    unmetered <= 0n ? 0n : unmetered < hold.remainingGpuSeconds ? unmetered : hold.remainingGpuSeconds;
+  const release = hold.remainingGpuSeconds - awaiting;
+  if (release > 0n) {
+    await postLedgerTransaction(
+      manager,
+      releaseHoldTransaction({
+        allocationId: hold.allocationId,
+        workloadId: workload.id,
+        attempt: workload.attempt,
+        gpuSeconds: release,
+        stage: 'end',
+      }),
+    );
+  }
+  const toRefund = refundReason === null ? 0n : hold.meteredGpuSeconds - hold.refundedGpuSeconds;
+  if (toRefund > 0n) {
+    await postLedgerTransaction(
+      manager,
+      refundTransaction({
+        allocationId: hold.allocationId,
+        refundId: `${workload.id}:${workload.attempt}:end`,
+        gpuSeconds: toRefund,
+        reason: refundReason ?? undefined,
+      }),
+    );
+  }
+  await holds.update(
+    { workloadId: workload.id, attempt: workload.attempt },
+    {
+      remainingGpuSeconds: awaiting,
+      endedAt: at,
+      releaseAfter: awaiting > 0n ? new Date(at.getTime() + METERING_GRACE_MS) : null,
+      refundReason,
+      refundedGpuSeconds: hold.refundedGpuSeconds + toRefund,
+    },
   );
 }
 
@@ -90,10 +154,12 @@ export interface WorkloadEnd {
   /** Runtime reported by the cluster agent; null when the end comes from gpupool itself. */
   runtimeSeconds: number | null;
   at: Date;
+  /** Set when the infrastructure failed the attempt (node down, lost run): its usage is refunded. */
+  refundReason?: string | null;
 }
 
 /**
- * Ends a workload: releases its GPUs, settles its hold and records the terminal state. A workload
+ * Ends a workload: releases its GPUs, closes its attempt's hold and records the terminal state. A workload
  * that is already terminal is left alone (returns false), so redelivered reports change nothing.
  */
 export async function endWorkload(
@@ -104,12 +170,11 @@ export async function endWorkload(
   if ((TERMINAL_WORKLOAD_STATES as readonly string[]).includes(workload.state)) return false;
   const used = usedGpuSeconds(workload, end.runtimeSeconds, end.at);
   await releasePlacements(manager, workload.id);
-  await settle(manager, workload, used);
+  await closeAttemptHold(manager, workload, used, end.at, end.refundReason ?? null);
   await manager.getRepository(WorkloadEntity).update(workload.id, {
     state: end.state,
     endReason: end.reason,
     endedAt: end.at,
-    consumedGpuSeconds: workload.consumedGpuSeconds + used,
     heldGpuSeconds: 0n,
     waitReason: null,
     waitDetail: null,
@@ -121,7 +186,7 @@ export async function endWorkload(
 }
 
 /**
- * Preemption: the attempt ends (its hold settled for the time it ran) and the workload goes back
+ * Preemption: the attempt ends (its hold closed, its usage refunded) and the workload goes back
  * to the queue as a new attempt with its original age, so it does not lose its place.
  */
 export async function requeueWorkload(
@@ -132,7 +197,8 @@ export async function requeueWorkload(
 ): Promise<void> {
   const used = usedGpuSeconds(workload, null, at);
   await releasePlacements(manager, workload.id);
-  await settle(manager, workload, used);
+  // Preemption is gpupool's decision, not the project's: the attempt's usage is refunded.
+  await closeAttemptHold(manager, workload, used, at, reason);
   await manager.getRepository(WorkloadEntity).update(workload.id, {
     state: 'queued',
     attempt: workload.attempt + 1,
@@ -141,7 +207,6 @@ export async function requeueWorkload(
     dispatchedAt: null,
     startedAt: null,
     borrowed: false,
-    consumedGpuSeconds: workload.consumedGpuSeconds + used,
     heldGpuSeconds: 0n,
   });
   await markPartitionDirty(manager, workload.gpuModel);

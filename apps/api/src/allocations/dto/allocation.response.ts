@@ -13,7 +13,11 @@ export interface AllocationView {
   maxConcurrentGpus: number;
   startsAt: Date;
   endsAt: Date;
+  /** active, exhausted, expired or suspended. */
   status: string;
+  /** Why it last changed status (e.g. "suspended: …", "exhausted: …"); null while it never has. */
+  statusReason: string | null;
+  statusChangedAt: Date | null;
   priorityTier: number;
   /** Sum of grant postings into the allocation. */
   granted: GpuAmount;
@@ -41,6 +45,8 @@ export function allocationView(allocation: AllocationEntity, balance: Allocation
     startsAt: allocation.startsAt,
     endsAt: allocation.endsAt,
     status: allocation.status,
+    statusReason: allocation.statusReason,
+    statusChangedAt: allocation.statusChangedAt,
     priorityTier: allocation.priorityTier,
     granted: toAmount(balance.granted),
     held: toAmount(balance.held),

@@ -70,6 +70,40 @@ const isoInstant = z.iso.datetime({
   message: 'must be an ISO-8601 instant, e.g. 2026-03-01T00:00:00Z',
 });
 
+export const ON_EXHAUSTION_POLICIES = ['finish', 'stop'] as const;
+export type OnExhaustionPolicy = (typeof ON_EXHAUSTION_POLICIES)[number];
+
+/**
+ * What happens to the running workloads of an allocation that can no longer run (exhausted, expired,
+ * suspended): `finish` lets them end on their own, `stop` cancels them.
+ */
+export const onExhaustionSchema = z.enum(ON_EXHAUSTION_POLICIES).meta({
+  description:
+    'What happens to running workloads of an exhausted, expired or suspended allocation: "finish" lets them end, "stop" cancels them.',
+});
+
+/**
+ * Use-it-or-lose-it rules. Their shape is checked by libs/domain parseRecallRules (every problem
+ * listed at once, 400 INVALID_RECALL_RULES), so the schema only bounds the list.
+ */
+export const recallRulesSchema = z
+  .array(z.record(z.string(), z.unknown()))
+  .max(20)
+  .meta({
+    description:
+      'Recall rules: `{ id, at: { days } | { windowBasisPoints }, usedBelowBasisPoints, recall: { remainingBasisPoints } | { grantedBasisPoints } }`; shares are basis points (2500 = 25%).',
+    examples: [
+      [
+        {
+          id: 'day30',
+          at: { days: 30 },
+          usedBelowBasisPoints: 1000,
+          recall: { remainingBasisPoints: 2500 },
+        },
+      ],
+    ],
+  });
+
 export const createProgramRequest = z
   .strictObject({
     code: identifier('AI-GPU-2026-1'),
@@ -100,6 +134,10 @@ export const createProgramRequest = z
     tracks: z.array(trackSchema).min(1).max(20),
     sectorTargets: sectorTargetsSchema.optional(),
     rubric: z.array(rubricCriterionSchema).min(1).max(50),
+    /** Default `finish`. */
+    onExhaustion: onExhaustionSchema.optional(),
+    /** Default: none. */
+    recallRules: recallRulesSchema.optional(),
   })
   .refine((program) => Date.parse(program.endsAt) > Date.parse(program.startsAt), {
     path: ['endsAt'],
@@ -124,3 +162,10 @@ export const listProgramsQuery = z.strictObject({
   assignedToMe: z.enum(['true', 'false']).optional(),
 });
 export type ListProgramsQuery = z.infer<typeof listProgramsQuery>;
+
+/** Replaces a program's usage policy (both fields: PUT). */
+export const usagePolicyRequest = z.strictObject({
+  onExhaustion: onExhaustionSchema,
+  recallRules: recallRulesSchema,
+});
+export type UsagePolicyRequest = z.infer<typeof usagePolicyRequest>;

@@ -1,5 +1,10 @@
 import {
+  DomainError,
+  describeRecallRule,
+  isDomainError,
+  parseRecallRules,
   toAmount,
+  type RecallRule,
   type GpuAmount,
   type ProgramRules,
   type RubricCriterion,
@@ -47,7 +52,35 @@ export interface ProgramView {
   /** The same rates in the integer basis points prices are computed with (7000 = 70%). */
   subsidyRatesBasisPoints: Record<string, number>;
   budgets: ProgramBudgetView[];
+  /** What happens to running workloads of an exhausted, expired or suspended allocation: finish | stop. */
+  onExhaustion: string;
+  /** Use-it-or-lose-it rules, each with the sentence people read. */
+  recallRules: RecallRuleView[];
   createdAt: Date;
+}
+
+export type RecallRuleView = RecallRule & {
+  /** e.g. "at day 30, under 10% used: 25% of the remainder returns to the program". */
+  description: string;
+};
+
+/** The program's stored recall rules; a row edited by hand into something unreadable is a 409. */
+export function storedRecallRules(program: ProgramEntity): RecallRule[] {
+  try {
+    return parseRecallRules(program.recallRules);
+  } catch (error) {
+    if (!isDomainError(error)) throw error;
+    throw new DomainError(
+      'conflict',
+      'PROGRAM_MISCONFIGURED',
+      `Program ${program.code} has stored recall rules this service cannot read; the program operator must fix them with PUT /v1/programs/${program.id}/usage-policy.`,
+      { programId: program.id, problems: (error.details as { problems?: unknown } | undefined)?.problems },
+    );
+  }
+}
+
+export function recallRuleViews(rules: readonly RecallRule[]): RecallRuleView[] {
+  return rules.map((rule) => ({ ...rule, description: describeRecallRule(rule) }));
 }
 
 export function programView(
@@ -81,6 +114,8 @@ export function programView(
       left: toAmount(position.left),
       pending: toAmount(position.pending),
     })),
+    onExhaustion: program.onExhaustion,
+    recallRules: recallRuleViews(storedRecallRules(program)),
     createdAt: program.createdAt,
   };
 }

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { toAmount } from '#domain';
+import { RECALL_PROPOSAL_STATUSES, type RecallProposalEntity } from '#persistence';
+import { pageResponse } from '../../organizations/dto/fields.js';
+
+const amount = z.object({ gpuSeconds: z.string(), gpuHours: z.string() });
+
+export const recallProposalResponse = z.object({
+  id: z.uuid(),
+  allocationId: z.uuid(),
+  projectId: z.uuid(),
+  programId: z.uuid(),
+  gpuModel: z.string(),
+  /** The program's recall rule that made it. */
+  ruleId: z.string(),
+  /** proposed → confirmed | dismissed */
+  status: z.enum(RECALL_PROPOSAL_STATUSES),
+  /** What the rule asked for when it came due. */
+  proposed: amount,
+  /** What confirmation returned to the program (capped at what was unused then); null until confirmed. */
+  recalled: amount.nullable(),
+  /** Consumption when it came due, in basis points of the grant (1000 = 10%). */
+  usedBasisPoints: z.int(),
+  /** The sentence shown to the admin and the project. */
+  reason: z.string(),
+  dueAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+  decidedBy: z.uuid().nullable(),
+  decidedAt: z.iso.datetime().nullable(),
+});
+export type RecallProposalResponse = z.infer<typeof recallProposalResponse>;
+
+export const recallProposalPageResponse = pageResponse(recallProposalResponse);
+
+export function toRecallProposalResponse(row: RecallProposalEntity): RecallProposalResponse {
+  if (!row.allocation) throw new Error(`recall proposal ${row.id} was loaded without its allocation`);
+  return {
+    id: row.id,
+    allocationId: row.allocationId,
+    projectId: row.allocation.projectId,
+    programId: row.programId,
+    gpuModel: row.allocation.gpuModel,
+    ruleId: row.ruleId,
+    status: row.status as RecallProposalResponse['status'],
+    proposed: toAmount(row.gpuSeconds),
+    recalled: row.recalledGpuSeconds === null ? null : toAmount(row.recalledGpuSeconds),
+    usedBasisPoints: row.usedBasisPoints,
+    reason: row.reason,
+    dueAt: row.dueAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
+    decidedBy: row.decidedBy,
+    decidedAt: row.decidedAt?.toISOString() ?? null,
+  };
+}

@@ -495,6 +495,9 @@ async function main() {
   embeddedRef = embedded;
   env.PORT = String(PORT);
   env.SIMULATOR_API_URL ??= `http://127.0.0.1:${PORT}`;
+  // The simulated cluster meters runs on its clock (SIMULATOR_TIME_SCALE × faster than the wall
+  // clock), so its usage records end ahead of now: accept up to 30 days ahead in this deployment.
+  env.USAGE_FUTURE_TOLERANCE_MS ??= String(30 * 24 * 3600 * 1000);
   const safeDb = env.DATABASE_URL.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   log(
     `datastores: ${mode} — DATABASE_URL=${safeDb}${env.QUEUE_BACKEND === 'redis' ? ` REDIS_URL=${env.REDIS_URL}` : ''} QUEUE_BACKEND=${env.QUEUE_BACKEND}`,

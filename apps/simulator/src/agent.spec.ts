@@ -105,6 +105,40 @@ describe('SimulatedClusterAgent', () => {
     await until(() => simulator.inFlight === 0);
   });
 
+  it('meters the attempt through POST /v1/usage/records before reporting its end', async () => {
+    const { calls, impl } = fakeFetch();
+    const simulator = agent(impl, 1000);
+    const allocationId = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+    await simulator.process({
+      name: 'cluster.run',
+      data: { workloadId: WORKLOAD, attempt: 2, gpus: 8, runtimeSeconds: 40, allocationId, gpuModel: 'H200' },
+    });
+    await until(() => calls.length === 3);
+    expect(calls.map((call) => call.url)).toEqual([
+      `http://127.0.0.1:9/v1/agent/workloads/${WORKLOAD}/events`,
+      'http://127.0.0.1:9/v1/usage/records',
+      `http://127.0.0.1:9/v1/agent/workloads/${WORKLOAD}/events`,
+    ]);
+    const started = calls[0]!.body as { at: string };
+    const records = (calls[1]!.body as { records: Record<string, unknown>[] }).records;
+    // The simulated runtime from the reported start: 8 GPUs × 40 s; the attempt is its identity.
+    expect(records).toEqual([
+      {
+        source: 'gpupool-simulator',
+        externalId: `${WORKLOAD}:2`,
+        allocationId,
+        workloadId: WORKLOAD,
+        attempt: 2,
+        gpuModel: 'H200',
+        gpus: 8,
+        startedAt: started.at,
+        endedAt: new Date(new Date(started.at).getTime() + 40_000).toISOString(),
+      },
+    ]);
+    expect(calls[2]?.body).toMatchObject({ type: 'ended', attempt: 2, runtimeSeconds: 40 });
+    await until(() => simulator.inFlight === 0);
+  });
+
   it('stops an attempt gpupool no longer wants (a stop lost in transit), and never reports its end', async () => {
     const { calls, impl } = fakeFetch(() =>
       json(200, { applied: false, reason: 'stale_attempt', stop: true }),

@@ -2,6 +2,7 @@ import { computeMetrics } from './metrics.js';
 import {
   delayCdfSvg,
   formatDuration,
+  gpupoolLosses,
   MAX_CHART_POINTS,
   renderReport,
   utilizationSvg,
@@ -242,5 +243,34 @@ describe('renderReport', () => {
   it('refuses results and metrics that do not pair up', () => {
     const broken = { load: 1, results: [fakeResult('fifo', 3)], metrics: [] };
     expect(() => renderReport([broken], META)).toThrow('1 results but 0 metrics');
+  });
+});
+
+describe('gpupoolLosses', () => {
+  it('names each metric where gpupool is worse than the best baseline, with both figures', () => {
+    // gpupool waits 3× longer than fifo-backfill here; fifo waits 2×.
+    const r = run(0.8, [
+      fakeResult('fifo', 30, 1, 2),
+      fakeResult('fifo-backfill', 30, 1, 1),
+      fakeResult('gpupool', 30, 1, 3),
+    ]);
+    const lines = gpupoolLosses(r.metrics);
+    expect(lines).toContain(
+      `- delay p50: gpupool ${formatDuration(r.metrics[2]!.queueingDelaySeconds.p50)}, fifo-backfill ${formatDuration(r.metrics[1]!.queueingDelaySeconds.p50)}`,
+    );
+    expect(lines.some((line) => line.startsWith('- longest wait: gpupool'))).toBe(true);
+    // Where gpupool is the best, nothing is listed.
+    const better = run(0.8, [fakeResult('fifo', 30, 1, 3), fakeResult('gpupool', 30, 1, 1)]);
+    expect(gpupoolLosses(better.metrics).filter((line) => line.includes('delay'))).toEqual([]);
+    expect(gpupoolLosses([])).toEqual([]);
+  });
+
+  it('puts the losses and the policy trade in the markdown', () => {
+    const report = renderReport(
+      [run(0.8, [fakeResult('fifo-backfill', 30, 1, 1), fakeResult('gpupool', 30, 1, 3)])],
+      META,
+    );
+    expect(report.markdown).toContain('Where gpupool does worse than the better baseline at this load:');
+    expect(report.markdown).toContain('## The policy trade');
   });
 });

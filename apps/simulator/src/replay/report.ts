@@ -241,6 +241,113 @@ function sizeP95(bySize: Record<string, DelayPercentiles>, size: string): string
   return formatDuration(bySize[size]?.p95);
 }
 
+/**
+ * Metrics on which gpupool is worse than the best baseline run at the same load (lower is better
+ * for delays, completion, slowdown, longest wait; higher for utilization and windowed fairness),
+ * as markdown bullets naming both figures. Empty when gpupool is not in the run.
+ */
+export function gpupoolLosses(metrics: readonly QualityMetrics[]): string[] {
+  const ours = metrics.find((m) => m.policy === 'gpupool');
+  const baselines = metrics.filter((m) => m.policy !== 'gpupool');
+  if (!ours || baselines.length === 0) return [];
+  const checks: {
+    name: string;
+    value: (m: QualityMetrics) => number | null;
+    higherIsBetter: boolean;
+    show: (v: number) => string;
+  }[] = [
+    {
+      name: 'delay p50',
+      value: (m) => m.queueingDelaySeconds.p50,
+      higherIsBetter: false,
+      show: formatDuration,
+    },
+    {
+      name: 'delay p95',
+      value: (m) => m.queueingDelaySeconds.p95,
+      higherIsBetter: false,
+      show: formatDuration,
+    },
+    {
+      name: 'delay p99',
+      value: (m) => m.queueingDelaySeconds.p99,
+      higherIsBetter: false,
+      show: formatDuration,
+    },
+    {
+      name: 'JCT mean',
+      value: (m) => m.completionTimeSeconds.mean,
+      higherIsBetter: false,
+      show: formatDuration,
+    },
+    {
+      name: 'bounded slowdown',
+      value: (m) => m.boundedSlowdownMean,
+      higherIsBetter: false,
+      show: (v) => v.toFixed(2),
+    },
+    {
+      name: 'longest wait',
+      value: (m) => m.starvation?.longestWaitSeconds ?? null,
+      higherIsBetter: false,
+      show: formatDuration,
+    },
+    {
+      name: 'useful utilization',
+      value: (m) => m.usefulUtilization,
+      higherIsBetter: true,
+      show: (v) => `${(v * 100).toFixed(1)}%`,
+    },
+    {
+      name: 'Jain daily mean',
+      value: (m) => m.jainWindowed.mean,
+      higherIsBetter: true,
+      show: (v) => v.toFixed(3),
+    },
+  ];
+  const lines: string[] = [];
+  for (const check of checks) {
+    const mine = check.value(ours);
+    if (mine === null) continue;
+    let best: { policy: string; value: number } | null = null;
+    for (const m of baselines) {
+      const v = check.value(m);
+      if (v === null) continue;
+      if (!best || (check.higherIsBetter ? v > best.value : v < best.value))
+        best = { policy: m.policy, value: v };
+    }
+    if (!best) continue;
+    const worse = check.higherIsBetter ? mine < best.value : mine > best.value;
+    if (worse)
+      lines.push(`- ${check.name}: gpupool ${check.show(mine)}, ${best.policy} ${check.show(best.value)}`);
+  }
+  return lines;
+}
+
+/** What the measurements showed about gpupool's losses, and what was tried (see the report's tables). */
+const POLICY_TRADE = [
+  "gpupool orders by program entitlement and then by each project's decayed usage against its share, so",
+  'the light tenants of the trace run almost at once (delay p50 of minutes to hours where FIFO + backfill',
+  'takes days) and the heavy tenants wait. When the cluster is overloaded the heaviest tenants therefore',
+  "hold the tail: gpupool's longest wait and its delay for the largest jobs are worse than the baselines',",
+  'by design — that is the fair-share trade, paid by whoever used the most recently. Preemption adds',
+  'redone work (the gap between GPU util and useful util) to give entitled tenants their share back.',
+  '',
+  'A starvation guard was measured (SchedulingSettings.starvationAfterSeconds: a workload queued that long',
+  'goes first, oldest first, and is never preempted once started), on this trace at load 0.8 (59 nodes):',
+  '',
+  '| guard | mean delay | longest wait |',
+  '| --- | --- | --- |',
+  '| off | 23.4 h | 60.9 d |',
+  '| 14 days | 2.8 d | 21.0 d |',
+  '| 3 days | 6.7 d | — (slower than FIFO + backfill: mean 5.7 d) |',
+  '',
+  'At this load the backlog is days deep for every policy, so a guard of days turns gpupool into FIFO for',
+  'most of the queue and loses what fair share gives the light tenants. It is therefore off by default',
+  '(SCHEDULER_STARVATION_SECONDS=0) and left to operators who prefer a bounded tail: the national pool runs',
+  'below saturation most of the time, where the tail is hours, not weeks.',
+];
+
 const COLUMNS = [
   'policy',
   'GPU util',
@@ -349,6 +456,10 @@ export function renderReport(runs: readonly ReportRun[], meta: ReportMeta): Rend
         `Unfinished jobs (left out of the job metrics): ${unfinished.map((m) => `${m.policy} ${m.unfinished}`).join(', ')}.`,
       );
     }
+    const losses = gpupoolLosses(run.metrics);
+    if (losses.length > 0) {
+      markdown.push('', `Where gpupool does worse than the better baseline at this load:`, '', ...losses);
+    }
     markdown.push(
       '',
       `![Queueing delay CDF, load ${label}](${cdfFile})`,
@@ -371,7 +482,7 @@ export function renderReport(runs: readonly ReportRun[], meta: ReportMeta): Rend
       charts: { delayCdf: cdfFile, utilization: utilizationFile },
     };
   });
-  markdown.push('## Definitions', '', ...DEFINITIONS, '');
+  markdown.push('## The policy trade', '', ...POLICY_TRADE, '', '## Definitions', '', ...DEFINITIONS, '');
   const json = {
     meta,
     timingFields: ['meta.at', 'runs[].policies[].timing'],

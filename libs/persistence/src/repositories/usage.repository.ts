@@ -349,7 +349,7 @@ export async function postUsageBatch(dataSource: DataSource, batchId: string): P
     await applyHoldUpdates(manager, holdUpdates);
     await applyWorkloadConsumed(manager, workloadConsumed);
     await applyDaily(manager, [...daily.values()], allocations);
-    await manager.query('UPDATE usage_batches SET posted_at = now() WHERE id = $1', [batchId]);
+    await manager.query('UPDATE usage_batches SET posted_at = clock_timestamp() WHERE id = $1', [batchId]);
 
     const result: UsagePostingResult = {
       posted: true,

@@ -15,6 +15,7 @@ import { UsageReportsModule } from './usage-reports/usage-reports.module.js';
 import { RecallsModule } from './recalls/recalls.module.js';
 import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { UsageModule } from './usage/usage.module.js';
+import { BillingModule } from './billing/billing.module.js';
 
 /** Every feature module of the API, in one list (add yours here). */
 export const FEATURE_MODULES: Type[] = [
@@ -34,4 +35,5 @@ export const FEATURE_MODULES: Type[] = [
   RecallsModule,
   ReconciliationModule,
   UsageModule,
+  BillingModule,
 ];

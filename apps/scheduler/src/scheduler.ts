@@ -14,6 +14,7 @@ import {
   type QueueName,
 } from '#queues';
 import { SimulatorAdapter } from './adapters/simulator.adapter.js';
+import { BillingExportService } from './billing/billing-export.service.js';
 import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
 import { GrantService } from './grants/grant.service.js';
@@ -29,6 +30,7 @@ const RECONCILE_SCHEDULER_ID = 'reconcile-grants';
 const RECONCILE_WORKLOADS_SCHEDULER_ID = 'reconcile-workloads';
 const RECONCILE_USAGE_SCHEDULER_ID = 'reconcile-usage';
 const RECONCILE_WEBHOOKS_SCHEDULER_ID = 'reconcile-webhooks';
+const RECONCILE_EXPORTS_SCHEDULER_ID = 'reconcile-exports';
 
 /** Queued workloads whose estimated start is computed each cycle (the rest show position only). */
 export const SCHEDULER_ESTIMATE_LIMIT = 1000;
@@ -44,6 +46,7 @@ const WORKER_CONCURRENCY: Record<QueueName, number> = {
   usage: 2,
   notifications: 8,
   'cluster-simulator': 1,
+  exports: 1,
 };
 
 /**
@@ -115,6 +118,9 @@ export class SchedulerProcess {
     });
     const webhooks = new WebhookDeliveryService(this.dataSource, this.logger);
     const webhookReconciler = new WebhookReconciler(this.dataSource, this.producer, this.logger);
+    const billingExports = new BillingExportService(this.dataSource, this.producer, this.logger, {
+      sweepGraceMs: this.config.RECONCILE_GRACE_MS,
+    });
 
     const handlers: JobHandlers = {
       'grant.allocation': async (data, context) => {
@@ -138,6 +144,8 @@ export class SchedulerProcess {
       'reconcile.usage': () => usage.sweep(),
       'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
       'reconcile.webhooks': () => webhookReconciler.sweep(),
+      'billing.export': (data, context) => billingExports.handle(data.exportId, context.attempt),
+      'reconcile.exports': () => billingExports.sweep(),
     };
     assertHandlers(handlers);
 
@@ -206,6 +214,10 @@ export class SchedulerProcess {
         return handlers['webhook.deliver'](item.data, context);
       case 'reconcile.webhooks':
         return handlers['reconcile.webhooks'](item.data, context);
+      case 'billing.export':
+        return handlers['billing.export'](item.data, context);
+      case 'reconcile.exports':
+        return handlers['reconcile.exports'](item.data, context);
       case 'cluster.run':
       case 'cluster.cancel':
         throw new UnrecoverableError(`Job ${item.name} belongs to the simulated cluster, not the scheduler`);
@@ -238,6 +250,12 @@ export class SchedulerProcess {
       RECONCILE_WEBHOOKS_SCHEDULER_ID,
       { every: this.config.RECONCILE_INTERVAL_MS },
       { name: 'reconcile.webhooks', data: {}, opts },
+    );
+    // Billing exports are an outbox too: one whose job Redis lost is enqueued again.
+    await maintenance.upsertJobScheduler(
+      RECONCILE_EXPORTS_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      { name: 'reconcile.exports', data: {}, opts },
     );
   }
 

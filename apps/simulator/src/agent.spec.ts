@@ -119,8 +119,8 @@ describe('SimulatedClusterAgent', () => {
       'http://127.0.0.1:9/v1/usage/records',
       `http://127.0.0.1:9/v1/agent/workloads/${WORKLOAD}/events`,
     ]);
-    const started = calls[0]!.body as { at: string };
-    const records = (calls[1]!.body as { records: Record<string, unknown>[] }).records;
+    const started = calls[0].body as { at: string };
+    const records = (calls[1].body as { records: Record<string, unknown>[] }).records;
     // The simulated runtime from the reported start: 8 GPUs × 40 s; the attempt is its identity.
     expect(records).toEqual([
       {

@@ -175,6 +175,8 @@ export class SimulatedClusterAgent {
       case 'reconcile.usage':
       case 'webhook.deliver':
       case 'reconcile.webhooks':
+      case 'billing.export':
+      case 'reconcile.exports':
         throw new UnrecoverableError(`${item.name} is not a simulated cluster job`);
     }
   }

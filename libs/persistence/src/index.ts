@@ -23,3 +23,7 @@ export * from './repositories/usage-reconciliation.repository.js';
 export * from './repositories/usage-maintenance.repository.js';
 export * from './repositories/recall.repository.js';
 export * from './repositories/burn-rate.repository.js';
+export * from './repositories/billing-pricing.repository.js';
+export * from './repositories/billing-close.repository.js';
+export * from './repositories/billing-statements.repository.js';
+export * from './repositories/billing-export.repository.js';

@@ -9,6 +9,7 @@ export const QUEUE_NAMES = [
   'usage',
   'notifications',
   'cluster-simulator',
+  'exports',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -41,6 +42,10 @@ export const jobSchemas = {
   'webhook.deliver': z.strictObject({ deliveryId: z.uuid() }),
   /** Sweep: webhook deliveries that are due and have no job. */
   'reconcile.webhooks': z.strictObject({}),
+  /** Write one settlement export of a closed billing period (streamed into chunks; restartable). */
+  'billing.export': z.strictObject({ exportId: z.uuid() }),
+  /** Sweep: billing exports queued or running whose job Redis may have lost. */
+  'reconcile.exports': z.strictObject({}),
   /** The simulated cluster: run one attempt for `runtimeSeconds` (scaled) and report it. */
   'cluster.run': z.strictObject({
     workloadId: z.uuid(),
@@ -72,6 +77,8 @@ const queueOfJob: Record<JobName, QueueName> = {
   'reconcile.usage': 'maintenance',
   'webhook.deliver': 'notifications',
   'reconcile.webhooks': 'maintenance',
+  'billing.export': 'exports',
+  'reconcile.exports': 'maintenance',
   'cluster.run': 'cluster-simulator',
   'cluster.cancel': 'cluster-simulator',
 };
@@ -88,6 +95,8 @@ export const SCHEDULER_JOB_NAMES: JobName[] = [
   'reconcile.usage',
   'webhook.deliver',
   'reconcile.webhooks',
+  'billing.export',
+  'reconcile.exports',
 ];
 export const SIMULATOR_JOB_NAMES: JobName[] = ['cluster.run', 'cluster.cancel'];
 
@@ -123,11 +132,14 @@ export function jobOptionsFor(job: JobItem): JobOptions {
   };
   switch (job.name) {
     case 'grant.allocation':
-      return { ...base, jobId: `grant-${job.data.requestId}` };
+      // Every job below whose id a reconciler re-uses is removed when it fails: a failed job kept
+      // under its id would make each later enqueue a silent duplicate, and the work never happen.
+      return { ...base, jobId: `grant-${job.data.requestId}`, removeOnFail: true };
     case 'reconcile.grants':
     case 'reconcile.workloads':
     case 'reconcile.usage':
     case 'reconcile.webhooks':
+    case 'reconcile.exports':
       return { ...base, attempts: 1 };
     case 'schedule.cycle':
       // Coalescing: while a cycle job of this partition waits, more triggers add nothing. A trigger
@@ -140,22 +152,44 @@ export function jobOptionsFor(job: JobItem): JobOptions {
         removeOnComplete: true,
         removeOnFail: { count: 100 },
       };
-    // Dispatch and cluster jobs are removed once done: a reconciler that re-sends one (because
-    // PostgreSQL says it never took effect) must not be blocked by a finished job with the same id.
+    // Dispatch and cluster jobs are removed once done (or failed): a reconciler that re-sends one
+    // (because PostgreSQL says it never took effect) must not be blocked by a job with the same id.
     case 'dispatch.workload':
       return {
         ...base,
         jobId: `dispatch-${job.data.workloadId}-${job.data.attempt}`,
         removeOnComplete: true,
+        removeOnFail: true,
       };
     case 'dispatch.cancel':
-      return { ...base, jobId: `cancel-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
+      return {
+        ...base,
+        jobId: `cancel-${job.data.workloadId}-${job.data.attempt}`,
+        removeOnComplete: true,
+        removeOnFail: true,
+      };
     case 'usage.post':
       // Coalesced per batch while waiting; posting is exactly-once in PostgreSQL (posted_at).
-      return { ...base, jobId: `usage-${job.data.batchId}`, removeOnComplete: true };
+      return { ...base, jobId: `usage-${job.data.batchId}`, removeOnComplete: true, removeOnFail: true };
     case 'webhook.deliver':
       // One attempt per job: retries and backoff are PostgreSQL's (next_attempt_at), not BullMQ's.
-      return { ...base, attempts: 1, jobId: `webhook-${job.data.deliveryId}`, removeOnComplete: true };
+      return {
+        ...base,
+        attempts: 1,
+        jobId: `webhook-${job.data.deliveryId}`,
+        removeOnComplete: true,
+        removeOnFail: true,
+      };
+    case 'billing.export':
+      // A redelivered or re-enqueued export restarts its run in PostgreSQL (run number, chunks
+      // rewritten); the id only coalesces enqueues while the job exists. The last failure marks it failed.
+      return {
+        ...base,
+        attempts: 3,
+        jobId: `export-${job.data.exportId}`,
+        removeOnComplete: true,
+        removeOnFail: true,
+      };
     case 'cluster.run':
       return { ...base, jobId: `run-${job.data.workloadId}-${job.data.attempt}`, removeOnComplete: true };
     case 'cluster.cancel':

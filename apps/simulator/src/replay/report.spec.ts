@@ -256,7 +256,7 @@ describe('gpupoolLosses', () => {
     ]);
     const lines = gpupoolLosses(r.metrics);
     expect(lines).toContain(
-      `- delay p50: gpupool ${formatDuration(r.metrics[2]!.queueingDelaySeconds.p50)}, fifo-backfill ${formatDuration(r.metrics[1]!.queueingDelaySeconds.p50)}`,
+      `- delay p50: gpupool ${formatDuration(r.metrics[2].queueingDelaySeconds.p50)}, fifo-backfill ${formatDuration(r.metrics[1].queueingDelaySeconds.p50)}`,
     );
     expect(lines.some((line) => line.startsWith('- longest wait: gpupool'))).toBe(true);
     // Where gpupool is the best, nothing is listed.

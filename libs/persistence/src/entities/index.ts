@@ -1,6 +1,17 @@
 import { AllocationEntity } from './allocation.entities.js';
 import { AuditEventEntity, IdempotencyKeyEntity } from './audit.entities.js';
 import {
+  BilledUsageEntity,
+  BillingExportChunkEntity,
+  BillingExportEntity,
+  BillingLineEntity,
+  BillingPeriodEntity,
+  BillingPeriodPolicyEntity,
+  BillingRefundEntity,
+  ProgramPricingEntity,
+  RateCardEntity,
+} from './billing.entities.js';
+import {
   ApiTokenEntity,
   OrganizationEntity,
   ProjectEntity,
@@ -48,6 +59,7 @@ import {
 
 export * from './allocation.entities.js';
 export * from './audit.entities.js';
+export * from './billing.entities.js';
 export * from './directory.entities.js';
 export * from './ledger.entities.js';
 export * from './notification.entities.js';
@@ -96,4 +108,13 @@ export const ENTITIES = [
   AccountBalanceEntity,
   RecallProposalEntity,
   ReconciliationReportEntity,
+  RateCardEntity,
+  ProgramPricingEntity,
+  BillingPeriodEntity,
+  BillingLineEntity,
+  BilledUsageEntity,
+  BillingRefundEntity,
+  BillingPeriodPolicyEntity,
+  BillingExportEntity,
+  BillingExportChunkEntity,
 ];

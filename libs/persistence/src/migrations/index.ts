@@ -3,6 +3,7 @@ import { LedgerGuards1764270000001 } from './1764270000001-ledger-guards.js';
 import { PoolAndWorkloads1764270000002 } from './1764270000002-pool-and-workloads.js';
 import { Usage1764270000003 } from './1764270000003-usage.js';
 import { Notifications1764270000004 } from './1764270000004-notifications.js';
+import { Billing1764270000005 } from './1764270000005-billing.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   PoolAndWorkloads1764270000002,
   Usage1764270000003,
   Notifications1764270000004,
+  Billing1764270000005,
 ];

@@ -62,8 +62,12 @@ export async function storeUsageBatch(
       `INSERT INTO usage_records
          (batch_id, source, external_id, allocation_id, workload_id, gpu_model, gpus, started_at, ended_at, gpu_seconds,
           late, attempt)
-       SELECT $1, * FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::int[],
-                                $8::timestamptz[], $9::timestamptz[], $10::bigint[], $11::boolean[], $12::int[])
+       SELECT $1, r.* FROM unnest($2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[], $7::int[],
+                                  $8::timestamptz[], $9::timestamptz[], $10::bigint[], $11::boolean[], $12::int[])
+              AS r(source, external_id, allocation_id, workload_id, gpu_model, gpus, started_at, ended_at,
+                   gpu_seconds, late, attempt)
+        -- Key order: two batches sharing keys wait on each other in one order, never deadlock.
+        ORDER BY r.source, r.external_id
        ON CONFLICT (source, external_id) DO NOTHING
        RETURNING source, external_id`,
       [

@@ -1,0 +1,164 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { forbidden, parsePeriod, periodBounds, type BillingPeriodState, type PricedAmounts } from '#domain';
+import { billingStatements, closeBillingPeriod, type AmountsJson } from '#persistence';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
+import { billingScopeOf, type BillingScope } from './billing-access.js';
+import { amountsView } from './dto/amounts.response.js';
+import type { ListPeriodsQuery } from './dto/billing-period.request.js';
+import type { BillingPeriodResponse, ClosedPeriodResponse } from './dto/billing-period.response.js';
+
+interface PeriodRow {
+  period: string;
+  status: BillingPeriodState;
+  starts_at: Date;
+  ends_at: Date;
+  closing_started_at: Date | null;
+  closed_at: Date | null;
+  closed_by: string | null;
+  line_count: number | null;
+  totals: AmountsJson | null;
+}
+
+const PERIOD_COLUMNS =
+  'period, status, starts_at, ends_at, closing_started_at, closed_at, closed_by, line_count, totals';
+
+/** Billing periods (Asia/Seoul months): their state, totals, and the close. */
+@Injectable()
+export class BillingPeriodsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+  ) {}
+
+  async get(principal: Principal, periodText: string): Promise<BillingPeriodResponse> {
+    const scope = billingScopeOf(principal);
+    const period = parsePeriod(periodText);
+    const [row] = await this.dataSource.query<PeriodRow[]>(
+      `SELECT ${PERIOD_COLUMNS} FROM billing_periods WHERE period = $1`,
+      [period],
+    );
+    return this.view(this.dataSource.manager, scope, row ?? openPeriod(period));
+  }
+
+  async list(
+    principal: Principal,
+    query: ListPeriodsQuery,
+  ): Promise<{ items: BillingPeriodResponse[]; nextCursor: string | null }> {
+    const scope = billingScopeOf(principal);
+    const rows = await this.dataSource.query<PeriodRow[]>(
+      `SELECT ${PERIOD_COLUMNS} FROM billing_periods WHERE ($1::text IS NULL OR period < $1) ORDER BY period DESC LIMIT $2`,
+      [query.cursor ?? null, query.limit + 1],
+    );
+    const page = rows.slice(0, query.limit);
+    const items: BillingPeriodResponse[] = [];
+    for (const row of page) items.push(await this.view(this.dataSource.manager, scope, row));
+    return { items, nextCursor: rows.length > query.limit ? (page[page.length - 1]?.period ?? null) : null };
+  }
+
+  /**
+   * Closes a period that is over (finance users not tied to an agency: a close covers every agency).
+   * The close and its audit event commit together.
+   */
+  async close(
+    principal: Principal,
+    periodText: string,
+    requestId: string | null,
+  ): Promise<ClosedPeriodResponse> {
+    const scope = billingScopeOf(principal);
+    if (scope.kind === 'agency' || principal.kind !== 'user') {
+      throw forbidden(
+        'POOL_FINANCE_REQUIRED',
+        'Closing a billing period fixes every agency’s statements; it is done by a finance user not tied to one agency.',
+      );
+    }
+    const summary = await closeBillingPeriod(this.dataSource, {
+      period: periodText,
+      closedBy: principal.userId,
+      beforeCommit: (manager, closed) =>
+        this.audit.record(manager, {
+          principal,
+          action: 'billing_period.closed',
+          subjectType: 'billing_period',
+          subjectId: closed.period,
+          before: { status: 'closing' },
+          after: { status: 'closed', lineCount: closed.lineCount, totals: amountsView(closed.totals) },
+          requestId,
+        }),
+    });
+    return {
+      ...(await this.get(principal, summary.period)),
+      correctionLines: summary.correctionLines,
+      chargedPieces: summary.chargedPieces,
+      creditedPieces: summary.creditedPieces,
+      refundedGpuSeconds: summary.refundedGpuSeconds.toString(),
+    };
+  }
+
+  private async view(
+    manager: EntityManager,
+    scope: BillingScope,
+    row: PeriodRow,
+  ): Promise<BillingPeriodResponse> {
+    let totals = row.totals === null ? null : amountsView(amountsFromJson(row.totals));
+    let lineCount = row.line_count;
+    if (scope.kind === 'agency' && row.status === 'closed') {
+      // An agency's finance user sees its own share of the period, not the pool's.
+      const own = await billingStatements(manager, {
+        period: row.period,
+        groupBy: 'agency',
+        agencyCode: scope.agencyCode,
+        programId: null,
+        limit: 1,
+        after: null,
+      });
+      totals = amountsView(own.totals);
+      lineCount = own.lineCount;
+    }
+    return {
+      period: row.period,
+      status: row.status,
+      startsAt: new Date(row.starts_at).toISOString(),
+      endsAt: new Date(row.ends_at).toISOString(),
+      closingStartedAt: row.closing_started_at ? new Date(row.closing_started_at).toISOString() : null,
+      closedAt: row.closed_at ? new Date(row.closed_at).toISOString() : null,
+      closedBy: row.closed_by,
+      lineCount,
+      totals,
+    };
+  }
+}
+
+function openPeriod(period: string): PeriodRow {
+  const bounds = periodBounds(period);
+  return {
+    period,
+    status: 'open',
+    starts_at: bounds.startsAt,
+    ends_at: bounds.endsAt,
+    closing_started_at: null,
+    closed_at: null,
+    closed_by: null,
+    line_count: null,
+    totals: null,
+  };
+}
+
+function amountsFromJson(json: AmountsJson): PricedAmounts {
+  return {
+    gpuSeconds: BigInt(json.gpuSeconds),
+    listValue: BigInt(json.listValue),
+    discount: BigInt(json.discount),
+    supplyPrice: BigInt(json.supplyPrice),
+    subsidy: BigInt(json.subsidy),
+    coPay: BigInt(json.coPay),
+    vat: BigInt(json.vat),
+    vatFromOrganization: BigInt(json.vatFromOrganization),
+    vatFromProgram: BigInt(json.vatFromProgram),
+    totalDueFromOrganization: BigInt(json.totalDueFromOrganization),
+    totalFromProgram: BigInt(json.totalFromProgram),
+    total: BigInt(json.total),
+  };
+}

@@ -1,0 +1,101 @@
+import { FOCUS_COLUMNS, parseCsv, UTF8_BOM } from '#domain';
+import type { BillingLineEntity } from '#persistence';
+import {
+  csvWriter,
+  jsonWriter,
+  SETTLEMENT_COLUMNS,
+  settlementCells,
+  settlementWriter,
+} from './settlement-format.js';
+
+function line(overrides: Partial<BillingLineEntity> = {}): BillingLineEntity {
+  return {
+    period: '2026-05',
+    lineNo: 7,
+    chargeClass: '',
+    correctionReason: null,
+    originalPeriod: null,
+    allocationId: '6b1f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d',
+    projectId: '7c2f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d',
+    projectTitle: 'LLM 사전학습',
+    organizationId: '8d3f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d',
+    organizationName: '주식회사 청년AI',
+    orgType: 'youth_startup',
+    businessRegistrationNumber: '1018100011',
+    taxIdKind: 'business_registration_number',
+    programId: '9e4f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d',
+    programCode: 'AI-GPU-2026',
+    programName: '2026 AI 컴퓨팅 지원',
+    agencyCode: 'NIPA',
+    gpuModel: 'H100',
+    krwPerGpuHour: 3600n,
+    rateEffectiveFrom: new Date('2026-04-15T15:00:00Z'),
+    chargeStart: new Date('2026-05-01T00:00:00Z'),
+    chargeEnd: new Date('2026-05-02T00:00:00Z'),
+    gpuSeconds: 36_000n,
+    listValue: 36_000n,
+    discount: 23_400n,
+    supplyPrice: 12_600n,
+    subsidy: 8_820n,
+    coPay: 3_780n,
+    vat: 1_260n,
+    vatPayer: 'organization',
+    vatFromOrganization: 1_260n,
+    vatFromProgram: 0n,
+    totalDueOrg: 5_040n,
+    totalProgram: 8_820n,
+    usagePieces: 3,
+    ...overrides,
+  };
+}
+
+describe('settlement export format', () => {
+  it('puts the FOCUS columns first, then the names and Korean settlement fields', () => {
+    expect(SETTLEMENT_COLUMNS.slice(0, FOCUS_COLUMNS.length)).toEqual([...FOCUS_COLUMNS]);
+    expect(SETTLEMENT_COLUMNS).toContain('BillingAccountName');
+    expect(new Set(SETTLEMENT_COLUMNS).size).toBe(SETTLEMENT_COLUMNS.length);
+    expect(settlementCells(line())).toHaveLength(SETTLEMENT_COLUMNS.length);
+  });
+
+  it('writes CSV rows that read back to the line, with Korean text and formulas neutralized', () => {
+    const text =
+      csvWriter.header() +
+      csvWriter.row(line(), 0) +
+      csvWriter.row(line({ organizationName: '=HYPERLINK("http://x","y")', chargeClass: 'Correction' }), 1);
+    expect(text.startsWith(UTF8_BOM)).toBe(true);
+    const [header, first, second] = parseCsv(text);
+    const cell = (row: string[] | undefined, column: string) => row?.[header.indexOf(column)];
+    expect(cell(first, 'BillingAccountName')).toBe('주식회사 청년AI');
+    expect(cell(first, 'BusinessRegistrationNumber')).toBe('101-81-00011');
+    expect(cell(first, 'ConsumedQuantity')).toBe('10');
+    expect(cell(first, 'AmountDueFromOrganization')).toBe('5040');
+    expect(cell(first, 'ChargeClass')).toBe('');
+    expect(cell(first, 'LineNumber')).toBe('7');
+    expect(cell(second, 'BillingAccountName')).toBe(`'=HYPERLINK("http://x","y")`);
+    expect(cell(second, 'ChargeClass')).toBe('Correction');
+  });
+
+  it('writes one JSON array whatever the number of rows, integers as exact strings', () => {
+    const none = jsonWriter.header() + jsonWriter.footer(0);
+    expect(JSON.parse(none)).toEqual([]);
+    const two =
+      jsonWriter.header() +
+      jsonWriter.row(line(), 0) +
+      jsonWriter.row(line({ lineNo: 8 }), 1) +
+      jsonWriter.footer(2);
+    const parsed = JSON.parse(two) as Record<string, string | null>[];
+    expect(parsed.map((row) => row.LineNumber)).toEqual(['7', '8']);
+    expect(parsed[0]).toMatchObject({
+      ConsumedGpuSeconds: '36000',
+      ChargeClass: null,
+      BillingCurrency: 'KRW',
+    });
+    expect(Object.keys(parsed[0])).toEqual([...SETTLEMENT_COLUMNS]);
+  });
+
+  it('has no writer for xlsx (no streaming XLSX writer installed)', () => {
+    expect(settlementWriter('csv')).toBe(csvWriter);
+    expect(settlementWriter('json')).toBe(jsonWriter);
+    expect(settlementWriter('xlsx')).toBeUndefined();
+  });
+});

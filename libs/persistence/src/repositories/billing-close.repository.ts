@@ -1,0 +1,798 @@
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import {
+  AMOUNT_FIELDS,
+  assertReconciles,
+  chargePeriodFor,
+  conflict,
+  isOrganizationType,
+  parsePeriod,
+  periodBounds,
+  priceLine,
+  splitUsageAtRateChanges,
+  sumAmounts,
+  transitionBillingPeriod,
+  type BillingPeriod,
+  type BillingPeriodState,
+  type ChargePlacement,
+  type OrganizationType,
+  type PricedAmounts,
+  type PricingPolicy,
+  type RateCard,
+} from '#domain';
+import { BillingLineEntity } from '../entities/billing.entities.js';
+import { policyFromJson, policyJson, programPricing } from './billing-pricing.repository.js';
+import { updateReturning } from './billing-sql.js';
+
+/** Usage records a close reads per round trip (a server-side cursor: the period is never in memory). */
+export const CLOSE_FETCH_SIZE = 10_000;
+/** Lines inserted per statement. */
+const LINE_INSERT_SIZE = 500;
+/**
+ * Late usage is looked for in batches posted since the previous close began, less this margin: a
+ * posting transaction that began before that close's snapshot and committed after it has an earlier
+ * `posted_at` (its start) than the close. Posting transactions last seconds; an hour is generous.
+ */
+export const LATE_USAGE_MARGIN_MS = 60 * 60_000;
+/** One close at a time, pool-wide: closes read and write each other's markers. */
+export const CLOSE_LOCK_KEY = 'gpupool:billing-close';
+const CLOSE_LOCK_ATTEMPTS = 30;
+/** Per statement inside the closing transaction (the pool's default is 60 s). */
+const CLOSE_STATEMENT_TIMEOUT = '15min';
+
+export type CorrectionReason = 'late_usage' | 'refund';
+
+/** The amounts of a priced line or a total, as JSON (decimal strings: bigint has no JSON form). */
+export type AmountsJson = Record<(typeof AMOUNT_FIELDS)[number], string>;
+
+export function amountsJson(amounts: PricedAmounts): AmountsJson {
+  return Object.fromEntries(AMOUNT_FIELDS.map((field) => [field, amounts[field].toString()])) as AmountsJson;
+}
+
+export interface ClosedPeriodSummary {
+  period: BillingPeriod;
+  startsAt: Date;
+  endsAt: Date;
+  closedAt: Date;
+  lineCount: number;
+  /** Lines carrying late usage of earlier periods, and credits of refunded usage billed before. */
+  correctionLines: number;
+  /** Usage-record pieces charged (this period's and late ones) and credited. */
+  chargedPieces: number;
+  creditedPieces: number;
+  /** Usage of the period not billed because its attempt was refunded (infrastructure failure). */
+  refundedGpuSeconds: bigint;
+  totals: PricedAmounts;
+}
+
+export interface CloseBillingPeriodInput {
+  period: string;
+  /** The user closing it. */
+  closedBy: string | null;
+  now?: Date;
+  /** Runs inside the closing transaction before it commits (e.g. the audit event). */
+  beforeCommit?: (manager: EntityManager, summary: ClosedPeriodSummary) => Promise<void>;
+}
+
+interface PeriodRow {
+  status: BillingPeriodState;
+  closing_started_at: Date | null;
+}
+
+/**
+ * Closes a billing period (an Asia/Seoul month that is over), once:
+ * 1. open → closing, committed on its own so readers see that a close is under way;
+ * 2. then, holding a pool-wide lock and in ONE repeatable-read transaction: every posted usage-record
+ *    piece of the period (cut at Seoul days and rate changes by libs/domain) not yet billed is priced
+ *    per allocation, GPU model and rate card with the program's pricing policy and the organization's
+ *    type, and written as the period's lines; pieces of earlier (closed) periods that arrived since
+ *    their close are written as 'Correction' lines naming their period; usage of attempts refunded
+ *    after it was billed is credited the same way; every piece billed is marked; the period's usage
+ *    is checked against the daily rollups kept with the ledger postings; closing → closed.
+ * If step 2 fails the period goes back to open. A closed period never changes (triggers refuse it).
+ */
+export async function closeBillingPeriod(
+  dataSource: DataSource,
+  input: CloseBillingPeriodInput,
+): Promise<ClosedPeriodSummary> {
+  const period = parsePeriod(input.period);
+  const bounds = periodBounds(period);
+  const now = input.now ?? new Date();
+  if (now.getTime() < bounds.endsAt.getTime()) {
+    throw conflict(
+      'PERIOD_NOT_OVER',
+      `Billing period ${period} runs until ${bounds.endsAt.toISOString()} (Seoul midnight); it can be closed once it is over.`,
+      { period, endsAt: bounds.endsAt.toISOString() },
+    );
+  }
+  await dataSource.transaction(async (manager) => {
+    await manager.query(
+      `INSERT INTO billing_periods (period, status, starts_at, ends_at) VALUES ($1, 'open', $2, $3)
+       ON CONFLICT (period) DO NOTHING`,
+      [period, bounds.startsAt, bounds.endsAt],
+    );
+    const [row] = await manager.query<PeriodRow[]>(
+      'SELECT status, closing_started_at FROM billing_periods WHERE period = $1 FOR UPDATE',
+      [period],
+    );
+    // A period left closing by a closer that died is taken over in step 2 (its lock is free).
+    if (row.status === 'closing') return;
+    transitionBillingPeriod(row.status, 'start_closing', period);
+    await assertCloseOrder(manager, period);
+    await manager.query(
+      `UPDATE billing_periods SET status = 'closing', closing_started_at = now() WHERE period = $1`,
+      [period],
+    );
+  });
+
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    if (!(await acquireCloseLock(runner))) {
+      throw conflict(
+        'CLOSE_IN_PROGRESS',
+        `Another billing period is being closed right now; try ${period} again when it is done.`,
+        { period },
+      );
+    }
+    try {
+      const summary = await closeLocked(runner, period, input);
+      // A close adds a month of lines and markers at once: fresh statistics keep the exports' keyset
+      // reads on the (period, line_no) index instead of sorting the period (autovacuum comes later).
+      await runner.manager.query('ANALYZE billing_lines, billed_usage');
+      return summary;
+    } catch (error) {
+      await reopenAfterFailure(runner, period);
+      throw error;
+    } finally {
+      await runner.manager.query('SELECT pg_advisory_unlock(hashtext($1))', [CLOSE_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/**
+ * The pool-wide close lock (session level, so the closing transaction's snapshot starts after it is
+ * held). Rate-card writes hold it shared for an instant: wait a little for them, not for another close.
+ */
+async function acquireCloseLock(runner: QueryRunner): Promise<boolean> {
+  for (let attempt = 0; attempt < CLOSE_LOCK_ATTEMPTS; attempt += 1) {
+    const [lock] = await runner.manager.query<{ ok: boolean }[]>(
+      'SELECT pg_try_advisory_lock(hashtext($1)) AS ok',
+      [CLOSE_LOCK_KEY],
+    );
+    if (lock?.ok) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+async function reopenAfterFailure(runner: QueryRunner, period: BillingPeriod): Promise<void> {
+  if (runner.isTransactionActive) await runner.rollbackTransaction();
+  const [row] = await runner.manager.query<PeriodRow[]>(
+    'SELECT status, closing_started_at FROM billing_periods WHERE period = $1',
+    [period],
+  );
+  if (row?.status !== 'closing') return;
+  transitionBillingPeriod('closing', 'reopen', period);
+  await runner.manager.query(
+    `UPDATE billing_periods SET status = 'open', closing_started_at = NULL WHERE period = $1 AND status = 'closing'`,
+    [period],
+  );
+}
+
+/**
+ * Closes are in order: an earlier month with usage must be closed first, or its usage has nowhere to
+ * go; and once a later month is closed, an earlier one's usage is billed as corrections instead.
+ */
+async function assertCloseOrder(manager: EntityManager, period: BillingPeriod): Promise<void> {
+  const [later] = await manager.query<{ period: string }[]>(
+    `SELECT period FROM billing_periods WHERE status = 'closed' AND period > $1 ORDER BY period LIMIT 1`,
+    [period],
+  );
+  if (later) {
+    throw conflict(
+      'LATER_PERIOD_CLOSED',
+      `Billing period ${later.period} is already closed, so ${period} is not closed on its own: its usage is billed as corrections in the next period that closes.`,
+      { period, closed: later.period },
+    );
+  }
+  const [latest] = await manager.query<{ period: string }[]>(
+    `SELECT period FROM billing_periods WHERE status = 'closed' AND period < $1 ORDER BY period DESC LIMIT 1`,
+    [period],
+  );
+  // Every month with usage up to the latest closed one is closed (closes are in order): look after it.
+  const from = latest ? periodBounds(latest.period).endsAt : new Date(0);
+  const [open] = await manager.query<{ month: string }[]>(
+    `SELECT to_char(d.day, 'YYYY-MM') AS month FROM usage_daily d
+      WHERE d.day >= ($1::timestamptz AT TIME ZONE 'Asia/Seoul')::date AND d.day < ($2::text || '-01')::date
+        AND to_char(d.day, 'YYYY-MM') NOT IN (SELECT b.period FROM billing_periods b WHERE b.status = 'closed')
+      ORDER BY 1 LIMIT 1`,
+    [from, period],
+  );
+  if (open) {
+    throw conflict(
+      'EARLIER_PERIOD_OPEN',
+      `Billing period ${open.month} has usage and is not closed; close it before ${period}.`,
+      { period, open: open.month },
+    );
+  }
+}
+
+/**
+ * The admission attempt a usage record metered, as the usage posting chose it (postUsageBatch's
+ * attemptOf): the attempt it names, else the latest one running when it started, else the first.
+ * `refunded`: the attempt was failed by the infrastructure, so the ledger refunds its usage.
+ */
+const ATTEMPT_OF_RECORD = `
+  LEFT JOIN LATERAL (
+    SELECT h.attempt, h.workload_id, (h.refund_reason IS NOT NULL AND h.allocation_id = r.allocation_id) AS refunded
+      FROM workload_holds h
+     WHERE r.workload_id IS NOT NULL AND h.workload_id = r.workload_id AND (r.attempt IS NULL OR h.attempt = r.attempt)
+     ORDER BY (coalesce(h.started_at, h.admitted_at) <= r.started_at) DESC,
+              CASE WHEN coalesce(h.started_at, h.admitted_at) <= r.started_at THEN h.attempt END DESC NULLS LAST,
+              h.attempt ASC
+     LIMIT 1) att ON true`;
+
+interface CandidateRow {
+  id: string;
+  allocation_id: string;
+  gpu_model: string;
+  gpus: number;
+  started_at: Date;
+  ended_at: Date;
+  refunded: boolean | null;
+  charged: string[];
+}
+
+interface LineAccumulator {
+  allocationId: string;
+  placement: ChargePlacement;
+  correctionReason: CorrectionReason | null;
+  gpuModel: string;
+  krwPerGpuHour: bigint;
+  rateEffectiveFrom: Date;
+  startsAt: Date;
+  endsAt: Date;
+  gpuSeconds: bigint;
+  pieces: number;
+}
+
+interface AllocationFacts {
+  projectId: string;
+  projectTitle: string;
+  organizationId: string;
+  organizationName: string;
+  orgType: OrganizationType;
+  taxId: string | null;
+  taxIdKind: string | null;
+  programId: string;
+}
+
+class CloseWork {
+  readonly lines = new Map<string, LineAccumulator>();
+  private readonly placements = new Map<string, ChargePlacement>();
+  private readonly cardsByModel = new Map<string, RateCard[]>();
+  chargedPieces = 0;
+  creditedPieces = 0;
+  refundedGpuSeconds = 0n;
+
+  constructor(
+    readonly period: BillingPeriod,
+    cards: RateCard[],
+  ) {
+    for (const card of cards) {
+      this.cardsByModel.set(card.gpuModel, [...(this.cardsByModel.get(card.gpuModel) ?? []), card]);
+    }
+  }
+
+  cardsOf(gpuModel: string): RateCard[] {
+    return this.cardsByModel.get(gpuModel) ?? [];
+  }
+
+  /** Where a piece of `usagePeriod` is charged in this close: here, or here as a correction of it. */
+  placementOf(usagePeriod: BillingPeriod): ChargePlacement {
+    let placement = this.placements.get(usagePeriod);
+    if (placement === undefined) {
+      // Every period before the one closing is closed (closes are in order), and only it takes charges.
+      const closed = usagePeriod < this.period ? [usagePeriod] : [];
+      placement = chargePeriodFor(usagePeriod, closed, [this.period]);
+      this.placements.set(usagePeriod, placement);
+    }
+    return placement;
+  }
+
+  add(
+    allocationId: string,
+    placement: ChargePlacement,
+    reason: CorrectionReason | null,
+    piece: {
+      gpuModel: string;
+      krwPerGpuHour: bigint;
+      rateEffectiveFrom: Date;
+      startsAt: Date;
+      endsAt: Date;
+      gpuSeconds: bigint;
+    },
+    sign: 1n | -1n,
+  ): void {
+    const key = [
+      allocationId,
+      placement.correctsPeriod ?? '',
+      reason ?? '',
+      piece.gpuModel,
+      piece.rateEffectiveFrom.getTime(),
+      piece.krwPerGpuHour,
+    ].join('\u0000');
+    const line = this.lines.get(key);
+    if (line === undefined) {
+      this.lines.set(key, {
+        allocationId,
+        placement,
+        correctionReason: reason,
+        gpuModel: piece.gpuModel,
+        krwPerGpuHour: piece.krwPerGpuHour,
+        rateEffectiveFrom: piece.rateEffectiveFrom,
+        startsAt: piece.startsAt,
+        endsAt: piece.endsAt,
+        gpuSeconds: sign * piece.gpuSeconds,
+        pieces: 1,
+      });
+      return;
+    }
+    line.gpuSeconds += sign * piece.gpuSeconds;
+    line.pieces += 1;
+    if (piece.startsAt < line.startsAt) line.startsAt = piece.startsAt;
+    if (piece.endsAt > line.endsAt) line.endsAt = piece.endsAt;
+  }
+}
+
+async function closeLocked(
+  runner: QueryRunner,
+  period: BillingPeriod,
+  input: CloseBillingPeriodInput,
+): Promise<ClosedPeriodSummary> {
+  const bounds = periodBounds(period);
+  // The snapshot is taken after the lock: everything earlier closes wrote is visible.
+  await runner.startTransaction('REPEATABLE READ');
+  const manager = runner.manager;
+  // One FETCH or marker INSERT is quick, but a month of tens of millions of records is not one minute.
+  await manager.query(`SET LOCAL statement_timeout = '${CLOSE_STATEMENT_TIMEOUT}'`);
+  const [row] = await manager.query<PeriodRow[]>(
+    'SELECT status, closing_started_at FROM billing_periods WHERE period = $1 FOR UPDATE',
+    [period],
+  );
+  transitionBillingPeriod(row?.status ?? 'open', 'close', period);
+  await assertCloseOrder(manager, period);
+  const [previous] = await manager.query<{ period: string; closing_started_at: Date }[]>(
+    `SELECT period, closing_started_at FROM billing_periods
+      WHERE status = 'closed' AND period < $1 ORDER BY period DESC LIMIT 1`,
+    [period],
+  );
+  const cards = (
+    await manager.query<{ gpu_model: string; krw_per_gpu_hour: string; effective_from: Date }[]>(
+      'SELECT gpu_model, krw_per_gpu_hour::text AS krw_per_gpu_hour, effective_from FROM rate_cards',
+    )
+  ).map((card): RateCard => ({
+    gpuModel: card.gpu_model,
+    krwPerGpuHour: BigInt(card.krw_per_gpu_hour),
+    effectiveFrom: new Date(card.effective_from),
+  }));
+  const work = new CloseWork(period, cards);
+  const lateSince = previous
+    ? new Date(new Date(previous.closing_started_at).getTime() - LATE_USAGE_MARGIN_MS)
+    : null;
+  await chargeUsage(manager, work, bounds, lateSince);
+  await creditRefunds(manager, work);
+
+  const lines = await priceLines(manager, work);
+  for (let index = 0; index < lines.length; index += LINE_INSERT_SIZE) {
+    await manager.getRepository(BillingLineEntity).insert(lines.slice(index, index + LINE_INSERT_SIZE));
+  }
+
+  // Invariant 6: the period's own lines carry exactly the usage the ledger postings rolled up for its
+  // days, less what the ledger refunded.
+  const regular = sumAmounts(lines.filter((line) => line.chargeClass === '').map(amountsOf));
+  const [daily] = await manager.query<{ total: string }[]>(
+    `SELECT coalesce(sum(gpu_seconds), 0)::text AS total FROM usage_daily
+      WHERE day >= ($1::text || '-01')::date AND day < ($1::text || '-01')::date + interval '1 month'`,
+    [period],
+  );
+  assertReconciles(regular, BigInt(daily?.total ?? '0') - work.refundedGpuSeconds);
+
+  const totals = sumAmounts(lines.map(amountsOf));
+  const [closed] = await updateReturning<{ closed_at: Date }>(
+    manager,
+    `UPDATE billing_periods SET status = 'closed', closed_at = now(), closed_by = $2, line_count = $3, totals = $4
+      WHERE period = $1 RETURNING closed_at`,
+    [period, input.closedBy, lines.length, JSON.stringify(amountsJson(totals))],
+  );
+  const summary: ClosedPeriodSummary = {
+    period,
+    startsAt: bounds.startsAt,
+    endsAt: bounds.endsAt,
+    closedAt: new Date(closed.closed_at),
+    lineCount: lines.length,
+    correctionLines: lines.filter((line) => line.chargeClass !== '').length,
+    chargedPieces: work.chargedPieces,
+    creditedPieces: work.creditedPieces,
+    refundedGpuSeconds: work.refundedGpuSeconds,
+    totals,
+  };
+  if (input.beforeCommit) await input.beforeCommit(manager, summary);
+  await runner.commitTransaction();
+  return summary;
+}
+
+/**
+ * Charges every unbilled piece of the period's posted usage and of earlier periods' usage posted
+ * since the previous close, reading records through a cursor and marking each piece billed batch by
+ * batch. Pieces of refunded attempts are left out (the ledger gave them back).
+ */
+async function chargeUsage(
+  manager: EntityManager,
+  work: CloseWork,
+  bounds: { startsAt: Date; endsAt: Date },
+  lateSince: Date | null,
+): Promise<void> {
+  // Records are at most 31 days long (MAX_USAGE_RECORD_MS), and every posted record has rolled up
+  // its allocation's days in usage_daily: that bounds the period's scan to allocations used in it.
+  // Late usage: earlier periods' records posted since the previous close began. The two parts are
+  // disjoint (the second leaves out what the first takes), so no de-duplication holds rows back.
+  const ofPeriod = `r.allocation_id IN (SELECT u.allocation_id FROM used u)
+        AND r.started_at >= $1::timestamptz - interval '31 days' AND r.started_at < $2 AND r.ended_at > $1`;
+  const late =
+    lateSince === null
+      ? ''
+      : `UNION ALL
+         SELECT r.* FROM usage_batches b JOIN usage_records r ON r.batch_id = b.id
+          WHERE b.posted_at >= $4 AND r.started_at < $1 AND NOT (${ofPeriod})`;
+  await manager.query(
+    `DECLARE billing_close_candidates NO SCROLL CURSOR FOR
+     WITH used AS (
+       SELECT DISTINCT d.allocation_id FROM usage_daily d
+        WHERE d.day >= ($3::text || '-01')::date AND d.day < ($3::text || '-01')::date + interval '1 month'
+     ), candidates AS (
+       SELECT r.* FROM usage_records r
+        WHERE ${ofPeriod}
+          AND EXISTS (SELECT 1 FROM usage_batches b WHERE b.id = r.batch_id AND b.posted_at IS NOT NULL)
+       ${late}
+     )
+     SELECT r.id::text AS id, r.allocation_id, r.gpu_model, r.gpus, r.started_at, r.ended_at, att.refunded,
+            CASE WHEN r.started_at < $1
+                 THEN ARRAY(SELECT bu.period FROM billed_usage bu WHERE bu.usage_record_id = r.id AND bu.kind = 'charge')
+                 ELSE '{}'::text[] END AS charged
+       FROM candidates r
+       ${ATTEMPT_OF_RECORD}`,
+    lateSince === null
+      ? [bounds.startsAt, bounds.endsAt, work.period]
+      : [bounds.startsAt, bounds.endsAt, work.period, lateSince],
+  );
+  for (;;) {
+    const rows = await manager.query<CandidateRow[]>(
+      `FETCH ${CLOSE_FETCH_SIZE} FROM billing_close_candidates`,
+    );
+    if (rows.length === 0) break;
+    const markedIds: string[] = [];
+    const markedPeriods: string[] = [];
+    for (const record of rows) {
+      const charged = new Set(record.charged);
+      const marked = new Set<string>();
+      const pieces = splitUsageAtRateChanges(
+        record.gpus,
+        new Date(record.started_at),
+        new Date(record.ended_at),
+        work.cardsOf(record.gpu_model),
+        record.gpu_model,
+      );
+      for (const piece of pieces) {
+        if (piece.period > work.period || charged.has(piece.period)) continue;
+        if (record.refunded === true) {
+          if (piece.period === work.period) work.refundedGpuSeconds += piece.gpuSeconds;
+          continue;
+        }
+        const placement = work.placementOf(piece.period);
+        work.add(
+          record.allocation_id,
+          placement,
+          placement.chargeClass === null ? null : 'late_usage',
+          piece,
+          1n,
+        );
+        if (!marked.has(piece.period)) {
+          marked.add(piece.period);
+          markedIds.push(record.id);
+          markedPeriods.push(piece.period);
+        }
+      }
+    }
+    work.chargedPieces += markedIds.length;
+    if (markedIds.length > 0) {
+      await manager.query(
+        `INSERT INTO billed_usage (usage_record_id, period, kind, billed_in_period)
+         SELECT id, period, 'charge', $3 FROM unnest($1::bigint[], $2::text[]) AS v(id, period)`,
+        [markedIds, markedPeriods, work.period],
+      );
+    }
+  }
+  await manager.query('CLOSE billing_close_candidates');
+}
+
+/**
+ * Attempts refunded (infrastructure failures) since the last close whose usage was already billed:
+ * each billed piece is credited in this period as a negative 'Correction' naming its period, priced
+ * exactly as it was charged (same rate card, same policy snapshot), so the credit cancels the charge
+ * to the won. Every such attempt is recorded as processed, credited or not.
+ */
+async function creditRefunds(manager: EntityManager, work: CloseWork): Promise<void> {
+  const pending = await manager.query<{ workload_id: string; attempt: number; allocation_id: string }[]>(
+    `SELECT h.workload_id, h.attempt, h.allocation_id FROM workload_holds h
+      WHERE h.refund_reason IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM billing_refunds f WHERE f.workload_id = h.workload_id AND f.attempt = h.attempt)
+      ORDER BY h.workload_id, h.attempt`,
+  );
+  if (pending.length === 0) return;
+  const records = await manager.query<(CandidateRow & { workload_id: string; attempt: number })[]>(
+    `SELECT r.id::text AS id, r.allocation_id, r.gpu_model, r.gpus, r.started_at, r.ended_at, att.refunded,
+            att.workload_id, att.attempt,
+            ARRAY(SELECT bu.period FROM billed_usage bu
+                   WHERE bu.usage_record_id = r.id AND bu.kind = 'charge'
+                     AND NOT EXISTS (SELECT 1 FROM billed_usage c
+                                      WHERE c.usage_record_id = r.id AND c.period = bu.period AND c.kind = 'credit')
+                 ) AS charged
+       FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS p(workload_id, attempt, allocation_id)
+       JOIN usage_records r ON r.allocation_id = p.allocation_id AND r.workload_id = p.workload_id
+       ${ATTEMPT_OF_RECORD}
+      WHERE att.attempt = p.attempt AND att.refunded
+      ORDER BY r.id`,
+    [
+      pending.map((hold) => hold.workload_id),
+      pending.map((hold) => hold.attempt),
+      pending.map((hold) => hold.allocation_id),
+    ],
+  );
+  const credited = new Map<string, bigint>();
+  const markedIds: string[] = [];
+  const markedPeriods: string[] = [];
+  for (const record of records) {
+    if (record.charged.length === 0) continue;
+    const charged = new Set(record.charged);
+    const marked = new Set<string>();
+    const pieces = splitUsageAtRateChanges(
+      record.gpus,
+      new Date(record.started_at),
+      new Date(record.ended_at),
+      work.cardsOf(record.gpu_model),
+      record.gpu_model,
+    );
+    for (const piece of pieces) {
+      if (!charged.has(piece.period)) continue;
+      const placement: ChargePlacement = {
+        chargePeriod: work.period,
+        chargeClass: 'Correction',
+        correctsPeriod: piece.period,
+      };
+      work.add(record.allocation_id, placement, 'refund', piece, -1n);
+      const key = `${record.workload_id}:${record.attempt}`;
+      credited.set(key, (credited.get(key) ?? 0n) + piece.gpuSeconds);
+      if (!marked.has(piece.period)) {
+        marked.add(piece.period);
+        markedIds.push(record.id);
+        markedPeriods.push(piece.period);
+      }
+    }
+  }
+  work.creditedPieces += markedIds.length;
+  if (markedIds.length > 0) {
+    await manager.query(
+      `INSERT INTO billed_usage (usage_record_id, period, kind, billed_in_period)
+       SELECT id, period, 'credit', $3 FROM unnest($1::bigint[], $2::text[]) AS v(id, period)`,
+      [markedIds, markedPeriods, work.period],
+    );
+  }
+  await manager.query(
+    `INSERT INTO billing_refunds (workload_id, attempt, processed_in_period, credited_gpu_seconds)
+     SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::bigint[])`,
+    [
+      pending.map((hold) => hold.workload_id),
+      pending.map((hold) => hold.attempt),
+      pending.map(() => work.period),
+      pending.map((hold) => (credited.get(`${hold.workload_id}:${hold.attempt}`) ?? 0n).toString()),
+    ],
+  );
+}
+
+/**
+ * Prices every accumulated line with its program's policy (the period's own lines: the policy now,
+ * recorded for the period; corrections: the policy recorded for the period they correct) and the
+ * organization's type, then orders and numbers them.
+ */
+async function priceLines(manager: EntityManager, work: CloseWork): Promise<BillingLineEntity[]> {
+  const accumulated = [...work.lines.values()].filter((line) => line.gpuSeconds !== 0n);
+  const allocationIds = [...new Set(accumulated.map((line) => line.allocationId))].sort();
+  const facts = await allocationFacts(manager, allocationIds);
+  const programIds = [...new Set([...facts.values()].map((fact) => fact.programId))].sort();
+  const programs = await programPricing(manager, programIds);
+
+  const originalPeriods = [
+    ...new Set(
+      accumulated.flatMap((line) => (line.placement.correctsPeriod ? [line.placement.correctsPeriod] : [])),
+    ),
+  ].sort();
+  const snapshots = new Map<string, PricingPolicy>();
+  if (originalPeriods.length > 0 && programIds.length > 0) {
+    const rows = await manager.query<{ period: string; program_id: string; policy: unknown }[]>(
+      `SELECT period, program_id, policy FROM billing_period_policies
+        WHERE period = ANY($1::text[]) AND program_id = ANY($2::uuid[])`,
+      [originalPeriods, programIds],
+    );
+    for (const row of rows) snapshots.set(`${row.period}|${row.program_id}`, policyFromJson(row.policy));
+  }
+  // The policy each (period, program) is priced with; new ones are recorded so later corrections reuse them.
+  const recorded: { period: string; programId: string; policy: PricingPolicy }[] = [];
+  const policyFor = (usagePeriod: string, programId: string): PricingPolicy => {
+    const key = `${usagePeriod}|${programId}`;
+    let policy = snapshots.get(key);
+    if (policy === undefined) {
+      const program = programs.get(programId);
+      if (!program) throw new Error(`program ${programId} of a billed allocation does not exist`);
+      policy = program.policy;
+      snapshots.set(key, policy);
+      recorded.push({ period: usagePeriod, programId, policy });
+    }
+    return policy;
+  };
+
+  const priced = accumulated.map((line) => {
+    const fact = facts.get(line.allocationId);
+    if (!fact) throw new Error(`allocation ${line.allocationId} of a usage record does not exist`);
+    const program = programs.get(fact.programId);
+    if (!program) throw new Error(`program ${fact.programId} of a billed allocation does not exist`);
+    const usagePeriod = line.placement.correctsPeriod ?? work.period;
+    const amounts = priceLine({
+      gpuSeconds: line.gpuSeconds,
+      krwPerGpuHour: line.krwPerGpuHour,
+      orgType: fact.orgType,
+      policy: policyFor(usagePeriod, fact.programId),
+    });
+    return {
+      chargeClass: line.placement.chargeClass ?? '',
+      correctionReason: line.correctionReason,
+      originalPeriod: line.placement.correctsPeriod,
+      allocationId: line.allocationId,
+      projectId: fact.projectId,
+      projectTitle: fact.projectTitle,
+      organizationId: fact.organizationId,
+      organizationName: fact.organizationName,
+      orgType: fact.orgType,
+      businessRegistrationNumber: fact.taxId,
+      taxIdKind: fact.taxIdKind,
+      programId: fact.programId,
+      programCode: program.code,
+      programName: program.name,
+      agencyCode: program.agencyCode,
+      gpuModel: line.gpuModel,
+      krwPerGpuHour: line.krwPerGpuHour,
+      rateEffectiveFrom: line.rateEffectiveFrom,
+      chargeStart: line.startsAt,
+      chargeEnd: line.endsAt,
+      gpuSeconds: amounts.gpuSeconds,
+      listValue: amounts.listValue,
+      discount: amounts.discount,
+      supplyPrice: amounts.supplyPrice,
+      subsidy: amounts.subsidy,
+      coPay: amounts.coPay,
+      vat: amounts.vat,
+      vatPayer: amounts.vatPaidBy,
+      vatFromOrganization: amounts.vatFromOrganization,
+      vatFromProgram: amounts.vatFromProgram,
+      totalDueOrg: amounts.totalDueFromOrganization,
+      totalProgram: amounts.totalFromProgram,
+      usagePieces: line.pieces,
+    };
+  });
+  priced.sort(
+    (a, b) =>
+      compareText(a.chargeClass, b.chargeClass) ||
+      compareText(a.originalPeriod ?? '', b.originalPeriod ?? '') ||
+      compareText(a.correctionReason ?? '', b.correctionReason ?? '') ||
+      compareText(a.agencyCode, b.agencyCode) ||
+      compareText(a.programCode, b.programCode) ||
+      compareText(a.organizationName, b.organizationName) ||
+      compareText(a.organizationId, b.organizationId) ||
+      compareText(a.projectTitle, b.projectTitle) ||
+      compareText(a.projectId, b.projectId) ||
+      compareText(a.allocationId, b.allocationId) ||
+      compareText(a.gpuModel, b.gpuModel) ||
+      a.rateEffectiveFrom.getTime() - b.rateEffectiveFrom.getTime(),
+  );
+  if (recorded.length > 0) {
+    await manager.query(
+      `INSERT INTO billing_period_policies (period, program_id, policy)
+       SELECT * FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) ON CONFLICT DO NOTHING`,
+      [
+        recorded.map((entry) => entry.period),
+        recorded.map((entry) => entry.programId),
+        recorded.map((entry) => JSON.stringify(policyJson(entry.policy))),
+      ],
+    );
+  }
+  return priced.map((line, index) => ({ ...line, period: work.period, lineNo: index + 1 }));
+}
+
+async function allocationFacts(
+  manager: EntityManager,
+  allocationIds: readonly string[],
+): Promise<Map<string, AllocationFacts>> {
+  const result = new Map<string, AllocationFacts>();
+  if (allocationIds.length === 0) return result;
+  const rows = await manager.query<
+    {
+      id: string;
+      project_id: string;
+      title: string;
+      organization_id: string;
+      name: string;
+      type: string;
+      tax_id: string | null;
+      tax_id_kind: string | null;
+      program_id: string;
+    }[]
+  >(
+    `SELECT a.id, a.project_id, pr.title, o.id AS organization_id, o.name, o.type, o.tax_id, o.tax_id_kind, a.program_id
+       FROM allocations a JOIN projects pr ON pr.id = a.project_id JOIN organizations o ON o.id = pr.organization_id
+      WHERE a.id = ANY($1::uuid[])`,
+    [[...allocationIds]],
+  );
+  for (const row of rows) {
+    if (!isOrganizationType(row.type)) {
+      throw new Error(`organization ${row.organization_id} has type "${row.type}", unknown to libs/domain`);
+    }
+    result.set(row.id, {
+      projectId: row.project_id,
+      projectTitle: row.title,
+      organizationId: row.organization_id,
+      organizationName: row.name,
+      orgType: row.type,
+      taxId: row.tax_id,
+      taxIdKind: row.tax_id_kind,
+      programId: row.program_id,
+    });
+  }
+  return result;
+}
+
+/** A stored line's amounts in the domain's shape. */
+export function amountsOf(line: {
+  gpuSeconds: bigint;
+  listValue: bigint;
+  discount: bigint;
+  supplyPrice: bigint;
+  subsidy: bigint;
+  coPay: bigint;
+  vat: bigint;
+  vatFromOrganization: bigint;
+  vatFromProgram: bigint;
+  totalDueOrg: bigint;
+  totalProgram: bigint;
+}): PricedAmounts {
+  return {
+    gpuSeconds: line.gpuSeconds,
+    listValue: line.listValue,
+    discount: line.discount,
+    supplyPrice: line.supplyPrice,
+    subsidy: line.subsidy,
+    coPay: line.coPay,
+    vat: line.vat,
+    vatFromOrganization: line.vatFromOrganization,
+    vatFromProgram: line.vatFromProgram,
+    totalDueFromOrganization: line.totalDueOrg,
+    totalFromProgram: line.totalProgram,
+    total: line.supplyPrice + line.vat,
+  };
+}
+
+/** Code-unit order: the same everywhere, unlike localeCompare, so line numbers are reproducible. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

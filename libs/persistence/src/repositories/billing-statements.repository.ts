@@ -1,0 +1,148 @@
+import type { EntityManager } from 'typeorm';
+import type { PricedAmounts, StatementGrouping } from '#domain';
+
+export interface StatementQuery {
+  period: string;
+  groupBy: StatementGrouping;
+  agencyCode: string | null;
+  programId: string | null;
+  limit: number;
+  /** Keyset: the last key of the previous page. */
+  after: string | null;
+}
+
+export interface StatementRow {
+  key: string;
+  /** Project title, organization name, program name or agency name. */
+  name: string;
+  /** Organization type, program code…: what identifies the key to people (null where nothing does). */
+  detail: Record<string, string | null>;
+  lineCount: number;
+  amounts: PricedAmounts;
+}
+
+interface Grouping {
+  key: string;
+  name: string;
+  detail: Record<string, string>;
+  join?: string;
+}
+
+const GROUPINGS: Readonly<Record<StatementGrouping, Grouping>> = {
+  project: {
+    key: 'l.project_id::text',
+    name: 'max(l.project_title)',
+    detail: { organizationId: 'max(l.organization_id::text)', organizationName: 'max(l.organization_name)' },
+  },
+  organization: {
+    key: 'l.organization_id::text',
+    name: 'max(l.organization_name)',
+    detail: { orgType: 'max(l.org_type)', businessRegistrationNumber: 'max(l.business_registration_number)' },
+  },
+  program: {
+    key: 'l.program_id::text',
+    name: 'max(l.program_name)',
+    detail: { programCode: 'max(l.program_code)', agencyCode: 'max(l.agency_code)' },
+  },
+  agency: {
+    key: 'l.agency_code',
+    name: 'coalesce(max(a.name), l.agency_code)',
+    detail: {},
+    join: 'LEFT JOIN agencies a ON a.code = l.agency_code',
+  },
+};
+
+const SUMS = `count(*)::int AS line_count,
+  sum(l.gpu_seconds)::text AS gpu_seconds, sum(l.list_value)::text AS list_value, sum(l.discount)::text AS discount,
+  sum(l.supply_price)::text AS supply_price, sum(l.subsidy)::text AS subsidy, sum(l.co_pay)::text AS co_pay,
+  sum(l.vat)::text AS vat, sum(l.vat_from_organization)::text AS vat_from_organization,
+  sum(l.vat_from_program)::text AS vat_from_program, sum(l.total_due_org)::text AS total_due_org,
+  sum(l.total_program)::text AS total_program`;
+
+interface SumRow {
+  line_count: number;
+  gpu_seconds: string | null;
+  list_value: string | null;
+  discount: string | null;
+  supply_price: string | null;
+  subsidy: string | null;
+  co_pay: string | null;
+  vat: string | null;
+  vat_from_organization: string | null;
+  vat_from_program: string | null;
+  total_due_org: string | null;
+  total_program: string | null;
+}
+
+function amountsOfSums(row: SumRow): PricedAmounts {
+  const n = (value: string | null): bigint => BigInt(value ?? '0');
+  return {
+    gpuSeconds: n(row.gpu_seconds),
+    listValue: n(row.list_value),
+    discount: n(row.discount),
+    supplyPrice: n(row.supply_price),
+    subsidy: n(row.subsidy),
+    coPay: n(row.co_pay),
+    vat: n(row.vat),
+    vatFromOrganization: n(row.vat_from_organization),
+    vatFromProgram: n(row.vat_from_program),
+    totalDueFromOrganization: n(row.total_due_org),
+    totalFromProgram: n(row.total_program),
+    total: n(row.supply_price) + n(row.vat),
+  };
+}
+
+/**
+ * Statements of a closed period from its lines: one row per project, organization, program or agency,
+ * every amount an exact sum of the rounded lines (never rounded again), ordered by key and paged by
+ * it; `totals` covers every page.
+ */
+export async function billingStatements(
+  manager: EntityManager,
+  query: StatementQuery,
+): Promise<{ rows: StatementRow[]; totals: PricedAmounts; lineCount: number; more: boolean }> {
+  const grouping = GROUPINGS[query.groupBy];
+  const params: unknown[] = [query.period];
+  const where = ['l.period = $1'];
+  if (query.agencyCode !== null) {
+    params.push(query.agencyCode);
+    where.push(`l.agency_code = $${params.length}`);
+  }
+  if (query.programId !== null) {
+    params.push(query.programId);
+    where.push(`l.program_id = $${params.length}::uuid`);
+  }
+  const filterParams = [...params];
+  const filter = where.join(' AND ');
+  const page = query.after === null ? '' : `AND ${grouping.key} > $${params.push(query.after)}`;
+  const details = Object.entries(grouping.detail)
+    .map(([alias, expression]) => `, ${expression} AS "${alias}"`)
+    .join('');
+  const rows = await manager.query<
+    (SumRow & { key: string; name: string } & Record<string, string | null>)[]
+  >(
+    `SELECT ${grouping.key} AS key, ${grouping.name} AS name${details}, ${SUMS}
+       FROM billing_lines l ${grouping.join ?? ''}
+      WHERE ${filter} ${page}
+      GROUP BY ${grouping.key}
+      ORDER BY ${grouping.key}
+      LIMIT ${query.limit + 1}`,
+    params,
+  );
+  const [total] = await manager.query<SumRow[]>(
+    `SELECT ${SUMS} FROM billing_lines l WHERE ${filter}`,
+    filterParams,
+  );
+  return {
+    rows: rows.slice(0, query.limit).map((row) => ({
+      key: row.key,
+      name: row.name,
+      detail: Object.fromEntries(Object.keys(grouping.detail).map((alias) => [alias, row[alias] ?? null])),
+      lineCount: row.line_count,
+      amounts: amountsOfSums(row),
+    })),
+    totals: total ? amountsOfSums(total) : amountsOfSums({ line_count: 0 } as SumRow),
+    lineCount: total?.line_count ?? 0,
+    more: rows.length > query.limit,
+  };
+}

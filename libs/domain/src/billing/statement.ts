@@ -65,6 +65,7 @@ export function splitUsageAtRateChanges(
   // splitUsageByDay lays the billed seconds consecutively from the second the record started in.
   let second = Math.floor(startedAt.getTime() / 1000);
   for (const daily of splitUsageByDay(gpus, startedAt, endedAt)) {
+    // Seconds, not money: an exact bigint quotient of at most 86,400 (one day), so exact as a number.
     const dayEnd = second + Number(daily.gpuSeconds / perGpu);
     pieces.push(...piecesOfDay(daily.day, second, dayEnd, perGpu, cards, gpuModel));
     second = dayEnd;

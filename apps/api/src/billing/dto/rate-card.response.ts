@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { krwAsExactNumber } from '#domain';
 import type { RateCardEntity } from '#persistence';
 
 export const rateCardResponse = z.object({
@@ -20,8 +21,8 @@ export function rateCardView(card: RateCardEntity): RateCardResponse {
   return {
     id: card.id,
     gpuModel: card.gpuModel,
-    // Whole won below MAX_KRW_PER_GPU_HOUR: exact as a number.
-    krwPerGpuHour: Number(card.krwPerGpuHour),
+    // Whole won below MAX_KRW_PER_GPU_HOUR; the conversion refuses anything it could not keep exact.
+    krwPerGpuHour: krwAsExactNumber(card.krwPerGpuHour),
     effectiveFrom: card.effectiveFrom.toISOString(),
     createdBy: card.createdBy,
     createdAt: card.createdAt.toISOString(),

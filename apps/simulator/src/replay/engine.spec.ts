@@ -103,6 +103,17 @@ describe('replay', () => {
     }
   });
 
+  it('gpupool: queue lanes kept across cycles give exactly the results of ordering the whole queue', () => {
+    const jobs = synthetic(600);
+    for (const starvationAfterSeconds of [0, 2 * 3600]) {
+      const options = { policy: 'gpupool' as const, nodes: 3, halfLifeSeconds: 3600, starvationAfterSeconds };
+      const { wallMs: _a, ...lanes } = replay(jobs, { ...options, checkLanes: true });
+      const { wallMs: _b, ...whole } = replay(jobs, { ...options, queueLanes: false });
+      expect(lanes.preemptions).toBeGreaterThan(0);
+      expect(lanes).toEqual(whole);
+    }
+  });
+
   it('drops jobs larger than the cluster or of unplaceable shape, and samples utilization', () => {
     const result = replay([job('a', 0, 1, 10), job('big', 0, 24, 10), job('odd', 0, 12, 10)], {
       policy: 'gpupool',

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import {
+  checkQueueLanes,
   compareStrings,
   runSchedulingCycle,
   validateGang,
@@ -29,6 +30,14 @@ export interface ReplayOptions {
   starvationAfterSeconds?: number;
   /** At most one scheduling cycle per this many simulated seconds. Default 60; 0 = every event. */
   cycleIntervalSeconds?: number;
+  /**
+   * gpupool policy: keep per-tenant queue lanes across cycles (PartitionSnapshot.queueLanes), so
+   * the domain merges lanes instead of ordering the whole queue each cycle. Default true; false is
+   * the reference the lanes are tested against (same results, slower).
+   */
+  queueLanes?: boolean;
+  /** Check the lanes against the queue before every cycle (O(queue) each; tests). Default false. */
+  checkLanes?: boolean;
 }
 
 export const DEFAULT_HALF_LIFE_SECONDS = 7 * 86_400;
@@ -100,6 +109,8 @@ interface TenantState {
   usage: number;
   usageAt: number;
   runningGpus: number;
+  /** gpupool policy: this tenant's queued workloads in (queuedAt, id) order (its queue lane). */
+  lane: QueuedWorkload[];
 }
 
 /**
@@ -192,7 +203,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       gpusInUse: 0,
       admitting: true,
     };
-    tenants.set(id, { id, quota, usage: 0, usageAt: 0, runningGpus: 0 });
+    tenants.set(id, { id, quota, usage: 0, usageAt: 0, runningGpus: 0, lane: [] });
     allocations.set(id, quota);
     const bp = entitlements[id] ?? 0;
     entitlementMap.set(id, bp);
@@ -254,6 +265,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
   const queued: QueuedWorkload[] = [];
   const queuedStates: JobState[] = [];
   const fifo = options.policy !== 'gpupool';
+  const useLanes = !fifo && options.queueLanes !== false;
   const backfill = options.policy === 'fifo-backfill';
   /** fifo policies: what the domain sees each cycle (see `fifoWindow`). */
   const window: QueuedWorkload[] = [];
@@ -271,6 +283,9 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     projectUsage,
     projectShares,
     settings: policySettings(options.policy, halfLife, options.starvationAfterSeconds),
+    // Each tenant is one program, project and tier: its lane, kept in age order across cycles, lets
+    // the domain merge lanes instead of ordering the whole queue every cycle.
+    queueLanes: useLanes ? [...tenants.values()].map((t) => t.lane) : undefined,
   };
   let freeGpus = totalGpus;
 
@@ -294,12 +309,15 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     s.queueAt = queued.length;
     queued.push(s.queued);
     queuedStates.push(s);
+    // Arrivals come in (queuedAt, id) order and are younger than anything queued.
+    if (useLanes) s.tenant.lane.push(s.queued);
   };
   // Admitted ones are flagged (queueAt −1) and compacted out after each cycle, so the queue stays
   // in (queuedAt, id) order and the domain's ordering skips its age sort.
   const dequeue = (s: JobState): void => {
     s.queueAt = -1;
     removedFromQueue += 1;
+    if (useLanes) s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 1);
   };
   /** A preempted job goes back to the queue at its original age (its place in (queuedAt, id) order). */
   const requeue = (s: JobState): void => {
@@ -317,6 +335,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     queuedStates.splice(lo, 0, s);
     queued.splice(lo, 0, s.queued);
     for (let i = lo; i < queuedStates.length; i += 1) queuedStates[i].queueAt = i;
+    if (useLanes) s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 0, s.queued);
   };
   const stopRunning = (s: JobState, at: number): void => {
     const r = s.running!;
@@ -418,6 +437,10 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     }
     if (fifo) fifoWindow();
     snapshot.now = new Date(ORIGIN_MS + now * 1000);
+    if (options.checkLanes) {
+      const problem = checkQueueLanes(snapshot);
+      if (problem !== null) throw new Error(`queue lanes out of step at t=${now}: ${problem}`);
+    }
     const decision = runSchedulingCycle(snapshot);
     cycles += 1;
     lastCycle = now;
@@ -463,6 +486,24 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     dropped: { tooLarge, unplaceableShape },
     preemptions,
   };
+}
+
+/**
+ * Where `w` is, or belongs, in a lane kept in (queuedAt, id) order: the first position whose
+ * workload does not come before it.
+ */
+function lanePosition(lane: readonly QueuedWorkload[], w: QueuedWorkload): number {
+  const at = w.queuedAt.getTime();
+  let lo = 0;
+  let hi = lane.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const other = lane[mid];
+    const dt = other.queuedAt.getTime() - at;
+    if (dt < 0 || (dt === 0 && compareStrings(other.id, w.id) < 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Min-heap of (end, sequence) → job run; the sequence keeps equal ends in push order. */

@@ -1,16 +1,19 @@
 import fc from 'fast-check';
 import {
+  checkQueueLanes,
   compareEntitlement,
   decayUsage,
   entitledGpus,
   orderQueue,
   partitionCapacityGpus,
   projectFairShareRanks,
+  queueInOrder,
 } from './fair-share.js';
 import type {
   AllocationQuota,
   PartitionSnapshot,
   PoolNode,
+  QueueLane,
   QueuedWorkload,
   RunningWorkload,
 } from './types.js';
@@ -327,5 +330,114 @@ describe("orderQueue with ordering 'fifo'", () => {
     expect(ids(orderQueue(s))).toEqual(['rich-old', 'rich-a', 'rich-b', 'poor-new']);
     // The default (fair_share) puts the program below its entitlement first.
     expect(ids(orderQueue({ ...s, settings: base.settings }))[0]).toBe('poor-new');
+  });
+});
+
+/** `queued` grouped the way `PartitionSnapshot.queueLanes` wants: (program, project, tier), by age. */
+function lanesOf(q: readonly QueuedWorkload[]): QueueLane[] {
+  const byKey = new Map<string, QueuedWorkload[]>();
+  for (const w of q) {
+    const key = `${w.programId}|${w.projectId}|${w.priorityTier}`;
+    const lane = byKey.get(key) ?? [];
+    lane.push(w);
+    byKey.set(key, lane);
+  }
+  const lanes = [...byKey.values()];
+  for (const lane of lanes) {
+    lane.sort(
+      (a, b) => a.queuedAt.getTime() - b.queuedAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+  }
+  return lanes;
+}
+
+describe('queueInOrder over queueLanes', () => {
+  it('gives exactly the order computed from the whole queue (entitlement, fair share, tiers, guard)', () => {
+    const workload = fc.record({
+      id: fc.string({ minLength: 1, maxLength: 4 }),
+      projectId: fc.constantFrom('p1', 'p2', 'p3', 'p4'),
+      programId: fc.constantFrom('A', 'B', 'C'),
+      allocationId: fc.constantFrom('a', 'closed'),
+      gpus: fc.integer({ min: 1, max: 16 }),
+      priorityTier: fc.integer({ min: 0, max: 2 }),
+      age: fc.nat(12),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(workload, { selector: (w) => w.id, maxLength: 40 }),
+        fc.array(fc.nat(10_000), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.nat(1000), { minLength: 4, maxLength: 4 }),
+        fc.array(fc.tuple(fc.constantFrom('A', 'B', 'C'), fc.integer({ min: 1, max: 16 })), { maxLength: 5 }),
+        fc.option(fc.integer({ min: 1, max: 12 })),
+        fc.integer({ min: 0, max: 3 }),
+        (raw, bps, usage, run, guard, shareOfP4) => {
+          const q = raw.map((w) => queued(w.id, { ...w, queuedAt: new Date(T0 - w.age * 1000) }));
+          const s = snapshot({
+            queued: q,
+            running: run.map(([programId, gpus], i) => running(`r${i}`, programId, gpus)),
+            allocations: new Map<string, AllocationQuota>([
+              [
+                'a',
+                {
+                  allocationId: 'a',
+                  remainingGpuSeconds: 1n,
+                  maxConcurrentGpus: 1,
+                  gpusInUse: 0,
+                  admitting: true,
+                },
+              ],
+              [
+                'closed',
+                {
+                  allocationId: 'closed',
+                  remainingGpuSeconds: 0n,
+                  maxConcurrentGpus: 1,
+                  gpusInUse: 0,
+                  admitting: false,
+                },
+              ],
+            ]),
+            entitlementsBasisPoints: new Map([
+              ['A', Math.floor(bps[0] / 3)],
+              ['B', Math.floor(bps[1] / 3)],
+              ['C', Math.floor(bps[2] / 3)],
+            ]),
+            projectUsage: new Map(usage.map((u, i) => [`p${i + 1}`, u])),
+            projectShares: new Map([
+              ['p1', 1],
+              ['p2', 2],
+              ['p3', 3],
+              ['p4', shareOfP4],
+            ]),
+            settings: {
+              fairShareHalfLifeSeconds: 86_400,
+              backfill: true,
+              preemption: true,
+              estimateLimit: 0,
+              starvationAfterSeconds: guard ?? undefined,
+            },
+          });
+          const lanes = lanesOf(q);
+          expect(checkQueueLanes({ queued: q, queueLanes: lanes })).toBeNull();
+          expect(ids([...queueInOrder({ ...s, queueLanes: lanes })])).toEqual(ids(orderQueue(s)));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('checkQueueLanes names a lane out of age order, a mixed lane, a missing and a foreign workload', () => {
+    const a = queued('a', { queuedAt: new Date(T0 - 2000) });
+    const b = queued('b', { queuedAt: new Date(T0 - 1000) });
+    const other = queued('c', { projectId: 'other' });
+    expect(checkQueueLanes({ queued: [a, b], queueLanes: [[b, a]] })).toMatch(
+      /not in \(queuedAt, id\) order at a/,
+    );
+    expect(checkQueueLanes({ queued: [a, other], queueLanes: [[a, other]] })).toMatch(/mixes/);
+    expect(checkQueueLanes({ queued: [a, b], queueLanes: [[a]] })).toMatch(
+      /1 queued workloads are in no lane/,
+    );
+    expect(checkQueueLanes({ queued: [a], queueLanes: [[a, b]] })).toMatch(/b, which is not queued/);
+    expect(checkQueueLanes({ queued: [a, b], queueLanes: [[a, b]] })).toBeNull();
   });
 });

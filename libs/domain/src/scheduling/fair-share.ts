@@ -1,5 +1,5 @@
 import { compareStrings } from './placement.js';
-import type { PartitionSnapshot, PoolNode, QueuedWorkload, RunningWorkload } from './types.js';
+import type { PartitionSnapshot, PoolNode, QueueLane, QueuedWorkload, RunningWorkload } from './types.js';
 
 /**
  * Fair-share ordering of a partition's queue (DESIGN.md "The scheduler", step 1).
@@ -148,30 +148,241 @@ export function* queueInOrder(snapshot: PartitionSnapshot): Generator<QueuedWork
     yield* inFifoOrder(queued);
     return;
   }
-  const guard = snapshot.settings.starvationAfterSeconds;
-  if (guard !== undefined && guard > 0) {
-    const cutoff = snapshot.now.getTime() - guard * 1000;
+  if (snapshot.queueLanes) {
+    yield* laneOrder(snapshot, snapshot.queueLanes);
+    return;
+  }
+  const cutoff = starvationCutoffMs(snapshot);
+  if (cutoff !== null) {
     const starving: QueuedWorkload[] = [];
     const rest: QueuedWorkload[] = [];
     for (const w of queued) (w.queuedAt.getTime() <= cutoff ? starving : rest).push(w);
     if (starving.length > 0) {
       const first = inFifoOrder(starving);
-      const projectedAhead = new Map<string, number>();
-      for (const w of first) {
-        if (snapshot.allocations.get(w.allocationId)?.admitting) {
-          projectedAhead.set(w.programId, (projectedAhead.get(w.programId) ?? 0) + w.gpus);
-        }
-      }
       yield* first;
-      yield* fairShareOrder(snapshot, rest, projectedAhead);
+      yield* fairShareOrder(snapshot, rest, projectedGpus(snapshot, first));
       return;
     }
   }
   yield* fairShareOrder(snapshot, queued, null);
 }
 
+/** Workloads queued at or before this instant are starving (settings.starvationAfterSeconds); null: off. */
+function starvationCutoffMs(snapshot: PartitionSnapshot): number | null {
+  const guard = snapshot.settings.starvationAfterSeconds;
+  return guard !== undefined && guard > 0 ? snapshot.now.getTime() - guard * 1000 : null;
+}
+
+/** GPUs that `ahead` adds to each program's projected running GPUs (admitting allocations only). */
+function projectedGpus(snapshot: PartitionSnapshot, ahead: readonly QueuedWorkload[]): Map<string, number> {
+  const projected = new Map<string, number>();
+  for (const w of ahead) {
+    if (snapshot.allocations.get(w.allocationId)?.admitting) {
+      projected.set(w.programId, (projected.get(w.programId) ?? 0) + w.gpus);
+    }
+  }
+  return projected;
+}
+
+/**
+ * `queueInOrder` over `snapshot.queueLanes`: the starving prefixes of the lanes first (fifo), then a
+ * two-level lazy merge — programs by projected entitlement standing, and inside a program its lanes
+ * by (project fair-share rank, tier rank, head's queuedAt, head's id). Each lane is already in age
+ * order, so only heads are compared: the same keys 1–5 as `fairShareOrder`, without sorting the queue.
+ */
+function* laneOrder(
+  snapshot: PartitionSnapshot,
+  lanes: readonly QueueLane[],
+): Generator<QueuedWorkload, void, undefined> {
+  const starts = new Int32Array(lanes.length);
+  let projectedAhead: ReadonlyMap<string, number> | null = null;
+  const cutoff = starvationCutoffMs(snapshot);
+  if (cutoff !== null) {
+    const starving: QueuedWorkload[] = [];
+    for (let l = 0; l < lanes.length; l += 1) {
+      const lane = lanes[l];
+      let k = 0;
+      while (k < lane.length && lane[k].queuedAt.getTime() <= cutoff) starving.push(lane[k++]);
+      starts[l] = k;
+    }
+    if (starving.length > 0) {
+      const first = inFifoOrder(starving);
+      yield* first;
+      projectedAhead = projectedGpus(snapshot, first);
+    }
+  }
+
+  interface SubLane {
+    items: QueueLane;
+    head: number;
+    project: number;
+    tier: number;
+  }
+  const projectIds = new Set<string>();
+  const tiers = new Set<number>();
+  for (let l = 0; l < lanes.length; l += 1) {
+    if (starts[l] >= lanes[l].length) continue;
+    projectIds.add(lanes[l][0].projectId);
+    tiers.add(lanes[l][0].priorityTier);
+  }
+  if (projectIds.size === 0) return;
+  const projectRank = projectFairShareRanks(projectIds, snapshot.projectUsage, snapshot.projectShares);
+  const tierRank = new Map([...tiers].sort((a, b) => b - a).map((t, r) => [t, r]));
+  const compareHeads = (a: SubLane, b: SubLane): number => {
+    const x = a.items[a.head];
+    const y = b.items[b.head];
+    return (
+      a.project - b.project ||
+      a.tier - b.tier ||
+      x.queuedAt.getTime() - y.queuedAt.getTime() ||
+      compareStrings(x.id, y.id)
+    );
+  };
+
+  interface ProgramLanes {
+    entitled: number;
+    projected: number;
+    subs: SubLane[];
+  }
+  const standings = programStandings(snapshot);
+  const byProgram = new Map<string, ProgramLanes>();
+  for (let l = 0; l < lanes.length; l += 1) {
+    const lane = lanes[l];
+    if (starts[l] >= lane.length) continue;
+    const first = lane[0];
+    let program = byProgram.get(first.programId);
+    if (!program) {
+      const s = standings.get(first.programId);
+      program = {
+        entitled: s?.entitledGpus ?? 0,
+        projected: (s?.runningGpus ?? 0) + (projectedAhead?.get(first.programId) ?? 0),
+        subs: [],
+      };
+      byProgram.set(first.programId, program);
+    }
+    program.subs.push({
+      items: lane,
+      head: starts[l],
+      project: projectRank.get(first.projectId) ?? 0,
+      tier: tierRank.get(first.priorityTier)!,
+    });
+  }
+  const programs = [...byProgram.values()].map((p) => ({ ...p, heap: new MinHeap(p.subs, compareHeads) }));
+  const outer = new MinHeap(
+    programs,
+    (a, b) =>
+      compareEntitlement(a.projected, a.entitled, b.projected, b.entitled) ||
+      compareHeads(a.heap.peek(), b.heap.peek()),
+  );
+  while (outer.size > 0) {
+    const program = outer.peek();
+    const sub = program.heap.peek();
+    const w = sub.items[sub.head];
+    sub.head += 1;
+    if (sub.head === sub.items.length) program.heap.removeTop();
+    else program.heap.topIncreased();
+    if (snapshot.allocations.get(w.allocationId)?.admitting) program.projected += w.gpus;
+    if (program.heap.size === 0) outer.removeTop();
+    else outer.topIncreased();
+    yield w;
+  }
+}
+
+/**
+ * Validates `snapshot.queueLanes` against `snapshot.queued`: every queued workload in exactly one
+ * lane, each lane one (program, project, tier) in (queuedAt, id) order. Returns what is wrong, or
+ * null. O(queue).
+ */
+export function checkQueueLanes(snapshot: Pick<PartitionSnapshot, 'queued' | 'queueLanes'>): string | null {
+  const lanes = snapshot.queueLanes;
+  if (!lanes) return null;
+  const queuedIds = new Set(snapshot.queued.map((w) => w.id));
+  const seen = new Set<string>();
+  for (let l = 0; l < lanes.length; l += 1) {
+    const lane = lanes[l];
+    for (let k = 0; k < lane.length; k += 1) {
+      const w = lane[k];
+      if (!queuedIds.has(w.id)) return `lane ${l} holds ${w.id}, which is not queued`;
+      if (seen.has(w.id)) return `${w.id} is in more than one lane position`;
+      seen.add(w.id);
+      const first = lane[0];
+      if (
+        w.programId !== first.programId ||
+        w.projectId !== first.projectId ||
+        w.priorityTier !== first.priorityTier
+      ) {
+        return `lane ${l} mixes programs, projects or tiers (${w.id})`;
+      }
+      if (k > 0) {
+        const p = lane[k - 1];
+        const dt = p.queuedAt.getTime() - w.queuedAt.getTime();
+        if (dt > 0 || (dt === 0 && compareStrings(p.id, w.id) >= 0))
+          return `lane ${l} is not in (queuedAt, id) order at ${w.id}`;
+      }
+    }
+  }
+  if (seen.size !== queuedIds.size) return `${queuedIds.size - seen.size} queued workloads are in no lane`;
+  return null;
+}
+
+/** A binary min-heap over `items` (taken over, not copied) by `compare`. */
+class MinHeap<T> {
+  constructor(
+    private readonly items: T[],
+    private readonly compare: (a: T, b: T) => number,
+  ) {
+    for (let i = (items.length >> 1) - 1; i >= 0; i -= 1) this.siftDown(i);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): T {
+    return this.items[0];
+  }
+
+  /** The top's key grew (never shrank): restore the order. */
+  topIncreased(): void {
+    this.siftDown(0);
+  }
+
+  removeTop(): void {
+    const last = this.items.pop()!;
+    if (this.items.length === 0) return;
+    this.items[0] = last;
+    this.siftDown(0);
+  }
+
+  private siftDown(start: number): void {
+    const items = this.items;
+    let i = start;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < items.length && this.compare(items[l], items[m]) < 0) m = l;
+      if (r < items.length && this.compare(items[r], items[m]) < 0) m = r;
+      if (m === i) return;
+      [items[i], items[m]] = [items[m], items[i]];
+      i = m;
+    }
+  }
+}
+
 function inFifoOrder(queued: readonly QueuedWorkload[]): QueuedWorkload[] {
-  return Array.from(fifoOrder(queued), (i) => queued[i]);
+  if (inOrderAlready(queued)) return queued.slice();
+  const order = fifoOrder(queued);
+  const result = new Array<QueuedWorkload>(order.length);
+  for (let j = 0; j < order.length; j += 1) result[j] = queued[order[j]];
+  return result;
+}
+
+/** 0, 1, …, n − 1 (a plain loop: `Int32Array.from` with a mapping function is far slower). */
+function identityOrder(n: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i += 1) order[i] = i;
+  return order;
 }
 
 /**
@@ -185,11 +396,9 @@ function* fairShareOrder(
 ): Generator<QueuedWorkload, void, undefined> {
   const n = queued.length;
   if (n === 0) return;
-  const projectRank = projectFairShareRanks(
-    queued.map((w) => w.projectId),
-    snapshot.projectUsage,
-    snapshot.projectShares,
-  );
+  const projectIds = new Set<string>();
+  for (const w of queued) projectIds.add(w.projectId);
+  const projectRank = projectFairShareRanks(projectIds, snapshot.projectUsage, snapshot.projectShares);
   const order = withinProgramOrder(queued, projectRank);
   // rank[i] = position of workload i in the within-program order (lane heads compare by it).
   const rank = new Int32Array(n);
@@ -231,33 +440,14 @@ function* fairShareOrder(
     rank[a.items[a.head]] - rank[b.items[b.head]];
 
   // k-way merge with a binary heap of lanes; only the popped lane's key changes.
-  const heap = [...lanes.values()];
-  const less = (x: number, y: number): boolean => compareLanes(heap[x], heap[y]) < 0;
-  const siftDown = (start: number): void => {
-    let i = start;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && less(l, m)) m = l;
-      if (r < heap.length && less(r, m)) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m], heap[i]];
-      i = m;
-    }
-  };
-  for (let i = (heap.length >> 1) - 1; i >= 0; i -= 1) siftDown(i);
-
+  const heap = new MinHeap([...lanes.values()], compareLanes);
   for (let out = 0; out < n; out += 1) {
-    const lane = heap[0];
+    const lane = heap.peek();
     const w = queued[lane.items[lane.head]];
     lane.head += 1;
     if (snapshot.allocations.get(w.allocationId)?.admitting) lane.projected += w.gpus;
-    if (lane.head === lane.items.length) {
-      const last = heap.pop()!;
-      if (heap.length > 0 && last !== lane) heap[0] = last;
-    }
-    if (heap.length > 0) siftDown(0);
+    if (lane.head === lane.items.length) heap.removeTop();
+    else heap.topIncreased();
     yield w;
   }
 }
@@ -292,10 +482,15 @@ function withinProgramOrder(
     tiers.add(w.priorityTier);
   }
   const tierList = [...tiers].sort((a, b) => b - a);
-  const tierRank = new Map(tierList.map((tier, r) => [tier, r]));
+  // tier[i] = rank of workload i's priority tier (0 = highest); all 0 with one tier.
+  const tier = new Int32Array(n);
+  if (tierList.length > 1) {
+    const tierRank = new Map(tierList.map((t, r) => [t, r]));
+    for (let i = 0; i < n; i += 1) tier[i] = tierRank.get(queued[i].priorityTier)!;
+  }
   const compare = (a: number, b: number): number =>
     project[a] - project[b] ||
-    tierRank.get(queued[a].priorityTier)! - tierRank.get(queued[b].priorityTier)! ||
+    tier[a] - tier[b] ||
     time[a] - time[b] ||
     compareStrings(queued[a].id, queued[b].id);
 
@@ -306,20 +501,18 @@ function withinProgramOrder(
     (maxProject + 1) * tierList.length * n < Number.MAX_SAFE_INTEGER &&
     tierList.every((tier) => Number.isFinite(tier));
   if (!packed) {
-    const order = Int32Array.from({ length: n }, (_, i) => i);
+    const order = identityOrder(n);
     return order.sort(compare);
   }
   // Pass 1: age rank by (queuedAt, id) — nothing to do when the caller keeps the queue in that order.
-  const byAge = inOrderAlready(queued)
-    ? Int32Array.from({ length: n }, (_, i) => i)
-    : ageOrder(queued, time, minTime);
+  const byAge = inOrderAlready(queued) ? identityOrder(n) : ageOrder(queued, time, minTime);
   // Pass 2: a stable counting sort of the age order by group = projectRank × tiers + tierRank.
   const tierCount = tierList.length;
   const groups = (maxProject + 1) * tierCount;
   const group = new Int32Array(n);
   const counts = new Int32Array(groups + 1);
   for (let i = 0; i < n; i += 1) {
-    group[i] = project[i] * tierCount + tierRank.get(queued[i].priorityTier)!;
+    group[i] = project[i] * tierCount + tier[i];
     counts[group[i] + 1] += 1;
   }
   for (let g = 0; g < groups; g += 1) counts[g + 1] += counts[g];
@@ -351,7 +544,7 @@ function ageOrder(queued: readonly QueuedWorkload[], time: Float64Array, minTime
 /** Indices of `queued` sorted by (older queuedAt, id): the 'fifo' ordering. */
 function fifoOrder(queued: readonly QueuedWorkload[]): Int32Array {
   const n = queued.length;
-  if (inOrderAlready(queued)) return Int32Array.from({ length: n }, (_, i) => i);
+  if (inOrderAlready(queued)) return identityOrder(n);
   const time = new Float64Array(n);
   let minTime = Number.POSITIVE_INFINITY;
   let maxTime = Number.NEGATIVE_INFINITY;
@@ -364,7 +557,7 @@ function fifoOrder(queued: readonly QueuedWorkload[]): Int32Array {
   const byId = (a: number, b: number): number => compareStrings(queued[a].id, queued[b].id);
   const span = maxTime - minTime + 1;
   if (!(Number.isFinite(span) && span * n < Number.MAX_SAFE_INTEGER)) {
-    return Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => time[a] - time[b] || byId(a, b));
+    return identityOrder(n).sort((a, b) => time[a] - time[b] || byId(a, b));
   }
   // key = (t − min) × n + i: a native numeric sort by time that encodes the index; then equal
   // instants by id.

@@ -101,7 +101,19 @@ export interface PartitionSnapshot {
   /** Each project's share weight inside fair share (e.g. its granted GPU-seconds on this model). */
   projectShares: ReadonlyMap<string, number>;
   settings: SchedulingSettings;
+  /**
+   * Optional, for callers that keep their queue across cycles (the trace replay): the same
+   * workloads as `queued`, grouped into lanes that each hold one (program, project, priority tier),
+   * every lane in (queuedAt, id) order. The fair-share order is then a lazy merge of the lanes, so
+   * a cycle costs O(lanes + the workloads it walks) instead of ordering the whole queue; the order
+   * is the same as from `queued` (a property test checks it). `checkQueueLanes` validates them
+   * (O(queue): for tests and debugging). The 'fifo' ordering ignores them.
+   */
+  queueLanes?: readonly QueueLane[];
 }
+
+/** See `PartitionSnapshot.queueLanes`. */
+export type QueueLane = readonly QueuedWorkload[];
 
 export type WaitReason =
   | 'allocation_not_admitting'

@@ -15,6 +15,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { replay } from '../../apps/simulator/src/replay/engine.js';
 import { computeMetrics, type QualityMetrics } from '../../apps/simulator/src/replay/metrics.js';
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
   const { jobs, dropped } = await readTrace(values.trace);
   console.log(`trace ${values.trace}: ${jobs.length} jobs (${dropped} rows dropped)`);
 
+  const loadBefore = loadavg()[0];
   const runs: ReportRun[] = [];
   for (const load of loads) {
     // Tiled: copies for this load's demand on the 50,000-GPU pool; otherwise the trace on a cluster sized to the load.
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
     trace: values.trace,
     node: `${process.version} ${process.platform}-${process.arch}`,
     at: new Date().toISOString(),
+    loadAverage: { before: loadBefore, after: loadavg()[0] },
   });
   mkdirSync(values.out, { recursive: true });
   writeFileSync(join(values.out, 'quality.json'), report.json);

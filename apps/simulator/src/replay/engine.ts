@@ -276,7 +276,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     gpusPerNode,
     now: new Date(ORIGIN_MS),
     nodes,
-    queued: fifo ? window : queued,
+    queued: fifo ? window : useLanes ? [] : queued,
     running,
     allocations,
     entitlementsBasisPoints: entitlementMap,
@@ -305,22 +305,37 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     queued.length = out;
     removedFromQueue = 0;
   };
+  // With lanes, the lanes are the queue (no flat queue is kept: that would cost O(queue) a cycle);
+  // queueAt is then 0 while queued and −1 otherwise.
+  let queuedCount = 0;
   const enqueue = (s: JobState): void => {
+    queuedCount += 1;
+    if (useLanes) {
+      // Arrivals come in (queuedAt, id) order and are younger than anything queued.
+      s.queueAt = 0;
+      s.tenant.lane.push(s.queued);
+      return;
+    }
     s.queueAt = queued.length;
     queued.push(s.queued);
     queuedStates.push(s);
-    // Arrivals come in (queuedAt, id) order and are younger than anything queued.
-    if (useLanes) s.tenant.lane.push(s.queued);
   };
   // Admitted ones are flagged (queueAt −1) and compacted out after each cycle, so the queue stays
   // in (queuedAt, id) order and the domain's ordering skips its age sort.
   const dequeue = (s: JobState): void => {
+    queuedCount -= 1;
     s.queueAt = -1;
-    removedFromQueue += 1;
     if (useLanes) s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 1);
+    else removedFromQueue += 1;
   };
   /** A preempted job goes back to the queue at its original age (its place in (queuedAt, id) order). */
   const requeue = (s: JobState): void => {
+    queuedCount += 1;
+    if (useLanes) {
+      s.queueAt = 0;
+      s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 0, s.queued);
+      return;
+    }
     let lo = 0;
     let hi = queuedStates.length;
     while (lo < hi) {
@@ -335,7 +350,6 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     queuedStates.splice(lo, 0, s);
     queued.splice(lo, 0, s.queued);
     for (let i = lo; i < queuedStates.length; i += 1) queuedStates[i].queueAt = i;
-    if (useLanes) s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 0, s.queued);
   };
   const stopRunning = (s: JobState, at: number): void => {
     const r = s.running!;
@@ -429,7 +443,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       if (end > makespan) makespan = end;
     }
     // Nothing waits: no cycle (and the interval does not restart).
-    if (queued.length === 0) continue;
+    if (queuedCount === 0) continue;
 
     for (const t of tenants.values()) {
       advanceUsage(t, now);
@@ -438,7 +452,11 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     if (fifo) fifoWindow();
     snapshot.now = new Date(ORIGIN_MS + now * 1000);
     if (options.checkLanes) {
-      const problem = checkQueueLanes(snapshot);
+      const inQueue = states.filter((s) => s.queueAt >= 0).map((s) => s.queued);
+      const problem =
+        inQueue.length === queuedCount
+          ? checkQueueLanes({ queued: inQueue, queueLanes: snapshot.queueLanes })
+          : `${inQueue.length} jobs queued but ${queuedCount} counted`;
       if (problem !== null) throw new Error(`queue lanes out of step at t=${now}: ${problem}`);
     }
     const decision = runSchedulingCycle(snapshot);
@@ -468,7 +486,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       gpusBusy: totalGpus - freeGpus,
       gpusTotal: totalGpus,
       fragmentedGpus: fragmented,
-      queued: queued.length,
+      queued: queuedCount,
     });
   }
 

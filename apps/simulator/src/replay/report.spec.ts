@@ -212,7 +212,7 @@ describe('renderReport', () => {
   it('puts every policy’s metrics and its timing apart in the JSON', () => {
     const parsed = JSON.parse(renderReport(runs(), META).json);
     expect(parsed.meta).toEqual(META);
-    expect(parsed.timingFields).toEqual(['meta.at', 'runs[].policies[].timing']);
+    expect(parsed.timingFields).toEqual(['meta.at', 'meta.loadAverage', 'runs[].policies[].timing']);
     expect(parsed.runs.map((r: { load: number }) => r.load)).toEqual([0.8, 1]);
     const fifo = parsed.runs[0].policies[0];
     expect(fifo.policy).toBe('fifo');

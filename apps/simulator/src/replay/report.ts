@@ -3,7 +3,7 @@
  * hand-written SVG charts (no dependency). Deterministic: the same runs and meta give the same bytes.
  * The only fields that vary between two replays of the same inputs are the timing ones, and they are
  * marked: `timing.wallMs` per policy in the JSON (listed in its `timingFields`), the "replay wall
- * (timing)" column in the markdown, and `meta.at` (when the report was made).
+ * (timing)" column in the markdown, `meta.at` (when the report was made) and `meta.loadAverage`.
  */
 import {
   SLOWDOWN_BOUND_SECONDS,
@@ -25,6 +25,8 @@ export interface ReportMeta {
   trace: string;
   node: string;
   at: string;
+  /** The machine's load average (1 min) before and after the run: context for the wall times. */
+  loadAverage?: { before: number; after: number };
 }
 
 export interface RenderedReport {
@@ -422,7 +424,11 @@ export function renderReport(runs: readonly ReportRun[], meta: ReportMeta): Rend
     '',
     `Command: \`${meta.command}\``,
     '',
-    `Trace: \`${meta.trace}\` · Node: ${meta.node} · At: ${meta.at} (timing)`,
+    `Trace: \`${meta.trace}\` · Node: ${meta.node} · At: ${meta.at} (timing)` +
+      (meta.loadAverage
+        ? ` · load average ${meta.loadAverage.before.toFixed(2)} before, ${meta.loadAverage.after.toFixed(2)} after` +
+          ' (wall times are inflated when other work shares the 2 cores)'
+        : ''),
     '',
   ];
   const jsonRuns = runs.map((run) => {
@@ -485,7 +491,7 @@ export function renderReport(runs: readonly ReportRun[], meta: ReportMeta): Rend
   markdown.push('## The policy trade', '', ...POLICY_TRADE, '', '## Definitions', '', ...DEFINITIONS, '');
   const json = {
     meta,
-    timingFields: ['meta.at', 'runs[].policies[].timing'],
+    timingFields: ['meta.at', 'meta.loadAverage', 'runs[].policies[].timing'],
     runs: jsonRuns,
   };
   return { json: `${JSON.stringify(json, null, 2)}\n`, markdown: markdown.join('\n'), svgs };

@@ -98,6 +98,17 @@ describe('entitlements', () => {
     expect(entitledGpus(50_000, 3333)).toBe(16_665);
     expect(entitledGpus(7, 5000)).toBe(3);
     expect(entitledGpus(100, 0)).toBe(0);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 34 }),
+        fc.integer({ min: 1, max: 10_000 }),
+        (capacity, bp) => {
+          expect(entitledGpus(capacity, bp)).toBe(Number((BigInt(capacity) * BigInt(bp)) / 10000n));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    expect(entitledGpus(1_759_218_604, 9999)).toBe(Number((1_759_218_604n * 9999n) / 10000n));
     const ns = nodes(3);
     ns[0] = { ...ns[0], state: 'down' };
     ns[1] = { ...ns[1], state: 'draining' };

@@ -46,7 +46,13 @@ export function partitionCapacityGpus(nodes: readonly PoolNode[]): number {
 /** floor(capacity × basisPoints / 10000), in integers. */
 export function entitledGpus(capacityGpus: number, basisPoints: number): number {
   if (!(basisPoints > 0) || !(capacityGpus > 0)) return 0;
-  return Number((BigInt(Math.trunc(capacityGpus)) * BigInt(Math.trunc(basisPoints))) / 10000n);
+  const capacity = Math.trunc(capacityGpus);
+  const bp = Math.trunc(basisPoints);
+  // Doubles are exact here: the product is an exact integer below 2^44, so the quotient is below
+  // 2^31 with a spacing far finer than the 1/10000 between a remainder of 9999 and the next integer;
+  // BigInt beyond (no real pool gets there).
+  if (capacity * bp < 2 ** 44) return Math.floor((capacity * bp) / 10000);
+  return Number((BigInt(capacity) * BigInt(bp)) / 10000n);
 }
 
 export interface ProgramStanding {
@@ -142,14 +148,15 @@ export function orderQueue(snapshot: PartitionSnapshot): QueuedWorkload[] {
  * nothing more can start) skips the merge of the rest.
  */
 export function* queueInOrder(snapshot: PartitionSnapshot): Generator<QueuedWorkload, void, undefined> {
-  const queued = snapshot.queued;
-  if (queued.length === 0) return;
-  if (snapshot.settings.ordering === 'fifo') {
-    yield* inFifoOrder(queued);
+  const fifo = snapshot.settings.ordering === 'fifo';
+  if (!fifo && snapshot.queueLanes) {
+    yield* laneOrder(snapshot, snapshot.queueLanes);
     return;
   }
-  if (snapshot.queueLanes) {
-    yield* laneOrder(snapshot, snapshot.queueLanes);
+  const queued = snapshot.queued;
+  if (queued.length === 0) return;
+  if (fifo) {
+    yield* inFifoOrder(queued);
     return;
   }
   const cutoff = starvationCutoffMs(snapshot);
@@ -289,9 +296,9 @@ function* laneOrder(
 }
 
 /**
- * Validates `snapshot.queueLanes` against `snapshot.queued`: every queued workload in exactly one
- * lane, each lane one (program, project, tier) in (queuedAt, id) order. Returns what is wrong, or
- * null. O(queue).
+ * Validates `snapshot.queueLanes`: each lane one (program, project, tier) in (queuedAt, id) order,
+ * no workload twice, and — unless `queued` is empty (the lanes are then the queue) — every queued
+ * workload in exactly one lane. Returns what is wrong, or null. O(queue).
  */
 export function checkQueueLanes(snapshot: Pick<PartitionSnapshot, 'queued' | 'queueLanes'>): string | null {
   const lanes = snapshot.queueLanes;
@@ -302,7 +309,7 @@ export function checkQueueLanes(snapshot: Pick<PartitionSnapshot, 'queued' | 'qu
     const lane = lanes[l];
     for (let k = 0; k < lane.length; k += 1) {
       const w = lane[k];
-      if (!queuedIds.has(w.id)) return `lane ${l} holds ${w.id}, which is not queued`;
+      if (queuedIds.size > 0 && !queuedIds.has(w.id)) return `lane ${l} holds ${w.id}, which is not queued`;
       if (seen.has(w.id)) return `${w.id} is in more than one lane position`;
       seen.add(w.id);
       const first = lane[0];
@@ -321,7 +328,8 @@ export function checkQueueLanes(snapshot: Pick<PartitionSnapshot, 'queued' | 'qu
       }
     }
   }
-  if (seen.size !== queuedIds.size) return `${queuedIds.size - seen.size} queued workloads are in no lane`;
+  if (queuedIds.size > 0 && seen.size !== queuedIds.size)
+    return `${queuedIds.size - seen.size} queued workloads are in no lane`;
   return null;
 }
 

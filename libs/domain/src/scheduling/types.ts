@@ -102,12 +102,14 @@ export interface PartitionSnapshot {
   projectShares: ReadonlyMap<string, number>;
   settings: SchedulingSettings;
   /**
-   * Optional, for callers that keep their queue across cycles (the trace replay): the same
-   * workloads as `queued`, grouped into lanes that each hold one (program, project, priority tier),
+   * Optional, for callers that keep their queue across cycles (the trace replay): the queue grouped
+   * into lanes that each hold one (program, project, priority tier),
    * every lane in (queuedAt, id) order. The fair-share order is then a lazy merge of the lanes, so
    * a cycle costs O(lanes + the workloads it walks) instead of ordering the whole queue; the order
    * is the same as from `queued` (a property test checks it). `checkQueueLanes` validates them
-   * (O(queue): for tests and debugging). The 'fifo' ordering ignores them.
+   * (O(queue): for tests and debugging). With lanes, `queued` is either the same workloads or
+   * empty (the lanes are then the queue; keeping both costs the caller O(queue) a cycle). The
+   * 'fifo' ordering ignores lanes and reads `queued`.
    */
   queueLanes?: readonly QueueLane[];
 }

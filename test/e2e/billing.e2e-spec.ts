@@ -1,7 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readSheet } from 'read-excel-file/node';
 import { DataSource } from 'typeorm';
 import { SchedulerProcess } from '../../apps/scheduler/src/scheduler.js';
-import { meteredGpuSeconds, parseCsv, periodOf, UTF8_BOM } from '../../libs/domain/src/index.js';
+import { SETTLEMENT_COLUMNS } from '../../apps/scheduler/src/billing/settlement-format.js';
+import {
+  meteredGpuSeconds,
+  nextPeriod,
+  parseCsv,
+  periodBounds,
+  periodOf,
+  UTF8_BOM,
+} from '../../libs/domain/src/index.js';
 import { postUsageBatch, storeUsageBatch, type StoredUsageRecord } from '../../libs/persistence/src/index.js';
 import {
   makeGrantedAllocation,
@@ -31,6 +40,7 @@ describe('billing (e2e)', () => {
   let member: Header;
   let programA: string;
   let programB: string;
+  let marchPreview: Record<string, string>;
   const auth = (token: string): Header => ['authorization', `Bearer ${token}`];
 
   async function login(options: Parameters<typeof makeUser>[1]): Promise<Header> {
@@ -297,9 +307,39 @@ describe('billing (e2e)', () => {
       expect(open.body).toMatchObject({ period: MARCH, status: 'open', totals: null });
     });
 
+    it('previews open March as its close will bill it, marked preview and storing nothing', async () => {
+      const preview = await api.http
+        .get(`/v1/billing/statements/preview?period=${MARCH}&groupBy=agency`)
+        .set(...poolFinance);
+      expect(preview.status).toBe(200);
+      expect(preview.body).toMatchObject({
+        period: MARCH,
+        groupBy: 'agency',
+        preview: true,
+        correctionsIncluded: true,
+        earlierOpenPeriod: null,
+        lineCount: 4,
+      });
+      expect(Number.isNaN(Date.parse(preview.body.asOf as string))).toBe(false);
+      expect(preview.body.items.map((item: { key: string }) => item.key)).toEqual(['KISTI', 'NIPA']);
+      marchPreview = preview.body.totals as Record<string, string>;
+      // A finance user of an agency previews their agency only.
+      const own = await api.http.get(`/v1/billing/statements/preview?period=${MARCH}`).set(...financeA);
+      expect(own.body).toMatchObject({ agencyCode: 'NIPA', lineCount: 3, preview: true });
+      // Nothing was stored: no lines, no billed markers, the period still open.
+      const [stored] = await db.query<{ lines: number; billed: number }[]>(
+        'SELECT (SELECT count(*)::int FROM billing_lines) AS lines, (SELECT count(*)::int FROM billed_usage) AS billed',
+      );
+      expect(stored).toEqual({ lines: 0, billed: 0 });
+      const period = await api.http.get(`/v1/billing/periods/${MARCH}`).set(...poolFinance);
+      expect(period.body).toMatchObject({ status: 'open', totals: null });
+    });
+
     it('closes March once: totals, then 409 for a second close and for a price inside it', async () => {
       const closed = await api.http.post(`/v1/billing/periods/${MARCH}/close`).set(...poolFinance);
       expect(closed.status).toBe(200);
+      // What the preview showed is what the close billed.
+      expect(closed.body.totals).toEqual(marchPreview);
       expect(closed.body).toMatchObject({ period: MARCH, status: 'closed', correctionLines: 0 });
       // Four allocations, each used on one side of the price change of the 16th: one line each.
       expect(closed.body.lineCount).toBe(4);
@@ -389,11 +429,66 @@ describe('billing (e2e)', () => {
         .set(...poolFinance);
       expect(bad.status).toBe(400);
     });
+
+    it('preview the current month by default; a closed month is a 409 to read its statements instead', async () => {
+      const now = new Date();
+      const current = periodOf(now);
+      const from = periodBounds(current).startsAt;
+      const seconds = Math.max(1, Math.min(7200, Math.floor((now.getTime() - from.getTime()) / 1000) - 1));
+      await usage(
+        programA,
+        '주식회사 이번달',
+        'startup',
+        2,
+        from.toISOString(),
+        new Date(from.getTime() + seconds * 1000).toISOString(),
+      );
+      const preview = await api.http
+        .get('/v1/billing/statements/preview?groupBy=organization')
+        .set(...financeA);
+      expect(preview.status).toBe(200);
+      expect(preview.body).toMatchObject({
+        period: current,
+        preview: true,
+        agencyCode: 'NIPA',
+        lineCount: 1,
+        items: [{ name: '주식회사 이번달', detail: { orgType: 'startup' } }],
+      });
+      expect(preview.body.totals.gpuSeconds).toBe(String(2 * seconds));
+      const other = await api.http.get('/v1/billing/statements/preview').set(...financeB);
+      expect(other.body).toMatchObject({ agencyCode: 'KISTI', lineCount: 0, items: [] });
+
+      const closed = await api.http.get(`/v1/billing/statements/preview?period=${MARCH}`).set(...poolFinance);
+      expect(closed.status).toBe(409);
+      expect(closed.body).toEqual({
+        error: {
+          code: 'PERIOD_CLOSED',
+          message: expect.stringContaining(`/v1/billing/statements?period=${MARCH}`),
+          details: { period: MARCH, status: 'closed' },
+        },
+      });
+      const future = await api.http
+        .get(`/v1/billing/statements/preview?period=${nextPeriod(current)}`)
+        .set(...poolFinance);
+      expect(future.status).toBe(409);
+      expect(future.body.error.code).toBe('PERIOD_NOT_STARTED');
+      expect((await api.http.get('/v1/billing/statements/preview').set(...member)).status).toBe(403);
+      const scope = await api.http.get('/v1/billing/statements/preview?agencyCode=KISTI').set(...financeA);
+      expect(scope.status).toBe(403);
+      expect(scope.body.error.code).toBe('AGENCY_OUT_OF_SCOPE');
+      const unknown = await api.http.get('/v1/billing/statements/preview?extra=1').set(...poolFinance);
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.error.code).toBe('VALIDATION_FAILED');
+      // The closed statements say they are not a preview.
+      const final = await api.http.get(`/v1/billing/statements?period=${MARCH}`).set(...poolFinance);
+      expect(final.body.preview).toBe(false);
+    });
   });
 
   describe('exports', () => {
     let exportA: string;
     let shaA: string;
+    let totalsA: Record<string, string>;
 
     it('runs through the worker: 202, progress to done, then a streamed CSV whose SHA-256 is recorded', async () => {
       const created = await api.http
@@ -412,6 +507,7 @@ describe('billing (e2e)', () => {
         error: null,
       });
       shaA = done.sha256 as string;
+      totalsA = done.totals as Record<string, string>;
 
       const download = await api.http
         .get(`/v1/billing/exports/${exportA}/download`)
@@ -489,7 +585,50 @@ describe('billing (e2e)', () => {
       ).toBe(403);
     });
 
-    it('exports every agency as JSON for pool finance, and refuses xlsx, open periods and bad bodies', async () => {
+    it('exports XLSX through the worker: a workbook with the CSV header, Korean text, neutralized formulas and the same totals', async () => {
+      const created = await api.http
+        .post('/v1/billing/exports')
+        .set(...financeA)
+        .send({ period: MARCH, format: 'xlsx' });
+      expect(created.status).toBe(202);
+      const done = await finished(created.body.id as string, financeA);
+      expect(done).toMatchObject({ status: 'done', rowCount: 3, agencyCode: 'NIPA', format: 'xlsx' });
+      expect(done.totals).toEqual(totalsA);
+      const download = await api.http
+        .get(`/v1/billing/exports/${created.body.id as string}/download`)
+        .set(...financeA)
+        .responseType('blob');
+      expect(download.status).toBe(200);
+      expect(download.headers['content-type']).toBe(
+        'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+      );
+      expect(download.headers['content-disposition']).toContain('gpupool-settlement-2026-03-NIPA.xlsx');
+      const file = download.body as Buffer;
+      expect(createHash('sha256').update(file).digest('hex')).toBe(done.sha256);
+      expect(String(file.length)).toBe(done.bytes);
+
+      const [header, ...rows] = await readSheet(file, { trim: false, parseNumber: (text: string) => text });
+      expect(header).toEqual([...SETTLEMENT_COLUMNS]);
+      expect(rows).toHaveLength(3);
+      const column = (name: string) => SETTLEMENT_COLUMNS.indexOf(name as never);
+      expect(rows.map((row) => row[column('BillingAccountName')])).toEqual(
+        expect.arrayContaining(['서울대학교', '주식회사 청년AI', `'=cmd|" /C calc"!A0`]),
+      );
+      const due = rows.reduce(
+        (sum, row) => sum + BigInt(String(row[column('AmountDueFromOrganization')])),
+        0n,
+      );
+      expect(due.toString()).toBe(totalsA.totalDueFromOrganization);
+
+      // The same closed period again: the same bytes.
+      const again = await api.http
+        .post('/v1/billing/exports')
+        .set(...financeA)
+        .send({ period: MARCH, format: 'xlsx' });
+      expect((await finished(again.body.id as string, financeA)).sha256).toBe(done.sha256);
+    });
+
+    it('exports every agency as JSON for pool finance, and refuses open periods and bad bodies', async () => {
       const created = await api.http
         .post('/v1/billing/exports')
         .set(...poolFinance)
@@ -505,12 +644,6 @@ describe('billing (e2e)', () => {
       const lines = JSON.parse((download.body as Buffer).toString('utf8')) as Record<string, string | null>[];
       expect(lines.map((line) => line.AgencyCode).sort()).toEqual(['KISTI', 'NIPA', 'NIPA', 'NIPA']);
 
-      const xlsx = await api.http
-        .post('/v1/billing/exports')
-        .set(...poolFinance)
-        .send({ period: MARCH, format: 'xlsx' });
-      expect(xlsx.status).toBe(422);
-      expect(xlsx.body.error.code).toBe('FORMAT_NOT_AVAILABLE');
       const open = await api.http
         .post('/v1/billing/exports')
         .set(...poolFinance)

@@ -1,7 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { readSheet } from 'read-excel-file/node';
 import type { DataSource } from 'typeorm';
 import { BillingExportService } from '../../apps/scheduler/src/billing/billing-export.service.js';
-import { SETTLEMENT_COLUMNS } from '../../apps/scheduler/src/billing/settlement-format.js';
+import {
+  SETTLEMENT_COLUMNS,
+  SETTLEMENT_NUMERIC_COLUMNS,
+} from '../../apps/scheduler/src/billing/settlement-format.js';
 import type { Logger } from '../../apps/scheduler/src/logger.js';
 import {
   holdTransaction,
@@ -21,13 +25,17 @@ import {
 import {
   AgencyEntity,
   billingStatements,
+  billingStatementsPreview,
   BillingExportEntity,
+  BillingLineEntity,
   closeBillingPeriod,
   createDataSource,
   endWorkload,
+  exportChunks,
   lockPartition,
   postLedgerTransaction,
   postUsageBatch,
+  previewBillingPeriod,
   ProgramEntity,
   RateCardEntity,
   startExportRun,
@@ -115,6 +123,8 @@ describe('billing (real PostgreSQL)', () => {
   let workloadW1: string;
   let workloadW2: string;
   let aprilLines: string;
+  let aprilPreview: BillingLineEntity[];
+  let mayPreview: BillingLineEntity[];
   const quiet = {
     info: () => undefined,
     warn: () => undefined,
@@ -157,6 +167,21 @@ describe('billing (real PostgreSQL)', () => {
     const result = await postUsageBatch(db, stored.batchId!);
     expect(result.posted).toBe(true);
     posted.push(...records);
+  }
+
+  async function storedLines(period: string): Promise<BillingLineEntity[]> {
+    return db.getRepository(BillingLineEntity).find({ where: { period }, order: { lineNo: 'ASC' } });
+  }
+
+  /** What a close writes and nothing else does: a preview must leave all of it as it was. */
+  async function billingWrites(): Promise<string> {
+    const counts = await db.query<Record<string, number>[]>(
+      `SELECT (SELECT count(*)::int FROM billing_lines) AS lines, (SELECT count(*)::int FROM billed_usage) AS billed,
+              (SELECT count(*)::int FROM billing_refunds) AS refunds,
+              (SELECT count(*)::int FROM billing_period_policies) AS policies`,
+    );
+    const periods = await db.query('SELECT period, status FROM billing_periods ORDER BY period');
+    return JSON.stringify({ counts, periods });
   }
 
   async function linesOf(period: string): Promise<Record<string, string>[]> {
@@ -419,6 +444,67 @@ describe('billing (real PostgreSQL)', () => {
     posted.push(b200Record);
   });
 
+  it('previews open April as its close will write it (read only: nothing stored), and May without the corrections April takes', async () => {
+    const before = await billingWrites();
+    const now = new Date('2026-05-20T00:00:00Z');
+    const preview = await previewBillingPeriod(db, { period: APRIL, now });
+    expect(preview).toMatchObject({
+      period: APRIL,
+      asOf: now,
+      correctionsIncluded: true,
+      earlierOpenPeriod: null,
+      refundedGpuSeconds: 4n * 3600n,
+    });
+    const billable = posted.filter((r) => !refunded.has(r.externalId));
+    const expected = expectedLines(APRIL, billable);
+    expect(preview.lines).toHaveLength(expected.size);
+    for (const line of preview.lines) {
+      const amounts = expected.get(`${line.allocationId}|${line.rateEffectiveFrom.toISOString()}`);
+      expect(amounts?.totalDueFromOrganization).toBe(line.totalDueOrg);
+      expect(amounts?.gpuSeconds).toBe(line.gpuSeconds);
+    }
+    expect(preview.lines.map((line) => line.lineNo)).toEqual(preview.lines.map((_, index) => index + 1));
+    aprilPreview = preview.lines;
+
+    // May, while April is open: its own usage only (the record crossing midnight into May); April's
+    // close takes what is pending.
+    const may = await previewBillingPeriod(db, { period: MAY, now });
+    expect(may).toMatchObject({ correctionsIncluded: false, earlierOpenPeriod: APRIL });
+    expect(may.lines.every((line) => line.chargeClass === '' && line.period === MAY)).toBe(true);
+    expect(may.totals.gpuSeconds).toBe(8n * 1800n);
+
+    // Statements of the preview, grouped and paged like the closed ones.
+    const statement = await billingStatementsPreview(db, {
+      period: APRIL,
+      groupBy: 'organization',
+      agencyCode: null,
+      programId: null,
+      limit: 3,
+      after: null,
+      now,
+    });
+    expect(statement.lineCount).toBe(preview.lines.length);
+    expect(statement.totals).toEqual(preview.totals);
+    expect(statement.rows).toHaveLength(3);
+    expect(statement.more).toBe(true);
+    const byAgency = await billingStatementsPreview(db, {
+      period: APRIL,
+      groupBy: 'agency',
+      agencyCode,
+      programId: null,
+      limit: 10,
+      after: null,
+      now,
+    });
+    expect(byAgency.rows).toMatchObject([{ key: agencyCode, name: '정보통신산업진흥원' }]);
+    expect(byAgency.rows[0]?.amounts).toEqual(preview.totals);
+
+    await expect(previewBillingPeriod(db, { period: '2026-06', now })).rejects.toMatchObject({
+      code: 'PERIOD_NOT_STARTED',
+    });
+    expect(await billingWrites()).toBe(before);
+  });
+
   it('closes April: one line per allocation and price, priced by libs/domain, refunded usage left out', async () => {
     const summary = await closeBillingPeriod(db, { period: APRIL, closedBy: financeId });
     expect(summary).toMatchObject({ period: APRIL, correctionLines: 0, refundedGpuSeconds: 4n * 3600n });
@@ -428,6 +514,11 @@ describe('billing (real PostgreSQL)', () => {
     const lines = await linesOf(APRIL);
     const expected = expectedLines(APRIL, billable);
     compareLines(lines, expected);
+    // The preview was the close, line for line.
+    expect(await storedLines(APRIL)).toEqual(aprilPreview);
+    await expect(previewBillingPeriod(db, { period: APRIL })).rejects.toMatchObject({
+      code: 'PERIOD_CLOSED',
+    });
     expect(lines.map((line) => Number(line.line_no))).toEqual(lines.map((_, index) => index + 1));
     // Two lines for each H100 allocation: before and after the price change.
     for (const type of ORGANIZATION_TYPES) {
@@ -525,8 +616,15 @@ describe('billing (real PostgreSQL)', () => {
     const w2 = posted.find((r) => r.workloadId === workloadW2)!;
     refunded.add(w2.externalId);
 
+    // Now April is closed, May's preview carries its corrections, as May's close will.
+    const preview = await previewBillingPeriod(db, { period: MAY });
+    expect(preview).toMatchObject({ correctionsIncluded: true, earlierOpenPeriod: null });
+    expect(preview.lines.filter((line) => line.chargeClass === 'Correction')).toHaveLength(2);
+    mayPreview = preview.lines;
+
     const summary = await closeBillingPeriod(db, { period: MAY, closedBy: financeId });
     expect(summary.correctionLines).toBe(2);
+    expect(await storedLines(MAY)).toEqual(mayPreview);
     expect(summary.creditedPieces).toBe(1);
     const lines = await linesOf(MAY);
     const regular = lines.filter((line) => line.charge_class === '');
@@ -618,14 +716,17 @@ describe('billing (real PostgreSQL)', () => {
       const file = await fileOf(id);
       expect(row).toMatchObject({ status: 'done', progress: 100 });
       expect(row.bytes).toBe(BigInt(file.length));
-      const { createHash } = await import('node:crypto');
       expect(row.sha256).toBe(createHash('sha256').update(file).digest('hex'));
 
-      const text = file.toString('utf8');
-      expect(text.startsWith(UTF8_BOM)).toBe(true);
+      // The BOM's bytes, then strictly valid UTF-8 (a fatal decoder throws on any broken sequence).
       expect([...file.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(file);
+      expect(text.startsWith(UTF8_BOM)).toBe(true);
+      expect(text.endsWith('\r\n')).toBe(true);
+      // An RFC 4180 parse (quotes, doubled quotes, CRLF): every record has every column.
       const [header, ...records] = parseCsv(text);
       expect(header).toEqual([...SETTLEMENT_COLUMNS]);
+      expect(records.every((cells) => cells.length === SETTLEMENT_COLUMNS.length)).toBe(true);
       const lines = await linesOf(APRIL);
       expect(records).toHaveLength(lines.length);
       expect(row.rowCount).toBe(lines.length);
@@ -675,6 +776,89 @@ describe('billing (real PostgreSQL)', () => {
       expect(aprilLines).toBe(JSON.stringify(await linesOf(APRIL)));
     });
 
+    /** The file as the API's download streams it: the stored chunks in order. */
+    async function downloadOf(exportId: string): Promise<Buffer> {
+      const chunks: Buffer[] = [];
+      for await (const chunk of exportChunks(db, exportId)) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    }
+
+    it('writes an XLSX that a spreadsheet reader opens: the CSV header and cells, Korean text, neutralized formulas, the same totals', async () => {
+      const xlsxId = await requestExport('xlsx');
+      const csvId = await requestExport('csv');
+      expect(await exporter.export(xlsxId)).toMatchObject({ outcome: 'done' });
+      await exporter.export(csvId);
+      const row = await exportRow(xlsxId);
+      const file = await downloadOf(xlsxId);
+      expect(row).toMatchObject({ status: 'done', progress: 100 });
+      expect(row.bytes).toBe(BigInt(file.length));
+      expect(row.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+      // A ZIP: local file header first, end of central directory last.
+      expect(file.readUInt32LE(0)).toBe(0x04034b50);
+      expect(file.readUInt32LE(file.length - 22)).toBe(0x06054b50);
+
+      const sheet = await readSheet(file, { trim: false, parseNumber: (number: string) => number });
+      const [header, ...records] = sheet;
+      expect(header).toEqual([...SETTLEMENT_COLUMNS]);
+      const lines = await linesOf(APRIL);
+      expect(records).toHaveLength(lines.length);
+      expect(row.rowCount).toBe(lines.length);
+      const column = (name: string) => SETTLEMENT_COLUMNS.indexOf(name as never);
+      const names = new Set(records.map((cells) => cells[column('BillingAccountName')]));
+      expect(names).toContain('서울대학교');
+      expect(names).toContain('한국과학기술연구원');
+      expect(names).toContain('주식회사 스타트업, "퀀텀"');
+      // The formula is neutralized exactly as in the CSV (an inline string is never a formula, but a
+      // copy or a save as CSV would make it one).
+      expect(names).toContain(`'${ORGANIZATIONS.public}`);
+      expect([...names].some((name) => typeof name === 'string' && /^[=+\-@]/.test(name))).toBe(false);
+
+      // Cell for cell the CSV's text; won amounts and quantities are numbers (read back as their text).
+      const [, ...csvRecords] = parseCsv((await fileOf(csvId)).toString('utf8'));
+      expect(records.map((cells) => cells.map((cell) => (cell === null ? '' : String(cell))))).toEqual(
+        csvRecords,
+      );
+      const numeric = [...SETTLEMENT_NUMERIC_COLUMNS].map(column);
+      for (const cells of records) {
+        for (const index of numeric) expect(typeof cells[index]).toBe('string');
+      }
+      const sum = (rows: readonly (readonly unknown[])[], name: string) =>
+        rows.reduce((total, cells) => total + BigInt(String(cells[column(name)])), 0n);
+      const csvTotals = (await exportRow(csvId)).totals as Record<string, string>;
+      expect(row.totals).toEqual(csvTotals);
+      expect(sum(records, 'ConsumedGpuSeconds').toString()).toBe(csvTotals.gpuSeconds);
+      expect(sum(records, 'ListCost').toString()).toBe(csvTotals.listValue);
+      expect(sum(records, 'SupplyPrice').toString()).toBe(csvTotals.supplyPrice);
+      expect(sum(records, 'VAT').toString()).toBe(csvTotals.vat);
+      expect(sum(records, 'AmountDueFromOrganization').toString()).toBe(csvTotals.totalDueFromOrganization);
+      expect(sum(records, 'AmountFromProgram').toString()).toBe(csvTotals.totalFromProgram);
+      const [ledger] = await db.query<{ seconds: string }[]>(
+        'SELECT sum(gpu_seconds)::text AS seconds FROM billing_lines WHERE period = $1',
+        [APRIL],
+      );
+      expect(sum(records, 'ConsumedGpuSeconds').toString()).toBe(ledger.seconds);
+    });
+
+    it('gives a byte-identical XLSX when the same closed period is exported again, whatever the batch and chunk sizes', async () => {
+      const first = await requestExport('xlsx');
+      const second = await requestExport('xlsx');
+      await exporter.export(first);
+      const small = new BillingExportService(db, producer, quiet as unknown as Logger, {
+        batchSize: 2,
+        chunkBytes: 300,
+      });
+      await small.export(second);
+      const [a, b] = [await exportRow(first), await exportRow(second)];
+      expect(a.sha256).not.toBeNull();
+      expect(b.sha256).toBe(a.sha256);
+      expect((await downloadOf(second)).equals(await downloadOf(first))).toBe(true);
+      const chunks = await db.query<{ n: number }[]>(
+        'SELECT count(*)::int AS n FROM billing_export_chunks WHERE export_id = $1',
+        [second],
+      );
+      expect(chunks[0].n).toBeGreaterThan(3);
+    });
+
     it('is idempotent under redelivery: a done export is left alone, a running one restarts from scratch', async () => {
       const id = await requestExport('json');
       await exporter.export(id);
@@ -714,8 +898,11 @@ describe('billing (real PostgreSQL)', () => {
       const open = await requestExport('csv', { period: '2026-06' });
       expect(await exporter.export(open)).toMatchObject({ outcome: 'failed' });
       expect(await exportRow(open)).toMatchObject({ status: 'failed' });
-      const xlsx = await requestExport('xlsx');
-      expect(await exporter.export(xlsx)).toMatchObject({ outcome: 'failed' });
+      // An empty XLSX is still a workbook: the header row alone.
+      const emptyXlsx = await requestExport('xlsx', { agencyCode: 'KISTI' });
+      await exporter.export(emptyXlsx);
+      expect(await exportRow(emptyXlsx)).toMatchObject({ status: 'done', rowCount: 0 });
+      expect(await readSheet(await fileOf(emptyXlsx), { trim: false })).toEqual([[...SETTLEMENT_COLUMNS]]);
     });
   });
 

@@ -50,18 +50,21 @@ export class BillingExportsController {
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
-    summary: 'Export a closed period’s settlement lines (finance, admins): CSV or JSON, written by a job',
+    summary:
+      'Export a closed period’s settlement lines (finance, admins): CSV, XLSX or JSON, written by a job',
     description:
       'FOCUS columns plus the Korean settlement fields, one row per priced line in line order. CSV is UTF-8 ' +
       "with a BOM for Excel, CRLF, and text that a spreadsheet would run as a formula is prefixed with '. " +
-      'JSON is one array of objects keyed by column (integers as decimal strings). The file holds no ' +
-      'timestamp: exporting the same closed period again gives the same bytes (same SHA-256). A finance ' +
-      'user of an agency always exports their agency. 409 PERIOD_NOT_CLOSED; 422 FORMAT_NOT_AVAILABLE for ' +
-      'xlsx (no streaming XLSX writer installed); 422 PROGRAM_NOT_IN_AGENCY.',
+      'XLSX is one sheet with the same header and the same cell text as the CSV (inline strings; won ' +
+      'amounts, quantities and the line number as numbers); a sheet holds at most 1,048,575 lines and the ' +
+      'file at most 4 GiB (no ZIP64): a larger export fails with the reason. JSON is one array of objects ' +
+      'keyed by column (integers as decimal strings). The file holds no timestamp: exporting the same closed ' +
+      'period again gives the same bytes (same SHA-256). A finance user of an agency always exports their ' +
+      'agency. 409 PERIOD_NOT_CLOSED; 422 PROGRAM_NOT_IN_AGENCY.',
   })
   @ApiAcceptedResponse({ standardSchema: createdExportResponse })
   @ApiConflictResponse({ description: 'PERIOD_NOT_CLOSED.' })
-  @ApiUnprocessableEntityResponse({ description: 'FORMAT_NOT_AVAILABLE, PROGRAM_NOT_IN_AGENCY.' })
+  @ApiUnprocessableEntityResponse({ description: 'PROGRAM_NOT_IN_AGENCY.' })
   create(
     @CurrentPrincipal() principal: Principal,
     @Body({ schema: createExportRequest }) body: CreateExportRequest,

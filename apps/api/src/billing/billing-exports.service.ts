@@ -17,12 +17,6 @@ import type { CreateExportRequest, ListExportsQuery } from './dto/billing-export
 import { billingExportView, type BillingExportResponse } from './dto/billing-export.response.js';
 import { assertClosed, assertProgramInScope } from './statements.service.js';
 
-/**
- * Formats with a streaming writer in this deployment. XLSX needs one (exceljs' streaming workbook
- * writer is the candidate); until it is installed an xlsx export is refused rather than queued.
- */
-export const AVAILABLE_EXPORT_FORMATS: readonly BillingExportFormat[] = ['csv', 'json'];
-
 export interface ExportDownload {
   contentType: string;
   filename: string;
@@ -65,13 +59,6 @@ export class BillingExportsService {
           { programId: body.programId, agencyCode },
         );
       }
-    }
-    if (!AVAILABLE_EXPORT_FORMATS.includes(body.format)) {
-      throw ruleViolated(
-        'FORMAT_NOT_AVAILABLE',
-        `Exports in ${body.format} are not available in this deployment; ask for ${AVAILABLE_EXPORT_FORMATS.join(' or ')}.`,
-        { format: body.format, available: AVAILABLE_EXPORT_FORMATS },
-      );
     }
     await assertClosed(this.dataSource, period);
     const createdBy = principal.kind === 'user' ? principal.userId : principal.createdBy;

@@ -1,17 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { conflict, invalid, notFound, parsePeriod } from '#domain';
-import { billingStatements } from '#persistence';
+import { conflict, invalid, notFound, parsePeriod, periodOf, type PricedAmounts } from '#domain';
+import { billingStatements, billingStatementsPreview, type StatementRow } from '#persistence';
 import type { Principal } from '../auth/principal.js';
 import { agencyInScope, billingScopeOf, type BillingScope } from './billing-access.js';
 import { amountsView } from './dto/amounts.response.js';
-import type { StatementsQuery } from './dto/statement.request.js';
-import type { StatementsResponse } from './dto/statement.response.js';
+import type { StatementsPreviewQuery, StatementsQuery } from './dto/statement.request.js';
+import type { StatementsPreviewResponse, StatementsResponse } from './dto/statement.response.js';
 
 /**
  * Statements of a closed period per project, organization, program or agency, summed exactly from
- * the period's lines (so they equal the exports and the ledger consumption the lines priced).
+ * the period's lines (so they equal the exports and the ledger consumption the lines priced); and
+ * previews of an open period, computed as its close would compute them now and never stored.
  */
 @Injectable()
 export class StatementsService {
@@ -31,24 +32,61 @@ export class StatementsService {
       limit: query.limit,
       after: decodeKey(query.cursor),
     });
-    const last = page.rows[page.rows.length - 1];
-    return {
+    return { ...statementsView(period, query, agencyCode, page), preview: false };
+  }
+
+  /**
+   * The open period's statements as its close would compute them now (default: the current Seoul
+   * month), marked preview and not stored. Each call recomputes the period from its usage records.
+   */
+  async preview(principal: Principal, query: StatementsPreviewQuery): Promise<StatementsPreviewResponse> {
+    const scope = billingScopeOf(principal);
+    const now = new Date();
+    const period = parsePeriod(query.period ?? periodOf(now));
+    const agencyCode = agencyInScope(scope, query.agencyCode);
+    if (query.programId !== undefined) await assertProgramInScope(this.dataSource, scope, query.programId);
+    const page = await billingStatementsPreview(this.dataSource, {
       period,
       groupBy: query.groupBy,
       agencyCode,
       programId: query.programId ?? null,
-      items: page.rows.map((row) => ({
-        key: row.key,
-        name: row.name,
-        detail: row.detail,
-        lineCount: row.lineCount,
-        ...amountsView(row.amounts),
-      })),
-      totals: amountsView(page.totals),
-      lineCount: page.lineCount,
-      nextCursor: page.more && last ? Buffer.from(last.key, 'utf8').toString('base64url') : null,
+      limit: query.limit,
+      after: decodeKey(query.cursor),
+      now,
+    });
+    return {
+      ...statementsView(period, query, agencyCode, page),
+      preview: true,
+      asOf: page.preview.asOf.toISOString(),
+      correctionsIncluded: page.preview.correctionsIncluded,
+      earlierOpenPeriod: page.preview.earlierOpenPeriod,
     };
   }
+}
+
+function statementsView(
+  period: string,
+  query: { groupBy: StatementsQuery['groupBy']; programId?: string },
+  agencyCode: string | null,
+  page: { rows: StatementRow[]; totals: PricedAmounts; lineCount: number; more: boolean },
+): Omit<StatementsResponse, 'preview'> {
+  const last = page.rows[page.rows.length - 1];
+  return {
+    period,
+    groupBy: query.groupBy,
+    agencyCode,
+    programId: query.programId ?? null,
+    items: page.rows.map((row) => ({
+      key: row.key,
+      name: row.name,
+      detail: row.detail,
+      lineCount: row.lineCount,
+      ...amountsView(row.amounts),
+    })),
+    totals: amountsView(page.totals),
+    lineCount: page.lineCount,
+    nextCursor: page.more && last ? Buffer.from(last.key, 'utf8').toString('base64url') : null,
+  };
 }
 
 /** Lines exist only for closed periods; asking for another one is a 409 that says so. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { sumAmounts, zeroAmounts, type PricedAmounts } from '#domain';
+import { isDomainError, sumAmounts, zeroAmounts, type PricedAmounts } from '#domain';
 import {
   amountsJson,
   amountsOf,
@@ -16,7 +16,8 @@ import {
 } from '#persistence';
 import { jobOptionsFor, type JobItem, type JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
-import { settlementWriter } from './settlement-format.js';
+import { settlementFormat, type SettlementFormat } from './settlement-format.js';
+import { ZipLimitExceeded } from './zip-writer.js';
 
 export interface BillingExportOptions {
   /** Lines read per query (keyset on line_no). */
@@ -43,10 +44,11 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
 
 /**
  * Settlement exports (`billing.export`): a closed period's lines are read in line order a batch at a
- * time, formatted, hashed (SHA-256, incrementally) and appended to the export's chunks in PostgreSQL
- * with the progress; nothing holds the period in memory. The file has no timestamp in it, so the
- * same closed period always gives the same bytes. A redelivered job restarts the run from scratch
- * (new run number, chunks deleted) and an older run still writing is fenced out by that number.
+ * time, formatted (CSV, JSON, or XLSX: the sheet's XML deflated into a ZIP as it is written),
+ * hashed (SHA-256, incrementally) and appended to the export's chunks in PostgreSQL with the
+ * progress; nothing holds the period in memory. The file has no timestamp in it, so the same closed
+ * period always gives the same bytes. A redelivered job restarts the run from scratch (new run
+ * number, chunks deleted) and an older run still writing is fenced out by that number.
  */
 export class BillingExportService {
   private readonly options: BillingExportOptions;
@@ -62,7 +64,8 @@ export class BillingExportService {
 
   /**
    * The job: runs the export unless it is done or failed. On the job's last attempt a failure marks
-   * the export failed (with the reason) instead of leaving it running.
+   * the export failed (with the reason) instead of leaving it running; so does, at once, a failure
+   * another attempt would only repeat (a domain rule such as an XLSX's row limit, or a ZIP limit).
    */
   async handle(exportId: string, attempt: number): Promise<ExportOutcome> {
     const lastAttempt = attempt >= jobOptionsFor({ name: 'billing.export', data: { exportId } }).attempts;
@@ -70,7 +73,8 @@ export class BillingExportService {
       return await this.export(exportId);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      if (!lastAttempt) throw error;
+      const permanent = isDomainError(error) || error instanceof ZipLimitExceeded;
+      if (!lastAttempt && !permanent) throw error;
       await failExport(this.dataSource, exportId, message);
       this.logger.error({ exportId, err: message }, 'billing export failed');
       return { outcome: 'failed', error: message };
@@ -80,8 +84,8 @@ export class BillingExportService {
   async export(exportId: string): Promise<ExportOutcome> {
     const run = await startExportRun(this.dataSource, exportId);
     if (run === null) return { outcome: 'skipped' };
-    const writer = settlementWriter(run.format);
-    if (writer === undefined) {
+    const format = settlementFormat(run.format);
+    if (format === undefined) {
       return this.refuse(run, `Export format ${run.format} has no writer in this deployment.`);
     }
     const [period] = await this.dataSource.query<{ status: string }[]>(
@@ -95,7 +99,7 @@ export class BillingExportService {
       );
     }
     try {
-      return await this.write(run, writer);
+      return await this.write(run, format);
     } catch (error) {
       if (error instanceof ExportRunSuperseded) return { outcome: 'superseded' };
       throw error;
@@ -107,10 +111,7 @@ export class BillingExportService {
     return { outcome: 'failed', error };
   }
 
-  private async write(
-    run: ExportRun,
-    writer: NonNullable<ReturnType<typeof settlementWriter>>,
-  ): Promise<ExportOutcome> {
+  private async write(run: ExportRun, format: SettlementFormat): Promise<ExportOutcome> {
     const started = Date.now();
     const expected = await countBillingLines(this.dataSource, run);
     const hash = createHash('sha256');
@@ -129,9 +130,8 @@ export class BillingExportService {
       await appendExportChunk(this.dataSource, run, seq, data, progress());
       seq += 1;
     };
-    const emit = async (text: string): Promise<void> => {
-      if (text === '') return;
-      const piece = Buffer.from(text, 'utf8');
+    const emit = async (piece: Buffer): Promise<void> => {
+      if (piece.length === 0) return;
       hash.update(piece);
       bytes += BigInt(piece.length);
       pending.push(piece);
@@ -139,15 +139,18 @@ export class BillingExportService {
       if (pendingBytes >= this.options.chunkBytes) await flush();
     };
 
-    await emit(writer.header());
+    const { writer } = format;
+    const file = format.encoder(emit);
+    await file.write(writer.header());
     for await (const batch of billingLineBatches(this.dataSource, run, this.options.batchSize)) {
       for (const line of batch) {
-        await emit(writer.row(line, rows));
+        await file.write(writer.row(line, rows));
         rows += 1;
       }
       totals = sumAmounts([totals, ...batch.map(amountsOf)]);
     }
-    await emit(writer.footer(rows));
+    await file.write(writer.footer(rows));
+    await file.end();
     await flush();
     const sha256 = hash.digest('hex');
     const finished = await finishExport(this.dataSource, run, {

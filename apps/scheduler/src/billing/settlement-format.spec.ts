@@ -1,11 +1,15 @@
+import { readSheet } from 'read-excel-file/node';
 import { FOCUS_COLUMNS, parseCsv, UTF8_BOM } from '#domain';
 import type { BillingLineEntity } from '#persistence';
 import {
   csvWriter,
   jsonWriter,
   SETTLEMENT_COLUMNS,
+  SETTLEMENT_NUMERIC_COLUMNS,
   settlementCells,
-  settlementWriter,
+  settlementFormat,
+  xlsxSheetWriter,
+  type SettlementFormat,
 } from './settlement-format.js';
 
 function line(overrides: Partial<BillingLineEntity> = {}): BillingLineEntity {
@@ -93,9 +97,85 @@ describe('settlement export format', () => {
     expect(Object.keys(parsed[0])).toEqual([...SETTLEMENT_COLUMNS]);
   });
 
-  it('has no writer for xlsx (no streaming XLSX writer installed)', () => {
-    expect(settlementWriter('csv')).toBe(csvWriter);
-    expect(settlementWriter('json')).toBe(jsonWriter);
-    expect(settlementWriter('xlsx')).toBeUndefined();
+  it('has a writer and an encoder for every export format', () => {
+    expect(settlementFormat('csv')?.writer).toBe(csvWriter);
+    expect(settlementFormat('json')?.writer).toBe(jsonWriter);
+    expect(settlementFormat('xlsx')?.writer).toBe(xlsxSheetWriter);
+    expect(settlementFormat('pdf')).toBeUndefined();
+  });
+
+  /** The whole file of `lines` in `format`, as the export job writes it. */
+  async function fileOf(format: SettlementFormat, lines: BillingLineEntity[]): Promise<Buffer> {
+    const bytes: Buffer[] = [];
+    const file = format.encoder((piece) => {
+      bytes.push(piece);
+      return Promise.resolve();
+    });
+    await file.write(format.writer.header());
+    for (const [index, entry] of lines.entries()) await file.write(format.writer.row(entry, index));
+    await file.write(format.writer.footer(lines.length));
+    await file.end();
+    return Buffer.concat(bytes);
+  }
+
+  const tricky = [
+    line(),
+    line({ lineNo: 8, organizationName: '=HYPERLINK("http://x","y")', projectTitle: '+82 연구, "따옴표"' }),
+    line({
+      lineNo: 9,
+      chargeClass: 'Correction',
+      originalPeriod: '2026-04',
+      correctionReason: 'refund',
+      gpuSeconds: -5400n,
+      listValue: -5400n,
+      discount: -3510n,
+      supplyPrice: -1890n,
+      subsidy: -1323n,
+      coPay: -567n,
+      vat: -189n,
+      vatFromOrganization: -189n,
+      totalDueOrg: -756n,
+      totalProgram: -1323n,
+      organizationName: '@청년\u0007AI <b>&',
+      projectTitle: '-2 lines\r\nsecond',
+      businessRegistrationNumber: null,
+    }),
+  ];
+
+  it('writes an XLSX whose cells read back as the CSV reads, numbers as numbers', async () => {
+    const xlsx = await fileOf(settlementFormat('xlsx')!, tricky);
+    const csv = parseCsv((await fileOf(settlementFormat('csv')!, tricky)).toString('utf8'));
+    const sheet = await readSheet(xlsx, { trim: false, parseNumber: (text: string) => `number:${text}` });
+    expect(sheet[0]).toEqual([...SETTLEMENT_COLUMNS]);
+    expect(sheet).toHaveLength(csv.length);
+    sheet.forEach((row, rowIndex) => {
+      const expected = csv[rowIndex].map((text, column) =>
+        rowIndex > 0 && SETTLEMENT_NUMERIC_COLUMNS.has(SETTLEMENT_COLUMNS[column]) && text !== ''
+          ? // A credit's GPU-hours are a decimal string to the CSV, so it neutralizes the minus ('-1.5);
+            // the XLSX writes the number -1.5.
+            `number:${text.replace(/^'(?=-)/, '')}`
+          : // XML cannot carry U+0007: the XLSX leaves it out, the CSV keeps it.
+            text.replace('\u0007', ''),
+      );
+      expect(row.map((cell) => (cell === null ? '' : cell))).toEqual(expected);
+    });
+    const cell = (row: number, column: string) => sheet[row]?.[SETTLEMENT_COLUMNS.indexOf(column as never)];
+    expect(cell(1, 'BillingAccountName')).toBe('주식회사 청년AI');
+    expect(cell(2, 'BillingAccountName')).toBe(`'=HYPERLINK("http://x","y")`);
+    expect(cell(2, 'SubAccountName')).toBe(`'+82 연구, "따옴표"`);
+    expect(cell(3, 'BillingAccountName')).toBe(`'@청년AI <b>&`);
+    expect(cell(3, 'SubAccountName')).toBe(`'-2 lines\r\nsecond`);
+    expect(cell(3, 'AmountDueFromOrganization')).toBe('number:-756');
+    expect(cell(3, 'ConsumedQuantity')).toBe('number:-1.5');
+    expect(cell(3, 'BusinessRegistrationNumber')).toBeNull();
+  });
+
+  it('writes the same XLSX bytes for the same lines', async () => {
+    const xlsx = settlementFormat('xlsx')!;
+    const first = await fileOf(xlsx, tricky);
+    expect((await fileOf(xlsx, tricky)).equals(first)).toBe(true);
+    expect((await fileOf(xlsx, [tricky[0]])).equals(first)).toBe(false);
+    // An empty export is still a workbook: the header row alone.
+    expect(await readSheet(await fileOf(xlsx, []), { trim: false })).toEqual([[...SETTLEMENT_COLUMNS]]);
   });
 });

@@ -5,9 +5,15 @@ import {
   focusRecord,
   formatTaxIdentity,
   UTF8_BOM,
+  XLSX_WORKSHEET_END,
+  XLSX_WORKSHEET_START,
+  xlsxHeaderRow,
+  xlsxRow,
   type CsvValue,
+  type XlsxColumnKind,
 } from '#domain';
 import { amountsOf, type BillingLineEntity } from '#persistence';
+import { XlsxPackageEncoder } from './xlsx-package.js';
 
 /** Who issues the settlement invoices (FOCUS InvoiceIssuer). */
 export const INVOICE_ISSUER = 'gpupool national GPU pool';
@@ -31,6 +37,36 @@ export const SETTLEMENT_EXTRA_COLUMNS = [
 
 export const SETTLEMENT_COLUMNS = [...FOCUS_COLUMNS, ...SETTLEMENT_EXTRA_COLUMNS] as const;
 export type SettlementColumn = (typeof SETTLEMENT_COLUMNS)[number];
+
+/**
+ * Columns the XLSX writes as numbers: won amounts, GPU quantities and the line number (so a sheet
+ * sums and sorts them). Every other column is text, exactly as in the CSV.
+ */
+export const SETTLEMENT_NUMERIC_COLUMNS: ReadonlySet<SettlementColumn> = new Set<SettlementColumn>([
+  'ConsumedQuantity',
+  'ConsumedGpuSeconds',
+  'ListUnitPrice',
+  'ListCost',
+  'EffectiveCost',
+  'BilledCost',
+  'SupplyPrice',
+  'VAT',
+  'Subsidy',
+  'CoPay',
+  'AmountDueFromOrganization',
+  'AmountFromProgram',
+  'Discount',
+  'VatFromOrganization',
+  'VatFromProgram',
+  'LineNumber',
+]);
+
+const XLSX_COLUMN_KINDS: readonly XlsxColumnKind[] = SETTLEMENT_COLUMNS.map((column) =>
+  SETTLEMENT_NUMERIC_COLUMNS.has(column) ? 'number' : 'text',
+);
+
+/** The name of the XLSX's one sheet. */
+export const XLSX_SHEET_NAME = 'Settlement';
 
 /** One stored line as export cells, in SETTLEMENT_COLUMNS order. */
 export function settlementCells(line: BillingLineEntity): CsvValue[] {
@@ -103,13 +139,48 @@ export const jsonWriter: SettlementWriter = {
   footer: (rows) => (rows === 0 ? ']\n' : '\n]\n'),
 };
 
-/** The writer of a format; undefined for a format without one (xlsx: no streaming writer installed). */
-export function settlementWriter(format: string): SettlementWriter | undefined {
+/**
+ * The XLSX's sheet XML: the header row (the CSV's header) frozen, then one row per line; the same
+ * cell text as the CSV (libs/domain's xlsxCellText), won amounts and quantities as numbers.
+ */
+export const xlsxSheetWriter: SettlementWriter = {
+  header: () => XLSX_WORKSHEET_START + xlsxHeaderRow(SETTLEMENT_COLUMNS),
+  row: (line, index) => xlsxRow(index + 2, settlementCells(line), XLSX_COLUMN_KINDS),
+  footer: () => XLSX_WORKSHEET_END,
+};
+
+/** Where a file's bytes go, in order (awaited: backpressure). */
+export type ByteSink = (bytes: Buffer) => Promise<void>;
+
+/** Turns a writer's text into the file's bytes. */
+export interface SettlementEncoder {
+  write(text: string): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** The file is the text itself, UTF-8. */
+export function utf8Encoder(sink: ByteSink): SettlementEncoder {
+  return {
+    write: (text) => (text === '' ? Promise.resolve() : sink(Buffer.from(text, 'utf8'))),
+    end: () => Promise.resolve(),
+  };
+}
+
+/** A file format: the text a writer produces and how it becomes bytes. */
+export interface SettlementFormat {
+  writer: SettlementWriter;
+  encoder(sink: ByteSink): SettlementEncoder;
+}
+
+/** The format of an export; undefined for one this deployment cannot write. */
+export function settlementFormat(format: string): SettlementFormat | undefined {
   switch (format) {
     case 'csv':
-      return csvWriter;
+      return { writer: csvWriter, encoder: utf8Encoder };
     case 'json':
-      return jsonWriter;
+      return { writer: jsonWriter, encoder: utf8Encoder };
+    case 'xlsx':
+      return { writer: xlsxSheetWriter, encoder: (sink) => new XlsxPackageEncoder(sink, XLSX_SHEET_NAME) };
     default:
       return undefined;
   }

@@ -1,4 +1,5 @@
 import { GPU_HOURS_FRACTION_DIGITS } from '../units/gpu-seconds.js';
+import { neutralizeFormula } from './formula-injection.js';
 import { periodBounds, type BillingPeriod, type ChargeClass } from './billing-period.js';
 import { divideRound, formatKrw, type Krw, type RoundingRule } from './money.js';
 import type { PricedAmounts } from './pricing.js';
@@ -12,19 +13,17 @@ export const CSV_LINE_BREAK = '\r\n';
 /** What a cell may hold: text, an exact integer, or nothing (an empty cell). */
 export type CsvValue = string | bigint | null;
 
-/** Leading characters that make Excel, LibreOffice or Sheets treat text as a formula (OWASP CSV injection). */
-const FORMULA_TRIGGERS = new Set(['=', '+', '-', '@', '\t', '\r']);
 const NEEDS_QUOTES = /[",\r\n]/;
 
 /**
- * One CSV cell: text beginning with = + - @ tab or CR is prefixed with ' so no spreadsheet runs it as
- * a formula; then it is quoted per RFC 4180 when it holds a comma, quote or line break. Integers
- * (bigint) are ours and written as is, so a credit stays the number -540000 rather than text.
+ * One CSV cell: text neutralized against formula injection (neutralizeFormula), then quoted per
+ * RFC 4180 when it holds a comma, quote or line break. Integers (bigint) are ours and written as
+ * is, so a credit stays the number -540000 rather than text.
  */
 export function csvCell(value: CsvValue): string {
   if (value === null) return '';
   if (typeof value === 'bigint') return value.toString();
-  const safe = FORMULA_TRIGGERS.has(value.charAt(0)) ? `'${value}` : value;
+  const safe = neutralizeFormula(value);
   return NEEDS_QUOTES.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
@@ -230,3 +229,7 @@ export function focusCsv(lines: readonly FocusLineInput[]): string {
     }),
   );
 }
+
+// The cell rules shared by every format, and the XLSX sheet parts: exported with the CSV ones.
+export * from './formula-injection.js';
+export * from './xlsx.js';

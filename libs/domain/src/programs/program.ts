@@ -42,7 +42,7 @@ export interface ProgramRules {
   tracks: Track[];
   rubric: RubricCriterion[];
   sectorTargets: SectorTargets;
-  /** Basis points (0..10000) of the list price the program pays, per organization type. */
+  /** Basis points (0..10000) of the supply price (after discounts) the program pays, per organization type. */
   subsidyRates: Partial<Record<OrganizationType, number>>;
   /** Budget per GPU model (e.g. "H100") in GPU-seconds. */
   budgetsGpuSeconds: Record<string, bigint>;

@@ -4,6 +4,7 @@ import {
   assertReconciles,
   chargePeriodFor,
   conflict,
+  DomainError,
   isOrganizationType,
   parsePeriod,
   periodBounds,
@@ -277,9 +278,15 @@ class CloseWork {
   creditedPieces = 0;
   refundedGpuSeconds = 0n;
 
+  /**
+   * @param earlierClosed whether a period before this one is closed. A close has them all closed
+   *   (closes are in order); a preview may not, and pieces of an earlier open period are that
+   *   period's to bill, not this one's.
+   */
   constructor(
     readonly period: BillingPeriod,
     cards: RateCard[],
+    private readonly earlierClosed: (period: BillingPeriod) => boolean = () => true,
   ) {
     for (const card of cards) {
       this.cardsByModel.set(card.gpuModel, [...(this.cardsByModel.get(card.gpuModel) ?? []), card]);
@@ -288,6 +295,11 @@ class CloseWork {
 
   cardsOf(gpuModel: string): RateCard[] {
     return this.cardsByModel.get(gpuModel) ?? [];
+  }
+
+  /** Whether this computation charges pieces of `usagePeriod`: its own, and those of closed earlier ones. */
+  charges(usagePeriod: BillingPeriod): boolean {
+    return usagePeriod === this.period || (usagePeriod < this.period && this.earlierClosed(usagePeriod));
   }
 
   /** Where a piece of `usagePeriod` is charged in this close: here, or here as a correction of it. */
@@ -364,41 +376,10 @@ async function closeLocked(
   );
   transitionBillingPeriod(row?.status ?? 'open', 'close', period);
   await assertCloseOrder(manager, period);
-  const [previous] = await manager.query<{ period: string; closing_started_at: Date }[]>(
-    `SELECT period, closing_started_at FROM billing_periods
-      WHERE status = 'closed' AND period < $1 ORDER BY period DESC LIMIT 1`,
-    [period],
-  );
-  const cards = (
-    await manager.query<{ gpu_model: string; krw_per_gpu_hour: string; effective_from: Date }[]>(
-      'SELECT gpu_model, krw_per_gpu_hour::text AS krw_per_gpu_hour, effective_from FROM rate_cards',
-    )
-  ).map((card): RateCard => ({
-    gpuModel: card.gpu_model,
-    krwPerGpuHour: BigInt(card.krw_per_gpu_hour),
-    effectiveFrom: new Date(card.effective_from),
-  }));
-  const work = new CloseWork(period, cards);
-  const lateSince = previous
-    ? new Date(new Date(previous.closing_started_at).getTime() - LATE_USAGE_MARGIN_MS)
-    : null;
-  await chargeUsage(manager, work, bounds, lateSince);
-  await creditRefunds(manager, work);
-
-  const lines = await priceLines(manager, work);
+  const { work, lines } = await computeLines(manager, period, { persist: true, corrections: true });
   for (let index = 0; index < lines.length; index += LINE_INSERT_SIZE) {
     await manager.getRepository(BillingLineEntity).insert(lines.slice(index, index + LINE_INSERT_SIZE));
   }
-
-  // Invariant 6: the period's own lines carry exactly the usage the ledger postings rolled up for its
-  // days, less what the ledger refunded.
-  const regular = sumAmounts(lines.filter((line) => line.chargeClass === '').map(amountsOf));
-  const [daily] = await manager.query<{ total: string }[]>(
-    `SELECT coalesce(sum(gpu_seconds), 0)::text AS total FROM usage_daily
-      WHERE day >= ($1::text || '-01')::date AND day < ($1::text || '-01')::date + interval '1 month'`,
-    [period],
-  );
-  assertReconciles(regular, BigInt(daily?.total ?? '0') - work.refundedGpuSeconds);
 
   const totals = sumAmounts(lines.map(amountsOf));
   const [closed] = await updateReturning<{ closed_at: Date }>(
@@ -424,6 +405,162 @@ async function closeLocked(
   return summary;
 }
 
+interface ComputeOptions {
+  /** Mark pieces billed, refunds processed and policies recorded (a close); false: read only (a preview). */
+  persist: boolean;
+  /** Late usage and refund credits of closed periods: the next close carries them. */
+  corrections: boolean;
+  earlierClosed?: (period: BillingPeriod) => boolean;
+}
+
+/**
+ * What a close bills, computed in the caller's repeatable-read transaction: every unbilled piece of
+ * the period's posted usage (and, with `corrections`, late usage and refund credits of closed
+ * periods), priced, ordered and numbered; checked against the daily rollups (invariant 6) before
+ * anything is written. With `persist` the pieces are marked billed as they are read.
+ */
+async function computeLines(
+  manager: EntityManager,
+  period: BillingPeriod,
+  options: ComputeOptions,
+): Promise<{ work: CloseWork; lines: BillingLineEntity[] }> {
+  const bounds = periodBounds(period);
+  const [previous] = await manager.query<{ period: string; closing_started_at: Date }[]>(
+    `SELECT period, closing_started_at FROM billing_periods
+      WHERE status = 'closed' AND period < $1 ORDER BY period DESC LIMIT 1`,
+    [period],
+  );
+  const cards = (
+    await manager.query<{ gpu_model: string; krw_per_gpu_hour: string; effective_from: Date }[]>(
+      'SELECT gpu_model, krw_per_gpu_hour::text AS krw_per_gpu_hour, effective_from FROM rate_cards',
+    )
+  ).map((card): RateCard => ({
+    gpuModel: card.gpu_model,
+    krwPerGpuHour: BigInt(card.krw_per_gpu_hour),
+    effectiveFrom: new Date(card.effective_from),
+  }));
+  const work = new CloseWork(period, cards, options.earlierClosed);
+  const lateSince =
+    previous && options.corrections
+      ? new Date(new Date(previous.closing_started_at).getTime() - LATE_USAGE_MARGIN_MS)
+      : null;
+  await chargeUsage(manager, work, bounds, lateSince, options.persist);
+  if (options.corrections) await creditRefunds(manager, work, options.persist);
+  const lines = await priceLines(manager, work, options.persist);
+
+  // Invariant 6: the period's own lines carry exactly the usage the ledger postings rolled up for its
+  // days, less what the ledger refunded.
+  const regular = sumAmounts(lines.filter((line) => line.chargeClass === '').map(amountsOf));
+  const [daily] = await manager.query<{ total: string }[]>(
+    `SELECT coalesce(sum(gpu_seconds), 0)::text AS total FROM usage_daily
+      WHERE day >= ($1::text || '-01')::date AND day < ($1::text || '-01')::date + interval '1 month'`,
+    [period],
+  );
+  assertReconciles(regular, BigInt(daily?.total ?? '0') - work.refundedGpuSeconds);
+  return { work, lines };
+}
+
+/** An open period's statement lines as a close would write them now: computed, never stored. */
+export interface BillingPeriodPreview {
+  period: BillingPeriod;
+  startsAt: Date;
+  endsAt: Date;
+  /** When it was computed: it changes as usage arrives, until the period closes. */
+  asOf: Date;
+  /** Lines in line order, numbered as the close would number them if nothing else arrived. */
+  lines: BillingLineEntity[];
+  /**
+   * Whether late usage and refund credits of closed periods are in the lines: they go to the next
+   * close, which is this period's unless an earlier one with usage is still open (`earlierOpenPeriod`).
+   */
+  correctionsIncluded: boolean;
+  earlierOpenPeriod: BillingPeriod | null;
+  refundedGpuSeconds: bigint;
+  totals: PricedAmounts;
+}
+
+/**
+ * Previews an open period that has started (the current month, or an earlier one not closed yet):
+ * the same computation as its close (computeLines), in a READ ONLY repeatable-read transaction that
+ * is rolled back, with no lock taken: nothing is persisted and no close is held up. It reads every
+ * usage record of the period, as the close does, so it costs about as much as a close's reading.
+ * 409 PERIOD_CLOSED / PERIOD_CLOSING / PERIOD_NOT_STARTED / LATER_PERIOD_CLOSED otherwise.
+ */
+export async function previewBillingPeriod(
+  dataSource: DataSource,
+  input: { period: string; now?: Date },
+): Promise<BillingPeriodPreview> {
+  const period = parsePeriod(input.period);
+  const bounds = periodBounds(period);
+  const now = input.now ?? new Date();
+  if (now.getTime() < bounds.startsAt.getTime()) {
+    throw conflict(
+      'PERIOD_NOT_STARTED',
+      `Billing period ${period} starts at ${bounds.startsAt.toISOString()} (Seoul midnight); there is nothing to preview yet.`,
+      { period, startsAt: bounds.startsAt.toISOString() },
+    );
+  }
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.startTransaction('REPEATABLE READ');
+    const manager = runner.manager;
+    await manager.query('SET TRANSACTION READ ONLY');
+    await manager.query(`SET LOCAL statement_timeout = '${CLOSE_STATEMENT_TIMEOUT}'`);
+    const [row] = await manager.query<{ status: BillingPeriodState }[]>(
+      'SELECT status FROM billing_periods WHERE period = $1',
+      [period],
+    );
+    const status = row?.status ?? 'open';
+    if (status !== 'open') {
+      throw conflict(
+        status === 'closed' ? 'PERIOD_CLOSED' : 'PERIOD_CLOSING',
+        status === 'closed'
+          ? `Billing period ${period} is closed; read its statements (GET /v1/billing/statements?period=${period}), not a preview.`
+          : `Billing period ${period} is being closed right now; read its statements once it is closed.`,
+        { period, status },
+      );
+    }
+    const closed = new Set(
+      (
+        await manager.query<{ period: string }[]>(
+          `SELECT period FROM billing_periods WHERE status = 'closed' AND period < $1`,
+          [period],
+        )
+      ).map((closedRow) => closedRow.period),
+    );
+    // As the close would check its order: a later closed period makes this one's usage corrections
+    // there (refused, as the close refuses); an earlier open one with usage closes first and takes
+    // the corrections pending, so they are left out here.
+    let earlierOpenPeriod: string | null = null;
+    try {
+      await assertCloseOrder(manager, period);
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.code !== 'EARLIER_PERIOD_OPEN') throw error;
+      earlierOpenPeriod = (error.details as { open: string }).open;
+    }
+    const { work, lines } = await computeLines(manager, period, {
+      persist: false,
+      corrections: earlierOpenPeriod === null,
+      earlierClosed: (earlier) => closed.has(earlier),
+    });
+    return {
+      period,
+      startsAt: bounds.startsAt,
+      endsAt: bounds.endsAt,
+      asOf: now,
+      lines,
+      correctionsIncluded: earlierOpenPeriod === null,
+      earlierOpenPeriod,
+      refundedGpuSeconds: work.refundedGpuSeconds,
+      totals: sumAmounts(lines.map(amountsOf)),
+    };
+  } finally {
+    if (runner.isTransactionActive) await runner.rollbackTransaction();
+    await runner.release();
+  }
+}
+
 /**
  * Charges every unbilled piece of the period's posted usage and of earlier periods' usage posted
  * since the previous close, reading records through a cursor and marking each piece billed batch by
@@ -434,6 +571,7 @@ async function chargeUsage(
   work: CloseWork,
   bounds: { startsAt: Date; endsAt: Date },
   lateSince: Date | null,
+  mark: boolean,
 ): Promise<void> {
   // Records are at most 31 days long (MAX_USAGE_RECORD_MS), and every posted record has rolled up
   // its allocation's days in usage_daily: that bounds the period's scan to allocations used in it.
@@ -486,7 +624,7 @@ async function chargeUsage(
         record.gpu_model,
       );
       for (const piece of pieces) {
-        if (piece.period > work.period || charged.has(piece.period)) continue;
+        if (!work.charges(piece.period) || charged.has(piece.period)) continue;
         if (record.refunded === true) {
           if (piece.period === work.period) work.refundedGpuSeconds += piece.gpuSeconds;
           continue;
@@ -507,7 +645,7 @@ async function chargeUsage(
       }
     }
     work.chargedPieces += markedIds.length;
-    if (markedIds.length > 0) {
+    if (mark && markedIds.length > 0) {
       await manager.query(
         `INSERT INTO billed_usage (usage_record_id, period, kind, billed_in_period)
          SELECT id, period, 'charge', $3 FROM unnest($1::bigint[], $2::text[]) AS v(id, period)`,
@@ -524,7 +662,7 @@ async function chargeUsage(
  * exactly as it was charged (same rate card, same policy snapshot), so the credit cancels the charge
  * to the won. Every such attempt is recorded as processed, credited or not.
  */
-async function creditRefunds(manager: EntityManager, work: CloseWork): Promise<void> {
+async function creditRefunds(manager: EntityManager, work: CloseWork, record: boolean): Promise<void> {
   const pending = await manager.query<{ workload_id: string; attempt: number; allocation_id: string }[]>(
     `SELECT h.workload_id, h.attempt, h.allocation_id FROM workload_holds h
       WHERE h.refund_reason IS NOT NULL
@@ -583,6 +721,7 @@ async function creditRefunds(manager: EntityManager, work: CloseWork): Promise<v
     }
   }
   work.creditedPieces += markedIds.length;
+  if (!record) return;
   if (markedIds.length > 0) {
     await manager.query(
       `INSERT INTO billed_usage (usage_record_id, period, kind, billed_in_period)
@@ -607,7 +746,11 @@ async function creditRefunds(manager: EntityManager, work: CloseWork): Promise<v
  * recorded for the period; corrections: the policy recorded for the period they correct) and the
  * organization's type, then orders and numbers them.
  */
-async function priceLines(manager: EntityManager, work: CloseWork): Promise<BillingLineEntity[]> {
+async function priceLines(
+  manager: EntityManager,
+  work: CloseWork,
+  recordPolicies: boolean,
+): Promise<BillingLineEntity[]> {
   const accumulated = [...work.lines.values()].filter((line) => line.gpuSeconds !== 0n);
   const allocationIds = [...new Set(accumulated.map((line) => line.allocationId))].sort();
   const facts = await allocationFacts(manager, allocationIds);
@@ -706,7 +849,7 @@ async function priceLines(manager: EntityManager, work: CloseWork): Promise<Bill
       compareText(a.gpuModel, b.gpuModel) ||
       a.rateEffectiveFrom.getTime() - b.rateEffectiveFrom.getTime(),
   );
-  if (recorded.length > 0) {
+  if (recordPolicies && recorded.length > 0) {
     await manager.query(
       `INSERT INTO billing_period_policies (period, program_id, policy)
        SELECT * FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) ON CONFLICT DO NOTHING`,

@@ -1,5 +1,7 @@
-import type { EntityManager } from 'typeorm';
-import type { PricedAmounts, StatementGrouping } from '#domain';
+import type { DataSource, EntityManager } from 'typeorm';
+import { groupAmounts, sumAmounts, type PricedAmounts, type StatementGrouping } from '#domain';
+import type { BillingLineEntity } from '../entities/billing.entities.js';
+import { amountsOf, previewBillingPeriod, type BillingPeriodPreview } from './billing-close.repository.js';
 
 export interface StatementQuery {
   period: string;
@@ -144,5 +146,113 @@ export async function billingStatements(
     totals: total ? amountsOfSums(total) : amountsOfSums({ line_count: 0 } as SumRow),
     lineCount: total?.line_count ?? 0,
     more: rows.length > query.limit,
+  };
+}
+
+/** What identifies a preview line's key to people: the same names and details as GROUPINGS' SQL. */
+const PREVIEW_GROUPINGS: Readonly<
+  Record<
+    StatementGrouping,
+    {
+      key: (line: BillingLineEntity) => string;
+      name: (line: BillingLineEntity) => string;
+      detail: (line: BillingLineEntity) => Record<string, string | null>;
+    }
+  >
+> = {
+  project: {
+    key: (line) => line.projectId,
+    name: (line) => line.projectTitle,
+    detail: (line) => ({ organizationId: line.organizationId, organizationName: line.organizationName }),
+  },
+  organization: {
+    key: (line) => line.organizationId,
+    name: (line) => line.organizationName,
+    detail: (line) => ({
+      orgType: line.orgType,
+      businessRegistrationNumber: line.businessRegistrationNumber,
+    }),
+  },
+  program: {
+    key: (line) => line.programId,
+    name: (line) => line.programName,
+    detail: (line) => ({ programCode: line.programCode, agencyCode: line.agencyCode }),
+  },
+  // The agency's name comes from agencies, as in GROUPINGS (the code when it has none).
+  agency: {
+    key: (line) => line.agencyCode,
+    name: (line) => line.agencyCode,
+    detail: () => ({}),
+  },
+};
+
+export type StatementPreviewQuery = StatementQuery & { now?: Date };
+
+export interface StatementPreviewPage {
+  rows: StatementRow[];
+  totals: PricedAmounts;
+  lineCount: number;
+  more: boolean;
+  preview: Omit<BillingPeriodPreview, 'lines' | 'totals'>;
+}
+
+/**
+ * Statements of an open period as its close would write them now (previewBillingPeriod: computed in
+ * a read-only transaction, never stored), grouped, ordered and paged by key like billingStatements.
+ * Every page recomputes the period: a preview costs a close's reading of the month's usage.
+ */
+export async function billingStatementsPreview(
+  dataSource: DataSource,
+  query: StatementPreviewQuery,
+): Promise<StatementPreviewPage> {
+  const {
+    lines,
+    totals: _all,
+    ...preview
+  } = await previewBillingPeriod(dataSource, {
+    period: query.period,
+    now: query.now,
+  });
+  const inScope = lines.filter(
+    (line) =>
+      (query.agencyCode === null || line.agencyCode === query.agencyCode) &&
+      (query.programId === null || line.programId === query.programId),
+  );
+  const grouping = PREVIEW_GROUPINGS[query.groupBy];
+  const agencyNames = new Map<string, string>();
+  if (query.groupBy === 'agency') {
+    const codes = [...new Set(inScope.map((line) => line.agencyCode))];
+    const agencies = await dataSource.query<{ code: string; name: string }[]>(
+      'SELECT code, name FROM agencies WHERE code = ANY($1::text[])',
+      [codes],
+    );
+    for (const agency of agencies) agencyNames.set(agency.code, agency.name);
+  }
+  // Every line of a key has the same names (priced from the same facts at once): the first one's.
+  const first = new Map<string, BillingLineEntity>();
+  for (const line of inScope) {
+    const key = grouping.key(line);
+    if (!first.has(key)) first.set(key, line);
+  }
+  const groups = groupAmounts(
+    inScope.map((line) => ({ ...amountsOf(line), key: grouping.key(line) })),
+    (line) => line.key,
+  ).filter((group) => query.after === null || group.key > query.after);
+  const page = groups.slice(0, query.limit);
+  return {
+    rows: page.map((group) => {
+      const line = first.get(group.key)!;
+      return {
+        key: group.key,
+        name: query.groupBy === 'agency' ? (agencyNames.get(group.key) ?? group.key) : grouping.name(line),
+        detail: grouping.detail(line),
+        lineCount: group.lineCount,
+        amounts: group.amounts,
+      };
+    }),
+    totals: sumAmounts(inScope.map(amountsOf)),
+    lineCount: inScope.length,
+    more: groups.length > query.limit,
+    preview,
   };
 }

@@ -15,3 +15,9 @@ export const statementsQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 export type StatementsQuery = z.infer<typeof statementsQuery>;
+
+export const statementsPreviewQuery = statementsQuery.extend({
+  /** An open billing period that has started, YYYY-MM; default the current month (Asia/Seoul). */
+  period: billingPeriod.optional(),
+});
+export type StatementsPreviewQuery = z.infer<typeof statementsPreviewQuery>;

@@ -23,5 +23,21 @@ export const statementsResponse = z.object({
   totals: amountsResponse,
   lineCount: z.int(),
   nextCursor: z.string().nullable(),
+  /** false: a closed period's stored lines, final. true: an open period computed now, not stored (see the preview route). */
+  preview: z.boolean(),
 });
 export type StatementsResponse = z.infer<typeof statementsResponse>;
+
+export const statementsPreviewResponse = statementsResponse.extend({
+  /** Always true: computed as the period's close would compute it now; nothing is stored, and it changes as usage arrives. */
+  preview: z.literal(true),
+  /** When it was computed. */
+  asOf: z.iso.datetime(),
+  /**
+   * Whether late usage and refund credits of closed periods are in it. They go to the next close:
+   * this period's, unless an earlier period with usage is still open (earlierOpenPeriod), whose close takes them.
+   */
+  correctionsIncluded: z.boolean(),
+  earlierOpenPeriod: z.string().nullable(),
+});
+export type StatementsPreviewResponse = z.infer<typeof statementsPreviewResponse>;

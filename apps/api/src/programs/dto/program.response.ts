@@ -47,7 +47,7 @@ export interface ProgramView {
   tracks: Track[];
   sectorTargets: SectorTargets;
   rubric: RubricCriterion[];
-  /** Share of the list price the program pays, as the decimals the call was created with (0.7 = 70%). */
+  /** Share of the supply price (공급가액: list value after the organization type's discounts) the program pays, as the decimals the call was created with (0.7 = 70%). */
   subsidyRates: Record<string, number>;
   /** The same rates in the integer basis points prices are computed with (7000 = 70%). */
   subsidyRatesBasisPoints: Record<string, number>;

@@ -1,3 +1,4 @@
+import { parse as parseCsvStrictly } from 'csv-parse/sync';
 import { createHash, randomUUID } from 'node:crypto';
 import { readSheet } from 'read-excel-file/node';
 import type { DataSource } from 'typeorm';
@@ -753,6 +754,11 @@ describe('billing (real PostgreSQL)', () => {
       expect(totals.gpuSeconds).toBe(sums.seconds);
       expect(totals.totalDueFromOrganization).toBe(sums.due);
       expect(records[0][column('BusinessRegistrationNumber')]).toMatch(/^\d{3}-\d{2}-\d{5}$/);
+
+      // An independent parser (csv-parse, strict: equal column counts, quotes per RFC 4180, BOM
+      // recognised) reads exactly the same cells as ours.
+      const independent = parseCsvStrictly<string[]>(file, { bom: true, relax_column_count: false });
+      expect(independent).toEqual([header, ...records]);
     });
 
     it('gives identical bytes for the same closed period, whatever the batch and chunk sizes', async () => {

@@ -28,3 +28,17 @@ export * from './billing/pricing.js';
 export * from './billing/billing-period.js';
 export * from './billing/statement.js';
 export * from './billing/export-format.js';
+export * from './planning/types.js';
+export * from './planning/months.js';
+export {
+  planReservations,
+  planWhatIf,
+  replanWaitlist,
+  calendarUtilization,
+  type WhatIfResult,
+} from './planning/planner.js';
+export * from './planning/release.js';
+export * from './planning/capacity-loss.js';
+export { planFirstComeFirstServed } from './planning/baseline.js';
+export { displayRatio } from './planning/utilization.js';
+export { planningInputProblems, planningCalendarProblems } from './planning/validation.js';

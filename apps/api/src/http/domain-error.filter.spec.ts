@@ -1,11 +1,17 @@
 import { BadRequestException, NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import { DomainError } from '#domain';
-import { DomainErrorFilter, statusForKind } from './domain-error.filter.js';
+import { DomainErrorFilter, isServiceUnavailable, statusForKind } from './domain-error.filter.js';
 
-function hostFor(): { host: ArgumentsHost; sent: { status?: number; body?: unknown } } {
-  const sent: { status?: number; body?: unknown } = {};
+function hostFor(): {
+  host: ArgumentsHost;
+  sent: { status?: number; body?: unknown; headers: Record<string, string> };
+} {
+  const sent: { status?: number; body?: unknown; headers: Record<string, string> } = { headers: {} };
   const response = {
     headersSent: false,
+    setHeader(name: string, value: string) {
+      sent.headers[name] = value;
+    },
     status(code: number) {
       sent.status = code;
       return this;
@@ -41,6 +47,7 @@ describe('DomainErrorFilter', () => {
       host,
     );
     expect(sent).toEqual({
+      headers: {},
       status: 422,
       body: { error: { code: 'ELIGIBILITY_FAILED', message: 'Two rules failed', details: [{ rule: 'A' }] } },
     });
@@ -56,6 +63,35 @@ describe('DomainErrorFilter', () => {
     expect(JSON.stringify(body)).not.toContain('secret');
   });
 
+  it('answers 503 with Retry-After when PostgreSQL or Redis cannot be reached, never 500', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const shutdown = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+    });
+    const wrapped = Object.assign(new Error('query failed'), { driverError: shutdown });
+    const cases: unknown[] = [
+      refused,
+      wrapped,
+      new Error('Connection terminated unexpectedly'),
+      new Error('timeout exceeded when trying to connect'),
+      Object.assign(new Error('Reached the max retries per request limit (which is 1).'), {
+        name: 'MaxRetriesPerRequestError',
+      }),
+      new Error('outer', { cause: Object.assign(new Error('x'), { code: '08006' }) }),
+    ];
+    for (const error of cases) {
+      expect(isServiceUnavailable(error)).toBe(true);
+      const { host, sent } = hostFor();
+      filter.catch(error, host);
+      expect(sent.status).toBe(503);
+      expect(sent.headers['Retry-After']).toBe('5');
+      expect((sent.body as { error: { code: string } }).error.code).toBe('SERVICE_UNAVAILABLE');
+    }
+    // A query the database refused for its content is a bug or bad input, not unavailability.
+    expect(isServiceUnavailable(Object.assign(new Error('duplicate key'), { code: '23505' }))).toBe(false);
+    expect(isServiceUnavailable(new Error('boom'))).toBe(false);
+  });
+
   it('keeps the API.md shape for framework errors (unknown routes, body parser)', () => {
     const notFound = hostFor();
     filter.catch(new NotFoundException(), notFound.host);
@@ -68,6 +104,7 @@ describe('DomainErrorFilter', () => {
     });
     filter.catch(new BadRequestException('Unexpected end', { cause }), badJson.host);
     expect(badJson.sent).toEqual({
+      headers: {},
       status: 400,
       body: { error: { code: 'INVALID_JSON', message: 'The request body is not valid JSON.' } },
     });

@@ -52,6 +52,54 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   );
 }
 
+/** Seconds a client is told to wait when a backing service is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+const UNREACHABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+/** PostgreSQL SQLSTATEs that mean "not reachable or not accepting work now", not "your request is wrong". */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_MESSAGES = [
+  /Connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+  /Connection is closed/i,
+  /MaxRetriesPerRequestError|Reached the max retries per request limit/i,
+  /Stream isn't writeable/i,
+];
+
+/**
+ * Whether an error means PostgreSQL or Redis cannot be reached (or is shutting down / out of
+ * connections) — a 503 the client may retry, not a bug (500). Looks through TypeORM's `driverError`
+ * and `cause` chains.
+ */
+export function isServiceUnavailable(error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 4) return false;
+  const { code, message, driverError, cause, name } = error as {
+    code?: unknown;
+    message?: unknown;
+    driverError?: unknown;
+    cause?: unknown;
+    name?: unknown;
+  };
+  if (typeof code === 'string') {
+    if (UNREACHABLE_SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08'))
+      return true;
+  }
+  if (name === 'MaxRetriesPerRequestError') return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(message)))
+    return true;
+  return isServiceUnavailable(driverError, depth + 1) || isServiceUnavailable(cause, depth + 1);
+}
+
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
@@ -62,6 +110,7 @@ export class DomainErrorFilter implements ExceptionFilter {
     const request = context.getRequest<Request>();
     const { status, body } = this.toResponse(exception, request);
     if (response.headersSent) return;
+    if (status === 503) response.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
     response.status(status).json(body);
   }
 
@@ -92,6 +141,22 @@ export class DomainErrorFilter implements ExceptionFilter {
       }
     }
     const errorId = randomUUID();
+    if (isServiceUnavailable(exception)) {
+      this.logger.warn(
+        { errorId, err: exception instanceof Error ? { message: exception.message } : exception },
+        'backing service unavailable',
+      );
+      return {
+        status: 503,
+        body: errorBody(
+          'SERVICE_UNAVAILABLE',
+          `The service cannot reach its database or queue right now. Retry in ${UNAVAILABLE_RETRY_AFTER_SECONDS} ` +
+            'seconds; a request sent with an Idempotency-Key is safe to repeat.',
+          undefined,
+          errorId,
+        ),
+      };
+    }
     this.logger.error(
       {
         errorId,

@@ -757,7 +757,7 @@ describe('billing (real PostgreSQL)', () => {
 
       // An independent parser (csv-parse, strict: equal column counts, quotes per RFC 4180, BOM
       // recognised) reads exactly the same cells as ours.
-      const independent = parseCsvStrictly<string[]>(file, { bom: true, relax_column_count: false });
+      const independent: string[][] = parseCsvStrictly(file, { bom: true, relax_column_count: false });
       expect(independent).toEqual([header, ...records]);
     });
 

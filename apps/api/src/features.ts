@@ -16,6 +16,7 @@ import { RecallsModule } from './recalls/recalls.module.js';
 import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { UsageModule } from './usage/usage.module.js';
 import { BillingModule } from './billing/billing.module.js';
+import { PlanningModule } from './planning/planning.module.js';
 
 /** Every feature module of the API, in one list (add yours here). */
 export const FEATURE_MODULES: Type[] = [
@@ -36,4 +37,5 @@ export const FEATURE_MODULES: Type[] = [
   ReconciliationModule,
   UsageModule,
   BillingModule,
+  PlanningModule,
 ];

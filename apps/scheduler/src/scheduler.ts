@@ -23,6 +23,8 @@ import { UsageService } from './usage/usage.service.js';
 import { WebhookDeliveryService } from './notifications/webhook-delivery.service.js';
 import { WebhookReconciler } from './notifications/webhook-reconciler.service.js';
 import { GrantReconciler } from './reconciler/grant-reconciler.service.js';
+import { PlanningReconciler, WAITLIST_REPLAN_INTERVAL_MS } from './planning/planning-reconciler.service.js';
+import { PlanningService } from './planning/planning.service.js';
 import { WorkloadReconciler } from './reconciler/workload-reconciler.js';
 import { assertHandlers, type JobContext, type JobHandlers } from './workers/job-handlers.js';
 
@@ -31,6 +33,8 @@ const RECONCILE_WORKLOADS_SCHEDULER_ID = 'reconcile-workloads';
 const RECONCILE_USAGE_SCHEDULER_ID = 'reconcile-usage';
 const RECONCILE_WEBHOOKS_SCHEDULER_ID = 'reconcile-webhooks';
 const RECONCILE_EXPORTS_SCHEDULER_ID = 'reconcile-exports';
+const RECONCILE_PLANNING_SCHEDULER_ID = 'reconcile-planning';
+const REPLAN_WAITLISTS_SCHEDULER_ID = 'replan-waitlists';
 
 /** Queued workloads whose estimated start is computed each cycle (the rest show position only). */
 export const SCHEDULER_ESTIMATE_LIMIT = 1000;
@@ -47,6 +51,8 @@ const WORKER_CONCURRENCY: Record<QueueName, number> = {
   notifications: 8,
   'cluster-simulator': 1,
   exports: 1,
+  // Planning is CPU-bound and serialized per GPU model by an advisory lock: one at a time per process.
+  planning: 1,
 };
 
 /**
@@ -122,6 +128,15 @@ export class SchedulerProcess {
       sweepGraceMs: this.config.RECONCILE_GRACE_MS,
     });
 
+    const planning = new PlanningService(this.dataSource, this.producer, this.logger);
+    const planningReconciler = new PlanningReconciler(
+      this.dataSource,
+      this.producer,
+      this.logger,
+      this.config.RECONCILE_GRACE_MS,
+    );
+    const producer = this.producer;
+
     const handlers: JobHandlers = {
       'grant.allocation': async (data, context) => {
         const result = await grants.grant(data.requestId, context.jobId);
@@ -129,6 +144,22 @@ export class SchedulerProcess {
           { jobId: context.jobId, requestId: data.requestId, outcome: result.outcome },
           'grant job done',
         );
+        if (result.outcome === 'granted' && result.plannedAllocationIds.length > 0) {
+          // After commit; if this fails the planning reconciler finds the pending plans.
+          await producer
+            .enqueueMany(
+              result.plannedAllocationIds.map((allocationId) => ({
+                name: 'planning.plan' as const,
+                data: { allocationId },
+              })),
+            )
+            .catch((error: unknown) =>
+              this.logger.warn(
+                { requestId: data.requestId, err: error instanceof Error ? error.message : String(error) },
+                'planning.plan enqueue failed; the planning reconciler will retry from reservation_plans',
+              ),
+            );
+        }
         return { outcome: result.outcome };
       },
       'reconcile.grants': () => reconciler.sweep(),
@@ -146,6 +177,9 @@ export class SchedulerProcess {
       'reconcile.webhooks': () => webhookReconciler.sweep(),
       'billing.export': (data, context) => billingExports.handle(data.exportId, context.attempt),
       'reconcile.exports': () => billingExports.sweep(),
+      'planning.plan': (data, context) => planning.plan(data.allocationId, context.jobId),
+      'planning.replan': (data, context) => planning.replan(data.gpuModel, context.jobId),
+      'reconcile.planning': (data) => planningReconciler.sweep(data),
     };
     assertHandlers(handlers);
 
@@ -218,6 +252,12 @@ export class SchedulerProcess {
         return handlers['billing.export'](item.data, context);
       case 'reconcile.exports':
         return handlers['reconcile.exports'](item.data, context);
+      case 'planning.plan':
+        return handlers['planning.plan'](item.data, context);
+      case 'planning.replan':
+        return handlers['planning.replan'](item.data, context);
+      case 'reconcile.planning':
+        return handlers['reconcile.planning'](item.data, context);
       case 'cluster.run':
       case 'cluster.cancel':
         throw new UnrecoverableError(`Job ${item.name} belongs to the simulated cluster, not the scheduler`);
@@ -256,6 +296,18 @@ export class SchedulerProcess {
       RECONCILE_EXPORTS_SCHEDULER_ID,
       { every: this.config.RECONCILE_INTERVAL_MS },
       { name: 'reconcile.exports', data: {}, opts },
+    );
+    // Planning is an outbox too: pending plans whose job Redis lost are enqueued again; and every
+    // waitlist is re-planned now and then (offers move with time; capacity may have come back).
+    await maintenance.upsertJobScheduler(
+      RECONCILE_PLANNING_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      { name: 'reconcile.planning', data: {}, opts },
+    );
+    await maintenance.upsertJobScheduler(
+      REPLAN_WAITLISTS_SCHEDULER_ID,
+      { every: Math.max(this.config.RECONCILE_INTERVAL_MS, WAITLIST_REPLAN_INTERVAL_MS) },
+      { name: 'reconcile.planning', data: { waitlists: true }, opts },
     );
   }
 

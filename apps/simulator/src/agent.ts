@@ -177,6 +177,9 @@ export class SimulatedClusterAgent {
       case 'reconcile.webhooks':
       case 'billing.export':
       case 'reconcile.exports':
+      case 'planning.plan':
+      case 'planning.replan':
+      case 'reconcile.planning':
         throw new UnrecoverableError(`${item.name} is not a simulated cluster job`);
     }
   }

@@ -27,3 +27,6 @@ export * from './repositories/billing-pricing.repository.js';
 export * from './repositories/billing-close.repository.js';
 export * from './repositories/billing-statements.repository.js';
 export * from './repositories/billing-export.repository.js';
+export * from './repositories/reservation-calendar.repository.js';
+export * from './repositories/reservation-plans.repository.js';
+export * from './repositories/reservation.repository.js';

@@ -39,4 +39,17 @@ describe('job contract', () => {
     expect(options.jobId).toBe(`grant-${id}`);
     expect(options.jobId).not.toContain(':');
   });
+
+  it('names a planning job by its allocation and coalesces waitlist re-plans per GPU model', () => {
+    const id = '6b1f1c1e-8f5d-4a4e-9a52-0d6c1b2a3c4d';
+    expect(jobOptionsFor({ name: 'planning.plan', data: { allocationId: id } })).toMatchObject({
+      jobId: id,
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
+    expect(queueFor('planning.plan')).toBe('planning');
+    expect(jobOptionsFor({ name: 'planning.replan', data: { gpuModel: 'H200' } }).deduplication).toEqual({
+      id: 'replan-H200',
+    });
+  });
 });

@@ -10,6 +10,7 @@ export const QUEUE_NAMES = [
   'notifications',
   'cluster-simulator',
   'exports',
+  'planning',
 ] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
@@ -46,6 +47,18 @@ export const jobSchemas = {
   'billing.export': z.strictObject({ exportId: z.uuid() }),
   /** Sweep: billing exports queued or running whose job Redis may have lost. */
   'reconcile.exports': z.strictObject({}),
+  /**
+   * Place one reserved allocation on the capacity calendar (with the rest of its GPU model's queue);
+   * a no-op once its plan is placed or waitlisted.
+   */
+  'planning.plan': z.strictObject({ allocationId: z.uuid() }),
+  /** Re-plan one GPU model's waitlist (a release, new capacity, changed sector targets, the periodic sweep). */
+  'planning.replan': z.strictObject({ gpuModel: z.string().min(1).max(64) }),
+  /**
+   * Sweep: pending plans whose job Redis lost; with `waitlists`, a re-plan of every GPU model that has
+   * a waitlist.
+   */
+  'reconcile.planning': z.strictObject({ waitlists: z.boolean().optional() }),
   /** The simulated cluster: run one attempt for `runtimeSeconds` (scaled) and report it. */
   'cluster.run': z.strictObject({
     workloadId: z.uuid(),
@@ -79,6 +92,9 @@ const queueOfJob: Record<JobName, QueueName> = {
   'reconcile.webhooks': 'maintenance',
   'billing.export': 'exports',
   'reconcile.exports': 'maintenance',
+  'planning.plan': 'planning',
+  'planning.replan': 'planning',
+  'reconcile.planning': 'maintenance',
   'cluster.run': 'cluster-simulator',
   'cluster.cancel': 'cluster-simulator',
 };
@@ -97,6 +113,9 @@ export const SCHEDULER_JOB_NAMES: JobName[] = [
   'reconcile.webhooks',
   'billing.export',
   'reconcile.exports',
+  'planning.plan',
+  'planning.replan',
+  'reconcile.planning',
 ];
 export const SIMULATOR_JOB_NAMES: JobName[] = ['cluster.run', 'cluster.cancel'];
 
@@ -140,6 +159,7 @@ export function jobOptionsFor(job: JobItem): JobOptions {
     case 'reconcile.usage':
     case 'reconcile.webhooks':
     case 'reconcile.exports':
+    case 'reconcile.planning':
       return { ...base, attempts: 1 };
     case 'schedule.cycle':
       // Coalescing: while a cycle job of this partition waits, more triggers add nothing. A trigger
@@ -187,6 +207,25 @@ export function jobOptionsFor(job: JobItem): JobOptions {
         ...base,
         attempts: 3,
         jobId: `export-${job.data.exportId}`,
+        removeOnComplete: true,
+        removeOnFail: true,
+      };
+    case 'planning.plan':
+      // The job id is the allocation id: one job per reserved allocation while it exists. Planning
+      // is idempotent in PostgreSQL (a plan no longer pending is left alone), so a redelivery or a
+      // reconciler's re-enqueue changes nothing once the allocation is placed or waitlisted.
+      return {
+        ...base,
+        jobId: job.data.allocationId,
+        removeOnComplete: true,
+        removeOnFail: true,
+      };
+    case 'planning.replan':
+      // Coalesced per GPU model while one waits; runs of a model are serialized by an advisory lock.
+      return {
+        ...base,
+        attempts: 3,
+        deduplication: { id: `replan-${job.data.gpuModel}` },
         removeOnComplete: true,
         removeOnFail: true,
       };

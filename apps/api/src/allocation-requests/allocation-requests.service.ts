@@ -13,7 +13,10 @@ import {
   rankByScore,
   ruleViolated,
   transition,
+  reservedGrantProblems,
+  summarizeViolations,
   type ApprovedLine,
+  type GrantedLine,
   type RequestLine,
   type RuleViolation,
 } from '#domain';
@@ -34,12 +37,12 @@ import { encodeCursor, type Page } from '../common/pagination.js';
 import { newestFirst } from '../common/query-support.js';
 import { ProjectAccess } from '../projects/project-access.service.js';
 import type { CreateRequestBody, UpdateRequestBody } from './dto/create-request.request.js';
-import type { ApproveRequestBody, RejectRequestBody } from './dto/decision.request.js';
+import type { ApproveRequestBody, GrantLineInput, RejectRequestBody } from './dto/decision.request.js';
 import type { ListRequestsQuery } from './dto/list-requests.request.js';
-import type { RequestLineInput } from './dto/request-line.request.js';
 import { ProgramRulesReader } from './program-rules.reader.js';
 import { AUDIT_SUBJECT, RequestAccess, stateOf, userIdOf } from './request-access.service.js';
 import { detailView, summaryView, type RequestDetailView, type RequestSummaryView } from './request-view.js';
+import { lineRows, refreshReservedLines } from './reserved-lines.js';
 
 interface Context {
   principal: Principal;
@@ -61,21 +64,6 @@ function assertWindow(startsAt: Date, endsAt: Date): void {
   }
 }
 
-type LineRow = Omit<AllocationRequestLineEntity, 'id' | 'request'>;
-
-function lineRows(requestId: string, lines: readonly RequestLineInput[]): LineRow[] {
-  return lines.map((line, index) => ({
-    requestId,
-    lineNo: index + 1,
-    gpuModel: line.gpuModel,
-    kind: line.kind ?? 'budget',
-    gpuSeconds: gpuHoursToSeconds(BigInt(line.gpuHours)),
-    maxConcurrentGpus: line.maxConcurrentGpus,
-    grantedGpuSeconds: null,
-    grantedMaxConcurrentGpus: null,
-  }));
-}
-
 function domainLine(line: AllocationRequestLineEntity): RequestLine {
   return {
     gpuModel: line.gpuModel,
@@ -83,6 +71,77 @@ function domainLine(line: AllocationRequestLineEntity): RequestLine {
     gpuSeconds: line.gpuSeconds,
     maxConcurrentGpus: line.maxConcurrentGpus,
   };
+}
+
+/**
+ * The grant in the domain's terms. A reserved line is granted in whole servers (`{gpuModel, servers}`)
+ * and becomes GPU-seconds and a GPU cap at the line's own size per server and window, so
+ * decideApproval's rules (never more than asked, a line left out is refused) hold for both kinds.
+ * A grant of the wrong kind for its line is 400 INVALID_GRANT; more servers than asked is 422.
+ */
+function grantedLines(
+  lines: readonly AllocationRequestLineEntity[],
+  grants: readonly GrantLineInput[],
+): { lines: GrantedLine[]; servers: Map<string, number> } {
+  const problems: RuleViolation[] = [];
+  const excesses: RuleViolation[] = [];
+  const servers = new Map<string, number>();
+  const granted = grants.map((grant, index): GrantedLine => {
+    const asked = lines.find((line) => line.gpuModel === grant.gpuModel);
+    const field = `lines[${index}]`;
+    if (asked?.kind === 'reserved' && asked.servers !== null) {
+      if (grant.servers === undefined) {
+        problems.push({
+          rule: 'GRANT_KIND_MISMATCH',
+          field,
+          message: `${grant.gpuModel} is a reserved line of ${asked.servers} servers: grant it as { gpuModel, servers } with at most ${asked.servers} servers.`,
+        });
+        return { gpuModel: grant.gpuModel, gpuSeconds: 1n, maxConcurrentGpus: 1 };
+      }
+      excesses.push(...reservedGrantProblems(grant.gpuModel, asked.servers, grant.servers, field));
+      servers.set(grant.gpuModel, grant.servers);
+      const gpusPerServer = asked.maxConcurrentGpus / asked.servers;
+      const seconds = asked.gpuSeconds / BigInt(asked.maxConcurrentGpus);
+      return {
+        gpuModel: grant.gpuModel,
+        gpuSeconds: BigInt(grant.servers * gpusPerServer) * seconds,
+        maxConcurrentGpus: grant.servers * gpusPerServer,
+      };
+    }
+    if (
+      grant.servers !== undefined ||
+      grant.gpuHours === undefined ||
+      grant.maxConcurrentGpus === undefined
+    ) {
+      if (asked !== undefined) {
+        problems.push({
+          rule: 'GRANT_KIND_MISMATCH',
+          field,
+          message: `${grant.gpuModel} is a budget line: grant it as { gpuModel, gpuHours, maxConcurrentGpus }.`,
+        });
+      }
+      // Unknown models are left to decideApproval, which names the models the request lists.
+      return { gpuModel: grant.gpuModel, gpuSeconds: 1n, maxConcurrentGpus: 1 };
+    }
+    return {
+      gpuModel: grant.gpuModel,
+      gpuSeconds: gpuHoursToSeconds(BigInt(grant.gpuHours)),
+      maxConcurrentGpus: grant.maxConcurrentGpus,
+    };
+  });
+  if (problems.length > 0) {
+    throw invalid('INVALID_GRANT', `The grant cannot be applied: ${summarizeViolations(problems)}`, {
+      problems,
+    });
+  }
+  if (excesses.length > 0) {
+    throw ruleViolated(
+      'GRANT_EXCEEDS_REQUEST',
+      `A grant can lower a request but never raise it: ${summarizeViolations(excesses)}`,
+      { problems: excesses },
+    );
+  }
+  return { lines: granted, servers };
 }
 
 /** What an audit event keeps of a request: enough to read the change without the rows. */
@@ -95,6 +154,16 @@ function snapshot(request: AllocationRequestEntity, lines?: readonly AllocationR
             gpuModel: line.gpuModel,
             gpuSeconds: line.gpuSeconds,
             maxConcurrentGpus: line.maxConcurrentGpus,
+            ...(line.kind === 'reserved'
+              ? {
+                  kind: line.kind,
+                  servers: line.servers,
+                  startsAt: line.startsAt,
+                  endsAt: line.endsAt,
+                  sameInterconnectDomain: line.sameInterconnectDomain,
+                  ...(line.grantedServers === null ? {} : { grantedServers: line.grantedServers }),
+                }
+              : {}),
             ...(line.grantedGpuSeconds === null
               ? {}
               : {
@@ -159,9 +228,10 @@ export class AllocationRequestsService {
           decidedAt: null,
           decidedBy: null,
           decisionNote: null,
+          sector: body.sector ?? null,
         }),
       );
-      const lines = lineRows(request.id, body.lines);
+      const lines = await lineRows(manager, request.id, { startsAt, endsAt }, body.lines);
       await manager.getRepository(AllocationRequestLineEntity).insert(lines);
       await this.audit.record(manager, {
         principal: context.principal,
@@ -173,10 +243,14 @@ export class AllocationRequestsService {
           status: 'draft',
           projectId: body.projectId,
           programId: body.programId,
+          ...(body.sector === undefined ? {} : { sector: body.sector }),
           lines: lines.map((l) => ({
             gpuModel: l.gpuModel,
             gpuSeconds: l.gpuSeconds,
             maxConcurrentGpus: l.maxConcurrentGpus,
+            ...(l.kind === 'reserved'
+              ? { kind: l.kind, servers: l.servers, startsAt: l.startsAt, endsAt: l.endsAt }
+              : {}),
           })),
         },
         requestId: context.requestId,
@@ -203,6 +277,7 @@ export class AllocationRequestsService {
         programId: request.programId,
         startsAt: request.startsAt,
         endsAt: request.endsAt,
+        sector: request.sector,
       };
       if (body.programId !== undefined && body.programId !== request.programId) {
         if (!(await this.programs.programExists(manager, body.programId)))
@@ -213,6 +288,7 @@ export class AllocationRequestsService {
       if (body.endsAt !== undefined) request.endsAt = toInstant(body.endsAt);
       assertWindow(request.startsAt, request.endsAt);
       if (body.justification !== undefined) request.justification = body.justification;
+      if (body.sector !== undefined) request.sector = body.sector;
       await manager.getRepository(AllocationRequestEntity).update(
         { id },
         {
@@ -220,13 +296,24 @@ export class AllocationRequestsService {
           startsAt: request.startsAt,
           endsAt: request.endsAt,
           justification: request.justification,
+          sector: request.sector,
         },
       );
+      const window = { startsAt: request.startsAt, endsAt: request.endsAt };
       let afterLines = beforeLines;
       if (body.lines !== undefined) {
         await lineRepo.delete({ requestId: id });
-        await lineRepo.insert(lineRows(id, body.lines));
+        await lineRepo.insert(await lineRows(manager, id, window, body.lines));
         afterLines = await lineRepo.find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
+      } else if (body.startsAt !== undefined || body.endsAt !== undefined) {
+        // Reserved lines are sized by their window: a new request window resizes the lines that follow it.
+        afterLines = beforeLines.map((line) => ({ ...line }));
+        for (const line of await refreshReservedLines(manager, window, afterLines)) {
+          await lineRepo.update(
+            { id: line.id },
+            { gpuSeconds: line.gpuSeconds, maxConcurrentGpus: line.maxConcurrentGpus },
+          );
+        }
       }
       await this.audit.record(manager, {
         principal: context.principal,
@@ -239,6 +326,7 @@ export class AllocationRequestsService {
           programId: request.programId,
           startsAt: request.startsAt,
           endsAt: request.endsAt,
+          sector: request.sector,
         },
         requestId: context.requestId,
       });
@@ -321,14 +409,8 @@ export class AllocationRequestsService {
       transition(from, 'approve');
       const lineRepo = manager.getRepository(AllocationRequestLineEntity);
       const lines = await lineRepo.find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
-      const decision = decideApproval(
-        lines.map(domainLine),
-        body.lines?.map((line) => ({
-          gpuModel: line.gpuModel,
-          gpuSeconds: gpuHoursToSeconds(BigInt(line.gpuHours)),
-          maxConcurrentGpus: line.maxConcurrentGpus,
-        })),
-      );
+      const grants = body.lines === undefined ? undefined : grantedLines(lines, body.lines);
+      const decision = decideApproval(lines.map(domainLine), grants?.lines);
       const to = transition(from, decision.outcome === 'approved' ? 'approve' : 'partially_approve');
 
       await this.programs.lockProgram(manager, request.programId);
@@ -344,17 +426,32 @@ export class AllocationRequestsService {
 
       const decidedAt = new Date();
       for (const approved of decision.lines) {
+        const asked = lines.find((line) => line.gpuModel === approved.gpuModel);
+        const grantedServers =
+          asked?.kind !== 'reserved'
+            ? null
+            : approved.status === 'refused'
+              ? 0
+              : (grants?.servers.get(approved.gpuModel) ?? asked.servers);
         await lineRepo.update(
           { requestId: id, gpuModel: approved.gpuModel },
           {
             grantedGpuSeconds: approved.grantedGpuSeconds,
             grantedMaxConcurrentGpus: approved.grantedMaxConcurrentGpus,
+            grantedServers,
           },
         );
       }
-      await manager
-        .getRepository(AllocationRequestEntity)
-        .update({ id }, { status: to, decidedAt, decidedBy: deciderId, decisionNote: body.note ?? null });
+      await manager.getRepository(AllocationRequestEntity).update(
+        { id },
+        {
+          status: to,
+          decidedAt,
+          decidedBy: deciderId,
+          decisionNote: body.note ?? null,
+          ...(body.sector === undefined ? {} : { sector: body.sector }),
+        },
+      );
       await manager
         .getRepository(GrantIntentEntity)
         .insert({ requestId: id, status: 'pending', attempts: 0 });
@@ -367,11 +464,21 @@ export class AllocationRequestsService {
         after: {
           status: to,
           note: body.note ?? null,
+          ...(body.sector === undefined ? {} : { sector: body.sector }),
           lines: decision.lines.map((line) => ({
             gpuModel: line.gpuModel,
             status: line.status,
             grantedGpuSeconds: line.grantedGpuSeconds,
             grantedMaxConcurrentGpus: line.grantedMaxConcurrentGpus,
+            ...(line.kind === 'reserved'
+              ? {
+                  grantedServers:
+                    line.status === 'refused'
+                      ? 0
+                      : (grants?.servers.get(line.gpuModel) ??
+                        lines.find((asked) => asked.gpuModel === line.gpuModel)?.servers),
+                }
+              : {}),
           })),
         },
         requestId: context.requestId,

@@ -17,6 +17,20 @@ export interface RequestLineView {
   /** Null until decided; zero for a line the decision refused. */
   granted: GpuAmount | null;
   grantedMaxConcurrentGpus: number | null;
+  /** Reserved lines (whole servers on the capacity calendar); null for budget lines. */
+  reserved: ReservedLineView | null;
+}
+
+export interface ReservedLineView {
+  servers: number;
+  /** The line's window: its own, or the request's. */
+  startsAt: string;
+  endsAt: string;
+  /** False when the window is the request's (it follows the request's window while a draft). */
+  ownWindow: boolean;
+  sameInterconnectDomain: boolean;
+  /** Servers granted; null until decided, 0 when refused. */
+  grantedServers: number | null;
 }
 
 export interface ScoreView {
@@ -35,6 +49,8 @@ export interface RequestSummaryView {
   allowedActions: RequestAction[];
   startsAt: string;
   endsAt: string;
+  /** The sector the request declared for the program's sector targets; null: its organization type's. */
+  sector: string | null;
   lines: RequestLineView[];
   /** Null when the caller may not see scores yet (applicants see them once decided). */
   score: ScoreView | null;
@@ -67,7 +83,10 @@ export function scoreView(millis: readonly number[]): ScoreView {
   return { reviews: millis.length, averageMilli, average: displayMilli(averageMilli) };
 }
 
-export function lineView(line: AllocationRequestLineEntity): RequestLineView {
+export function lineView(
+  line: AllocationRequestLineEntity,
+  request: AllocationRequestEntity,
+): RequestLineView {
   return {
     gpuModel: line.gpuModel,
     kind: line.kind,
@@ -75,6 +94,17 @@ export function lineView(line: AllocationRequestLineEntity): RequestLineView {
     maxConcurrentGpus: line.maxConcurrentGpus,
     granted: line.grantedGpuSeconds === null ? null : toAmount(line.grantedGpuSeconds),
     grantedMaxConcurrentGpus: line.grantedMaxConcurrentGpus,
+    reserved:
+      line.kind === 'reserved' && line.servers !== null
+        ? {
+            servers: line.servers,
+            startsAt: (line.startsAt ?? request.startsAt).toISOString(),
+            endsAt: (line.endsAt ?? request.endsAt).toISOString(),
+            ownWindow: line.startsAt !== null || line.endsAt !== null,
+            sameInterconnectDomain: line.sameInterconnectDomain,
+            grantedServers: line.grantedServers,
+          }
+        : null,
   };
 }
 
@@ -93,7 +123,8 @@ export function summaryView(
     allowedActions: allowedActions(status),
     startsAt: request.startsAt.toISOString(),
     endsAt: request.endsAt.toISOString(),
-    lines: [...lines].sort((a, b) => a.lineNo - b.lineNo).map(lineView),
+    sector: request.sector,
+    lines: [...lines].sort((a, b) => a.lineNo - b.lineNo).map((line) => lineView(line, request)),
     score: maySeeReviews(viewer, request) ? scoreView(reviewMillis) : null,
     createdBy: request.createdBy,
     createdAt: request.createdAt.toISOString(),
@@ -153,6 +184,7 @@ export function detailView(parts: DetailParts) {
         status: allocation.status,
         granted: line?.grantedGpuSeconds == null ? null : toAmount(line.grantedGpuSeconds),
         maxConcurrentGpus: allocation.maxConcurrentGpus,
+        servers: allocation.servers,
         startsAt: allocation.startsAt.toISOString(),
         endsAt: allocation.endsAt.toISOString(),
       };

@@ -13,13 +13,14 @@ import {
   type LedgerPosting,
   type LedgerTransactionKind,
 } from '#domain';
-import { AllocationEntity, ProgramEntity, ProjectEntity } from '#persistence';
+import { AllocationEntity, ProgramEntity, ProjectEntity, reservationStandings } from '#persistence';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
 import { ProjectAccess } from '../projects/project-access.service.js';
 import { newestFirst } from '../common/query-support.js';
 import type { ListAllocationsQuery } from './dto/allocation.request.js';
 import { allocationView, type AllocationView } from './dto/allocation.response.js';
+import { reservationStandingView } from '../planning/dto/reservation.response.js';
 
 /**
  * Who may read which allocations (and their usage): admins, operators (who watch the pool's use) and
@@ -79,11 +80,22 @@ export class AllocationsService {
       );
     }
     const rows = await newestFirst(builder, query).getMany();
+    const page = rows.slice(0, query.limit);
     const balances = await this.balancesOf(
       this.dataSource.manager,
-      rows.slice(0, query.limit).map((row) => row.id),
+      page.map((row) => row.id),
     );
-    return pageOf(rows, query.limit, (row) => allocationView(row, balanceOrZero(balances, row.id)));
+    const standings = await reservationStandings(
+      this.dataSource.manager,
+      page.filter((row) => row.kind === 'reserved').map((row) => row.id),
+    );
+    return pageOf(rows, query.limit, (row) => {
+      const standing = standings.get(row.id);
+      return {
+        ...allocationView(row, balanceOrZero(balances, row.id)),
+        reservation: standing ? reservationStandingView(standing) : null,
+      };
+    });
   }
 
   /** One allocation with its balances; 404 for an allocation the caller may not read (no existence leak). */
@@ -91,7 +103,14 @@ export class AllocationsService {
     const manager = this.dataSource.manager;
     const allocation = await this.readable(principal, allocationId, manager);
     const balances = await this.balancesOf(manager, [allocation.id]);
-    return allocationView(allocation, balanceOrZero(balances, allocation.id));
+    const standing =
+      allocation.kind === 'reserved'
+        ? (await reservationStandings(manager, [allocation.id])).get(allocation.id)
+        : undefined;
+    return {
+      ...allocationView(allocation, balanceOrZero(balances, allocation.id)),
+      reservation: standing ? reservationStandingView(standing) : null,
+    };
   }
 
   /** The allocation row if the caller may read it, else 404 NOT_FOUND (for other features, e.g. usage). */

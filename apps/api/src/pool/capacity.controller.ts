@@ -15,8 +15,8 @@ export class CapacityController {
   @ApiOperation({
     summary: 'Capacity per GPU model: total, in use, reserved, draining, down, free, queued demand',
     description:
-      'Any signed-in user (and API tokens with the `read` or `workloads:read` scope). `reserved` is ' +
-      'always 0 until reserved allocations (whole servers on the capacity calendar) exist.',
+      'Any signed-in user (and API tokens with the `read` or `workloads:read` scope). `reserved` is the ' +
+      'GPUs of nodes under a reservation (whole servers on the capacity calendar) right now.',
   })
   @ApiOkResponse({ standardSchema: capacityResponse })
   get() {

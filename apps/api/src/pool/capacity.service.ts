@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { reservedGpusAt } from '#persistence';
 import type { CapacityLine, CapacityResponse } from './dto/capacity.response.js';
 
 interface NodeFiguresRow {
@@ -21,7 +22,7 @@ interface DemandRow {
 }
 
 /**
- * Capacity per GPU model, computed by PostgreSQL (two GROUP BY queries over indexed columns): the
+ * Capacity per GPU model, computed by PostgreSQL (GROUP BY queries over indexed columns): the
  * 6,250 node rows of the national pool never travel to the API. The sums are bigint in SQL and
  * become numbers here: GPU counts stay far below 2^53.
  */
@@ -29,7 +30,7 @@ interface DemandRow {
 export class CapacityService {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async capacity(): Promise<CapacityResponse> {
+  async capacity(now: Date = new Date()): Promise<CapacityResponse> {
     const manager = this.dataSource.manager;
     const nodeRows = await manager.query<NodeFiguresRow[]>(
       `SELECT gpu_model,
@@ -46,6 +47,7 @@ export class CapacityService {
       `SELECT gpu_model, sum(gpus)::text AS queued_demand, count(*)::text AS queued_workloads
        FROM workloads WHERE state = 'queued' GROUP BY gpu_model`,
     );
+    const reserved = await reservedGpusAt(manager, now);
     const lines = new Map<string, CapacityLine>();
     const lineOf = (gpuModel: string): CapacityLine => {
       let line = lines.get(gpuModel);
@@ -76,6 +78,7 @@ export class CapacityService {
         draining: Number(row.draining),
         down: Number(row.down),
         free: Number(row.free),
+        reserved: reserved.get(row.gpu_model) ?? 0,
       });
     }
     // Demand for a model the pool has no node of is shown too: it can only wait.
@@ -101,7 +104,7 @@ export class CapacityService {
         queuedDemand: sum((line) => line.queuedDemand),
         queuedWorkloads: sum((line) => line.queuedWorkloads),
       },
-      at: new Date().toISOString(),
+      at: now.toISOString(),
     };
   }
 }

@@ -14,9 +14,11 @@ import {
 import {
   createProgramRequest,
   listProgramsQuery,
+  sectorTargetsSchema,
   usagePolicyRequest,
   type CreateProgramRequest,
   type ListProgramsQuery,
+  type SectorTargetsRequest,
   type UsagePolicyRequest,
 } from './dto/program.request.js';
 import { ProgramReviewersService } from './program-reviewers.service.js';
@@ -71,6 +73,24 @@ export class ProgramsController {
     @RequestId() requestId: string | null,
   ) {
     return this.programs.updateUsagePolicy(principal, params.id, body, requestId);
+  }
+
+  @Roles('admin')
+  @Put(':id/sector-targets')
+  @ApiOperation({
+    summary:
+      "Replace a program's sector targets: whole percents of national, industry, academia adding up to 100 (admin, audited)",
+    description:
+      'Reserved allocations already placed keep their place; the waitlists of the program’s GPU models are re-planned ' +
+      'under the new targets. 400 INVALID_SECTOR_TARGETS lists every problem and changes nothing.',
+  })
+  updateSectorTargets(
+    @CurrentPrincipal() principal: Principal,
+    @Param({ schema: idParams }) params: { id: string },
+    @Body({ schema: sectorTargetsSchema }) body: SectorTargetsRequest,
+    @RequestId() requestId: string | null,
+  ) {
+    return this.programs.updateSectorTargets(principal, params.id, body, requestId);
   }
 
   @Roles('admin')

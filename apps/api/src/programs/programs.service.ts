@@ -1,17 +1,22 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import {
   conflict,
   gpuHoursToSeconds,
   parseRecallRules,
+  invalid,
   programBudgetTransaction,
   ruleViolated,
+  sectorTargetProblems,
+  summarizeViolations,
   validateProgramRules,
   type OrganizationType,
   type ProgramRules,
+  type SectorTargets,
 } from '#domain';
 import { AgencyEntity, postLedgerTransaction, ProgramBudgetEntity, ProgramEntity } from '#persistence';
+import { JobProducer } from '#queues';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
@@ -29,10 +34,13 @@ import { decimalToBasisPoints } from './subsidy-rate.js';
 /** Funding calls: creation with their GPU budgets (posted to the ledger), the list of calls, one call. */
 @Injectable()
 export class ProgramsService {
+  private readonly logger = new Logger(ProgramsService.name);
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly reader: ProgramReader,
+    private readonly jobs: JobProducer,
   ) {}
 
   /**
@@ -167,6 +175,52 @@ export class ProgramsService {
       });
       return view;
     });
+  }
+
+  /**
+   * Replaces the program's sector targets (whole percents adding up to 100; 400 INVALID_SECTOR_TARGETS
+   * lists every problem). Placed reservations keep their place; the waitlists of the program's GPU
+   * models are re-planned under the new targets after commit.
+   */
+  async updateSectorTargets(
+    principal: Principal,
+    programId: string,
+    targets: SectorTargets,
+    requestId: string | null,
+  ): Promise<ProgramView> {
+    const problems = sectorTargetProblems(programId, targets);
+    if (problems.length > 0) {
+      throw invalid('INVALID_SECTOR_TARGETS', summarizeViolations(problems), { problems });
+    }
+    const view = await this.dataSource.transaction(async (manager) => {
+      await this.reader.lockProgram(manager, programId);
+      const program = await this.reader.findProgram(manager, programId);
+      await manager.getRepository(ProgramEntity).update(programId, { sectorTargets: { ...targets } });
+      const after = await this.view(manager, programId);
+      await this.audit.record(manager, {
+        principal,
+        action: 'program.sector_targets_changed',
+        subjectType: 'program',
+        subjectId: programId,
+        before: { sectorTargets: program.sectorTargets },
+        after: { sectorTargets: after.sectorTargets },
+        requestId,
+      });
+      return after;
+    });
+    const models = view.budgets.map((budget) => budget.gpuModel);
+    try {
+      await this.jobs.enqueueMany(
+        models.map((gpuModel) => ({ name: 'planning.replan', data: { gpuModel } })),
+      );
+    } catch (error: unknown) {
+      // Committed; the scheduler's periodic waitlist re-plan uses the new targets.
+      this.logger.warn(
+        { programId, err: error instanceof Error ? error.message : String(error) },
+        'planning.replan enqueue failed; the periodic re-plan picks the new targets up',
+      );
+    }
+    return view;
   }
 
   private async view(manager: EntityManager, programId: string): Promise<ProgramView> {

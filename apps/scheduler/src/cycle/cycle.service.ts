@@ -210,7 +210,9 @@ export class CycleService {
       ) {
         throw new Error(`cycle preempted ${preemption.workloadId}, which is not admitted or running`);
       }
-      const reason = `preempted: program ${preemption.forProgramId} needs its entitled share`;
+      const reason = preemption.reclaimedForAllocationId
+        ? `preempted: lent from reserved servers, reclaimed by their owner (allocation ${preemption.reclaimedForAllocationId})`
+        : `preempted: program ${preemption.forProgramId} needs its entitled share`;
       await requeueWorkload(manager, workload, reason, now);
       jobs.push({ name: 'dispatch.cancel', data: { workloadId: workload.id, attempt, reason } });
     }

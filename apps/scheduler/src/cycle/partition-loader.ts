@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type {
   AllocationQuota,
+  NodeReservation,
   PartitionSnapshot,
   PoolNode,
   QueuedWorkload,
@@ -52,6 +53,7 @@ export async function loadPartition(
   const entitlementsBasisPoints = await loadEntitlements(manager, gpuModel);
   const projectUsage = await loadProjectUsage(manager, gpuModel, now, settings.fairShareHalfLifeSeconds);
   const projectShares = await loadProjectShares(manager, gpuModel);
+  const { nodeReservations, reservedAllocationIds } = await loadReservations(manager, gpuModel, now);
 
   const queuedMeta = new Map<string, QueuedMeta>();
   const allocationOf = new Map<string, string>();
@@ -107,10 +109,48 @@ export async function loadPartition(
       projectUsage,
       projectShares,
       settings,
+      nodeReservations,
+      reservedAllocationIds,
     },
     queuedMeta,
     runningAttempt,
     allocationOf,
+  };
+}
+
+/**
+ * Reserved servers (issue 7): each node's current and future reservation windows (a released
+ * node's window ends at its release), and every reserved allocation with work in the partition —
+ * their work runs only on their reserved nodes (libs/domain reserved-capacity.ts).
+ */
+async function loadReservations(
+  manager: EntityManager,
+  gpuModel: string,
+  now: Date,
+): Promise<{ nodeReservations: NodeReservation[]; reservedAllocationIds: string[] }> {
+  const windows = await manager.query<
+    { node_id: string; allocation_id: string; starts_at: Date; ends_at: Date }[]
+  >(
+    `SELECT rn.node_id, r.allocation_id, lower(rn.during) AS starts_at, upper(rn.during) AS ends_at
+     FROM reservation_nodes rn JOIN reservations r ON r.id = rn.reservation_id
+     WHERE r.gpu_model = $1 AND upper(rn.during) > $2
+     ORDER BY rn.node_id, lower(rn.during)`,
+    [gpuModel, now],
+  );
+  const owners = await manager.query<{ id: string }[]>(
+    `SELECT DISTINCT a.id FROM allocations a JOIN workloads w ON w.allocation_id = a.id
+     WHERE a.gpu_model = $1 AND a.kind = 'reserved' AND w.state IN ('queued', 'admitted', 'running')
+     ORDER BY a.id`,
+    [gpuModel],
+  );
+  return {
+    nodeReservations: windows.map((row) => ({
+      nodeId: row.node_id,
+      allocationId: row.allocation_id,
+      startsAt: row.starts_at,
+      endsAt: row.ends_at,
+    })),
+    reservedAllocationIds: owners.map((row) => row.id),
   };
 }
 

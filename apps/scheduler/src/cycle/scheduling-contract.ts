@@ -9,6 +9,7 @@ export type {
   Admission,
   AllocationQuota,
   CycleDecision,
+  NodeReservation,
   PartitionSnapshot,
   PlacementPart,
   PoolNode,

@@ -12,7 +12,8 @@ import {
 } from '#persistence';
 
 export type GrantOutcome =
-  | { outcome: 'granted'; allocationIds: string[] }
+  /** `plannedAllocationIds`: the reserved allocations whose `planning.plan` job to enqueue after commit. */
+  | { outcome: 'granted'; allocationIds: string[]; plannedAllocationIds: string[] }
   | { outcome: 'already_granted' }
   | { outcome: 'no_intent' }
   | { outcome: 'insufficient_budget'; gpuModel: string; shortGpuSeconds: bigint };
@@ -64,9 +65,19 @@ export class GrantService {
       }
 
       const allocationIds: string[] = [];
+      const plannedAllocationIds: string[] = [];
       for (const line of granted) {
         const allocationId = await this.allocationFor(manager, request, line);
         allocationIds.push(allocationId);
+        if (line.kind === 'reserved') {
+          // The planning outbox row commits with the allocation: the planning job or the
+          // reconciler's sweep always finds it, whatever Redis loses.
+          await manager.query(
+            `INSERT INTO reservation_plans (allocation_id, status) VALUES ($1, 'pending') ON CONFLICT (allocation_id) DO NOTHING`,
+            [allocationId],
+          );
+          plannedAllocationIds.push(allocationId);
+        }
         await postLedgerTransaction(manager, {
           ...grantTransaction({
             programId: request.programId,
@@ -83,7 +94,7 @@ export class GrantService {
         .getRepository(GrantIntentEntity)
         .update(intent.id, { status: 'done', completedAt: new Date(), attempts: intent.attempts + 1 });
       await this.audit(manager, requestId, 'request.granted', { allocationIds }, jobId);
-      return { outcome: 'granted', allocationIds };
+      return { outcome: 'granted', allocationIds, plannedAllocationIds };
     });
   }
 
@@ -129,9 +140,12 @@ export class GrantService {
         gpuModel: line.gpuModel,
         kind: line.kind,
         maxConcurrentGpus: line.grantedMaxConcurrentGpus ?? line.maxConcurrentGpus,
-        startsAt: request.startsAt,
-        endsAt: request.endsAt,
+        // A reserved line may have its own window inside the request's; planning may later move it.
+        startsAt: (line.kind === 'reserved' ? line.startsAt : null) ?? request.startsAt,
+        endsAt: (line.kind === 'reserved' ? line.endsAt : null) ?? request.endsAt,
         status: 'active',
+        servers: line.kind === 'reserved' ? (line.grantedServers ?? line.servers) : null,
+        sameInterconnectDomain: line.kind === 'reserved' && line.sameInterconnectDomain,
       })
       .orIgnore()
       .returning(['id'])

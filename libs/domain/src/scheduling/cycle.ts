@@ -1,6 +1,7 @@
 import { formatGpuHoursForPeople } from '../units/gpu-seconds.js';
 import { orderQueue, programStandings, queueInOrder, type ProgramStanding } from './fair-share.js';
 import { CapacityIndex, compareStrings, maxPlaceableGpus, validateGang } from './placement.js';
+import { runWithReservations } from './reserved-capacity.js';
 import type {
   Admission,
   AllocationQuota,
@@ -59,6 +60,14 @@ import type {
  * head's estimate is always its reservation time.
  */
 export function runSchedulingCycle(snapshot: PartitionSnapshot): CycleDecision {
+  if ((snapshot.nodeReservations?.length ?? 0) > 0 || (snapshot.reservedAllocationIds?.length ?? 0) > 0) {
+    return runWithReservations(snapshot, plainCycle);
+  }
+  return plainCycle(snapshot);
+}
+
+/** One cycle over all of the snapshot's nodes, reservations aside. */
+function plainCycle(snapshot: PartitionSnapshot): CycleDecision {
   return new Cycle(snapshot).run();
 }
 

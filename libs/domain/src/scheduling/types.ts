@@ -112,6 +112,24 @@ export interface PartitionSnapshot {
    * 'fifo' ordering ignores lanes and reads `queued`.
    */
   queueLanes?: readonly QueueLane[];
+  /**
+   * Reserved servers (see reserved-capacity.ts): nodes held by reserved allocations over windows.
+   * Absent or empty: one plain cycle over all nodes.
+   */
+  nodeReservations?: readonly NodeReservation[];
+  /**
+   * Reserved allocations of this partition, whether or not they hold nodes now: their workloads
+   * run only on their reserved nodes, never on the shared ones.
+   */
+  reservedAllocationIds?: readonly string[];
+}
+
+/** A node held by a reserved allocation over [startsAt, endsAt). */
+export interface NodeReservation {
+  nodeId: string;
+  allocationId: string;
+  startsAt: Date;
+  endsAt: Date;
 }
 
 /** See `PartitionSnapshot.queueLanes`. */
@@ -138,6 +156,8 @@ export interface Preemption {
   workloadId: string;
   /** The program whose entitlement needed the GPUs back. */
   forProgramId: string;
+  /** Set when the GPUs were lent from reserved servers and their owner (this allocation) reclaims them. */
+  reclaimedForAllocationId?: string;
 }
 
 export interface Waiting {

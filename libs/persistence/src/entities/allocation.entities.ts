@@ -46,5 +46,9 @@ export class AllocationEntity {
   @Column('text', { nullable: true }) statusReason!: string | null;
   @Column({ type: 'timestamptz', precision: 3, nullable: true }) statusChangedAt!: Date | null;
   @Column('integer', { default: 0 }) priorityTier!: number;
+  /** Reserved allocations: whole servers held on the capacity calendar (null for budget ones). */
+  @Column('integer', { nullable: true }) servers!: number | null;
+  /** Reserved allocations: all servers in one interconnect domain. */
+  @Column('boolean', { default: false }) sameInterconnectDomain!: boolean;
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

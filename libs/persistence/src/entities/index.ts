@@ -43,6 +43,7 @@ import {
   WorkloadHoldEntity,
 } from './usage.entities.js';
 import { WorkloadEntity, WorkloadPlacementEntity } from './workload.entities.js';
+import { ReservationEntity, ReservationNodeEntity, ReservationPlanEntity } from './reservation.entities.js';
 import {
   AgencyEntity,
   ProgramBudgetEntity,
@@ -68,6 +69,7 @@ export * from './program.entities.js';
 export * from './usage.entities.js';
 export * from './workload.entities.js';
 export * from './request.entities.js';
+export * from './reservation.entities.js';
 
 export const ENTITIES = [
   OrganizationEntity,
@@ -117,4 +119,7 @@ export const ENTITIES = [
   BillingPeriodPolicyEntity,
   BillingExportEntity,
   BillingExportChunkEntity,
+  ReservationEntity,
+  ReservationNodeEntity,
+  ReservationPlanEntity,
 ];

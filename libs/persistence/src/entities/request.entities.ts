@@ -1,4 +1,5 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
@@ -14,6 +15,7 @@ import { ProgramEntity } from './program.entities.js';
 
 @Entity('allocation_requests')
 @Index('ix_allocation_requests_program_status', ['programId', 'status'])
+@Check('ck_allocation_requests_sector', `"sector" IN ('national', 'industry', 'academia')`)
 export class AllocationRequestEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Index('ix_allocation_requests_project')
@@ -38,6 +40,11 @@ export class AllocationRequestEntity {
   @Column('timestamptz', { nullable: true }) decidedAt!: Date | null;
   @Column('uuid', { nullable: true }) decidedBy!: string | null;
   @Column('text', { nullable: true }) decisionNote!: string | null;
+  /**
+   * Which part of the government plan the request counts toward for sector targets; null means
+   * derived from the organization type (libs/domain sectorForOrganizationType).
+   */
+  @Column('text', { nullable: true }) sector!: string | null;
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
   @UpdateDateColumn({ type: 'timestamptz', precision: 3 }) updatedAt!: Date;
 }
@@ -58,6 +65,15 @@ export class AllocationRequestLineEntity {
   @Column('integer') maxConcurrentGpus!: number;
   @Column('bigint', { transformer: bigintTransformer, nullable: true }) grantedGpuSeconds!: bigint | null;
   @Column('integer', { nullable: true }) grantedMaxConcurrentGpus!: number | null;
+  /** Reserved lines: whole servers asked for (gpuSeconds = servers × GPUs per node × window seconds). */
+  @Column('integer', { nullable: true }) servers!: number | null;
+  /** Reserved lines: their own window; null means the request's window. */
+  @Column('timestamptz', { nullable: true }) startsAt!: Date | null;
+  @Column('timestamptz', { nullable: true }) endsAt!: Date | null;
+  /** Reserved lines: all servers in one interconnect domain (multi-node training). */
+  @Column('boolean', { default: false }) sameInterconnectDomain!: boolean;
+  /** Reserved lines: servers granted (never more than asked); null until decided. */
+  @Column('integer', { nullable: true }) grantedServers!: number | null;
 }
 
 @Entity('reviews')

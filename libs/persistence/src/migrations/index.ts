@@ -4,6 +4,7 @@ import { PoolAndWorkloads1764270000002 } from './1764270000002-pool-and-workload
 import { Usage1764270000003 } from './1764270000003-usage.js';
 import { Notifications1764270000004 } from './1764270000004-notifications.js';
 import { Billing1764270000005 } from './1764270000005-billing.js';
+import { Reservations1764270000006 } from './1764270000006-reservations.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Usage1764270000003,
   Notifications1764270000004,
   Billing1764270000005,
+  Reservations1764270000006,
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { uuidParam } from '../../common/ids.js';
-import { instantField, linesField, requestLineInput } from './request-line.request.js';
+import { instantField, linesField, requestLineInput, sectorField } from './request-line.request.js';
 
 export const MAX_JUSTIFICATION = 10_000;
 
@@ -13,6 +13,12 @@ export const createRequestBody = z.strictObject({
   startsAt: instantField,
   endsAt: instantField,
   justification: justificationField,
+  /**
+   * The part of the government plan the request counts toward for the program's sector targets.
+   * Absent: derived from the organization type (universities → academia; research institutes and
+   * public bodies → national; companies → industry).
+   */
+  sector: sectorField.optional(),
 });
 export type CreateRequestBody = z.infer<typeof createRequestBody>;
 
@@ -24,6 +30,8 @@ export const updateRequestBody = z
     startsAt: instantField,
     endsAt: instantField,
     justification: justificationField,
+    /** null: derive it from the organization type again. */
+    sector: sectorField.nullable(),
   })
   .partial()
   .refine((body) => Object.keys(body).length > 0, { message: 'send at least one field to change' });

@@ -1,9 +1,12 @@
 import { z } from 'zod';
+import { SECTORS } from '#domain';
 
 /** The API takes whole GPU-hours; 100 million GPU-hours is ~2.3 years of all 50,000 government GPUs. */
 export const MAX_GPU_HOURS = 100_000_000;
 export const MAX_CONCURRENT_GPUS = 100_000;
 export const MAX_LINES = 20;
+/** More servers than the whole national pool has (6,250): the pool itself says how many exist. */
+export const MAX_SERVERS = 100_000;
 
 export const gpuModelField = z
   .string()
@@ -23,14 +26,47 @@ export const maxConcurrentGpusField = z
   .positive({ message: 'must be at least 1 GPU' })
   .max(MAX_CONCURRENT_GPUS);
 
-/** Reserved (whole-server) lines come with the capacity calendar; until then only budget lines. */
-export const requestLineInput = z.strictObject({
+export const serversField = z
+  .int({ message: 'must be a whole number of servers' })
+  .min(1, { message: 'must be at least 1 server' })
+  .max(MAX_SERVERS, { message: `must be at most ${MAX_SERVERS} servers` });
+
+export const instantField = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 instant such as 2026-04-01T00:00:00Z',
+});
+
+export const sectorField = z.enum(SECTORS, {
+  message: 'must be "national", "industry" or "academia"',
+});
+
+/** GPU-hours through the shared queue, at most maxConcurrentGpus at a time. */
+export const budgetLineInput = z.strictObject({
   gpuModel: gpuModelField,
   gpuHours: gpuHoursField,
   maxConcurrentGpus: maxConcurrentGpusField,
   kind: z.literal('budget').optional(),
 });
+
+/**
+ * Whole servers held on the capacity calendar for a window (by default the request's; else inside
+ * it). GPU-hours and the concurrency cap follow from the pool: servers × GPUs per node × hours.
+ */
+export const reservedLineInput = z.strictObject({
+  gpuModel: gpuModelField,
+  kind: z.literal('reserved'),
+  servers: serversField,
+  startsAt: instantField.optional(),
+  endsAt: instantField.optional(),
+  /** All servers in one interconnect domain (multi-node training). Default false. */
+  sameInterconnectDomain: z.boolean().optional(),
+});
+
+export const requestLineInput = z.discriminatedUnion('kind', [budgetLineInput, reservedLineInput], {
+  error: 'kind must be "budget" (the default) or "reserved"',
+});
 export type RequestLineInput = z.infer<typeof requestLineInput>;
+export type ReservedLineInput = z.infer<typeof reservedLineInput>;
 
 /** One line per GPU model: the database keeps lines unique per (request, model), and grants name lines by model. */
 export function linesField<T extends z.ZodType<{ gpuModel: string }>>(line: T, minimum: number) {
@@ -52,8 +88,3 @@ export function linesField<T extends z.ZodType<{ gpuModel: string }>>(line: T, m
       });
     });
 }
-
-export const instantField = z.iso.datetime({
-  offset: true,
-  message: 'must be an ISO-8601 instant such as 2026-04-01T00:00:00Z',
-});

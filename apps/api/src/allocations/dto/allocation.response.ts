@@ -1,5 +1,6 @@
 import { toAmount, type AllocationBalance, type GpuAmount } from '#domain';
 import type { AllocationEntity } from '#persistence';
+import type { ReservationStandingView } from '../../planning/dto/reservation.response.js';
 
 export interface AllocationView {
   id: string;
@@ -19,6 +20,14 @@ export interface AllocationView {
   statusReason: string | null;
   statusChangedAt: Date | null;
   priorityTier: number;
+  /** Reserved allocations: whole servers held on the capacity calendar; null for budget ones. */
+  servers: number | null;
+  sameInterconnectDomain: boolean;
+  /**
+   * Reserved allocations: the reservation (cluster, nodes, window) or where its plan stands (pending,
+   * waitlisted with the earliest feasible start and why); null for budget allocations.
+   */
+  reservation?: ReservationStandingView | null;
   /** Sum of grant postings into the allocation. */
   granted: GpuAmount;
   /** Admitted workloads not yet metered. */
@@ -48,6 +57,8 @@ export function allocationView(allocation: AllocationEntity, balance: Allocation
     statusReason: allocation.statusReason,
     statusChangedAt: allocation.statusChangedAt,
     priorityTier: allocation.priorityTier,
+    servers: allocation.servers,
+    sameInterconnectDomain: allocation.sameInterconnectDomain,
     granted: toAmount(balance.granted),
     held: toAmount(balance.held),
     consumed: toAmount(balance.consumed),

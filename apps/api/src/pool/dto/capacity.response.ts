@@ -7,8 +7,8 @@ const capacityFigures = {
   total: gpus('Every GPU of the model, in any state.'),
   inUse: gpus('GPUs held by admitted or running workloads on up and draining nodes.'),
   reserved: gpus(
-    'GPUs set aside for reserved allocations (whole servers on the capacity calendar). Always 0 until ' +
-      'reservations exist; the field is part of the contract already.',
+    'GPUs of nodes held by a reservation now (reserved allocations: whole servers on the capacity ' +
+      'calendar), in any node state. They run their owner’s work; idle ones may be lent preemptibly.',
   ),
   draining: gpus('GPUs of draining nodes (in use or not): they finish what runs and take nothing new.'),
   down: gpus('GPUs of down nodes.'),
@@ -36,6 +36,6 @@ export const capacityResponse = z
   .meta({
     description:
       'Pool capacity per GPU model. `inUse`, `draining` and `down` overlap where a draining node still runs ' +
-      'work; `free` counts up nodes only. `reserved` is 0 until reservations exist.',
+      'work; `free` counts up nodes only. `reserved` counts the GPUs of nodes under a reservation now.',
   });
 export type CapacityResponse = z.infer<typeof capacityResponse>;

@@ -45,6 +45,8 @@ export const sectorTargetsSchema = z.strictObject({
   academia: wholeNumber().min(0).max(100),
 });
 
+export type SectorTargetsRequest = z.infer<typeof sectorTargetsSchema>;
+
 /** The government plan: 50% national projects, 30% industry, 20% academia. */
 export const DEFAULT_SECTOR_TARGETS = { national: 50, industry: 30, academia: 20 } as const;
 

@@ -134,6 +134,29 @@ describe('runSchedulingCycle with reserved servers', () => {
     expect(placedOn(d, 'owner')).toEqual(['n0']);
   });
 
+  it('reclaims from work admitted before the reservation was planned, not only from lent work', () => {
+    const before: RunningWorkload = {
+      id: 'before',
+      allocationId: 'shared-a',
+      projectId: 'p-shared-a',
+      programId: 'P',
+      gpus: 8,
+      placement: [{ nodeId: 'n0', gpus: 8 }],
+      admittedAt: new Date(T0 - 10 * HOUR),
+      expectedEndAt: new Date(T0 + 5 * 24 * HOUR),
+      borrowed: false,
+    };
+    const s = snapshot({
+      nodes: [node(0, 0)],
+      running: [before],
+      nodeReservations: [reservation('n0', 'R1', -1, 48)],
+      queued: [queued('owner', 'R1', 8, 10)],
+    });
+    const d = runSchedulingCycle(s);
+    expect(d.preempted.map((p) => p.workloadId)).toEqual(['before']);
+    expect(placedOn(d, 'owner')).toEqual(['n0']);
+  });
+
   it('lends a node whose reservation starts soon only to work that ends before it starts', () => {
     const s = snapshot({
       nodes: [node(0)],

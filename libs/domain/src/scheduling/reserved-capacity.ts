@@ -20,8 +20,9 @@ import type {
  *
  * 1. OWNER passes, one per allocation holding nodes now: its nodes only, its own queued workloads
  *    (they never run anywhere else), and what runs there. The owner is entitled to all of them, so
- *    work lent to the queue on them (pass 3) is preempted the moment an owner's workload needs the
- *    GPUs: reclaimed, as the domain's preemption reclaims borrowed capacity.
+ *    other work on them — lent to the queue (pass 3), or admitted before the reservation was
+ *    planned and still running when it began — is preempted the moment an owner's workload needs
+ *    the GPUs: reclaimed, as the domain's preemption reclaims borrowed capacity.
  * 2. The SHARED pass: the other queued workloads on the nodes no reservation touches before
  *    now + the longest walltime queued (so whatever starts there ends, by its walltime limit,
  *    before any reservation begins), with the partition's own settings (entitlement, fair share,
@@ -126,7 +127,9 @@ export function runWithReservations(snapshot: PartitionSnapshot, cycle: Cycle): 
     const running = snapshot.running
       .filter((r) => allOn(r, nodeIds))
       .map((r) => {
-        if (r.allocationId !== allocationId) return r;
+        // Other work on the owner's nodes is lent, or was admitted before the reservation was
+        // planned: either way the owner's window comes first, so it is preemptible here.
+        if (r.allocationId !== allocationId) return r.borrowed ? r : { ...r, borrowed: true };
         realProgram.set(ownerProgram, r.programId);
         return { ...r, programId: ownerProgram, borrowed: false };
       });

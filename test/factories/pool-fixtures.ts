@@ -127,7 +127,7 @@ export interface QuotaFixture {
 export async function seedQuotas(
   dataSource: DataSource,
   gpuModel: string,
-  quotas: { grantedGpuHours: bigint; maxConcurrentGpus: number }[],
+  quotas: { grantedGpuHours: bigint; maxConcurrentGpus: number; programBudgetGpuHours?: bigint }[],
 ): Promise<QuotaFixture[]> {
   const grants = new GrantService(dataSource);
   const result: QuotaFixture[] = [];
@@ -135,6 +135,7 @@ export async function seedQuotas(
     const fixture = await seedApprovedRequest(dataSource, {
       models: [gpuModel],
       grantedGpuHours: [quota.grantedGpuHours],
+      ...(quota.programBudgetGpuHours === undefined ? {} : { budgetGpuHours: quota.programBudgetGpuHours }),
     });
     const outcome = await grants.grant(fixture.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import {
   planReservations,
+  runSchedulingCycle,
   seoulMonthKey,
   seoulPlanningMonths,
   type PlanResult,
@@ -17,6 +18,8 @@ import {
 import { JobProducer, QueueTransport, parseJob } from '../../libs/queues/src/index.js';
 import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
 import { PlanningService as ApiPlanningService } from '../../apps/api/src/planning/planning.service.js';
+import { loadPartition } from '../../apps/scheduler/src/cycle/partition-loader.js';
+import { seedQuotas, submitWorkloads } from '../factories/pool-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
 import { waitFor } from '../support/processes.js';
 import {
@@ -489,6 +492,81 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
     process.stdout.write(
       `what-if of 40 pending requests after a queue of ${answer.queueAhead.lines}: ` +
         `${answer.lines.filter((l) => l.fits).length} fit; planner ${answer.planningMs} ms, call ${wallMs} ms\n`,
+    );
+  });
+
+  it('keeps the shared queue off reserved servers: a cycle decided mid-window on this calendar', async () => {
+    // A budget allocation open over the whole program window, with 3,000 shared 8-GPU workloads of
+    // walltimes from 1 hour to 30 days, decided by the live scheduler's loader and cycle at an
+    // instant in the middle of the calendar.
+    const [quota] = await seedQuotas(dataSource, 'H200', [
+      { grantedGpuHours: 100_000_000n, maxConcurrentGpus: 40_000, programBudgetGpuHours: 100_000_000n },
+    ]);
+    await dataSource.query('UPDATE allocations SET starts_at = now(), ends_at = $2 WHERE id = $1', [
+      quota.allocationId,
+      programEndsAt,
+    ]);
+    const random = seededRandom(11);
+    await submitWorkloads(
+      dataSource,
+      'H200',
+      Array.from({ length: 3_000 }, (_, index) => ({
+        quota: quota,
+        gpus: 8,
+        walltimeSeconds: 3600 * (1 + Math.floor(random() * 720)),
+        simulatedRuntimeSeconds: 60,
+        name: `shared-${index}`,
+      })),
+    );
+    const [middle] = await dataSource.query<{ at: Date }[]>(
+      `SELECT to_timestamp(percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM lower(during)))) AS at
+       FROM reservation_nodes rn JOIN reservations r ON r.id = rn.reservation_id WHERE r.gpu_model = 'H200'`,
+    );
+    const at = new Date(middle.at.getTime() + DAY);
+    const settings = {
+      fairShareHalfLifeSeconds: 7 * 86_400,
+      backfill: true,
+      preemption: true,
+      estimateLimit: 0,
+    };
+    const loaded = await dataSource.transaction((manager) => loadPartition(manager, 'H200', at, settings));
+    const started = Date.now();
+    const decision = runSchedulingCycle(loaded.snapshot);
+    const cycleMs = Date.now() - started;
+
+    const windows = new Map<string, { start: number; end: number }[]>();
+    for (const r of loaded.snapshot.nodeReservations ?? []) {
+      const list = windows.get(r.nodeId) ?? [];
+      list.push({ start: r.startsAt.getTime(), end: r.endsAt.getTime() });
+      windows.set(r.nodeId, list);
+    }
+    const walltime = new Map(loaded.snapshot.queued.map((w) => [w.id, w.walltimeSeconds * 1000]));
+    let onReserved = 0;
+    for (const admission of decision.admitted) {
+      const end = at.getTime() + walltime.get(admission.workloadId)!;
+      for (const part of admission.placement) {
+        for (const window of windows.get(part.nodeId) ?? []) {
+          if (window.start <= at.getTime()) {
+            // Reserved now: only lent, preemptible, and gone by the window's end.
+            onReserved += 1;
+            expect(admission.borrowed).toBe(true);
+            expect(end).toBeLessThanOrEqual(window.end);
+          } else {
+            // Reserved later: gone by the time the reservation starts.
+            expect(end).toBeLessThanOrEqual(window.start);
+          }
+        }
+      }
+    }
+    const reservedNow = [...windows.values()].filter((list) =>
+      list.some((w) => w.start <= at.getTime()),
+    ).length;
+    expect(reservedNow).toBeGreaterThan(0);
+    expect(decision.admitted.length).toBeGreaterThan(0);
+    process.stdout.write(
+      `mid-window cycle on H200 (${loaded.snapshot.nodes.length} nodes, ${reservedNow} reserved now, ` +
+        `${windows.size} with a reservation ahead or now): ${decision.admitted.length} of 3000 admitted, ` +
+        `${onReserved} placements on reserved servers (lent), ${cycleMs} ms\n`,
     );
   });
 });

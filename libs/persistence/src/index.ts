@@ -30,3 +30,4 @@ export * from './repositories/billing-export.repository.js';
 export * from './repositories/reservation-calendar.repository.js';
 export * from './repositories/reservation-plans.repository.js';
 export * from './repositories/reservation.repository.js';
+export * from './repositories/reservation-moves.repository.js';

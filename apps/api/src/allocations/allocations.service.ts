@@ -13,13 +13,19 @@ import {
   type LedgerPosting,
   type LedgerTransactionKind,
 } from '#domain';
-import { AllocationEntity, ProgramEntity, ProjectEntity, reservationStandings } from '#persistence';
+import {
+  AllocationEntity,
+  ProgramEntity,
+  ProjectEntity,
+  reservationStandings,
+  reservedUsage,
+} from '#persistence';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
 import { ProjectAccess } from '../projects/project-access.service.js';
 import { newestFirst } from '../common/query-support.js';
 import type { ListAllocationsQuery } from './dto/allocation.request.js';
-import { allocationView, type AllocationView } from './dto/allocation.response.js';
+import { allocationView, reservedUtilizationView, type AllocationView } from './dto/allocation.response.js';
 import { reservationStandingView } from '../planning/dto/reservation.response.js';
 
 /**
@@ -85,31 +91,39 @@ export class AllocationsService {
       this.dataSource.manager,
       page.map((row) => row.id),
     );
-    const standings = await reservationStandings(
-      this.dataSource.manager,
-      page.filter((row) => row.kind === 'reserved').map((row) => row.id),
-    );
+    const reservedIds = page.filter((row) => row.kind === 'reserved').map((row) => row.id);
+    const standings = await reservationStandings(this.dataSource.manager, reservedIds);
+    const usage = await reservedUsage(this.dataSource.manager, reservedIds, new Date());
     return pageOf(rows, query.limit, (row) => {
       const standing = standings.get(row.id);
+      const used = usage.get(row.id);
       return {
         ...allocationView(row, balanceOrZero(balances, row.id)),
         reservation: standing ? reservationStandingView(standing) : null,
+        utilization: used ? reservedUtilizationView(used.utilization) : null,
       };
     });
   }
 
-  /** One allocation with its balances; 404 for an allocation the caller may not read (no existence leak). */
+  /**
+   * One allocation with its balances — and, reserved, its calendar standing and utilization so far;
+   * 404 for an allocation the caller may not read (no existence leak).
+   */
   async get(principal: Principal, allocationId: string): Promise<AllocationView> {
     const manager = this.dataSource.manager;
     const allocation = await this.readable(principal, allocationId, manager);
     const balances = await this.balancesOf(manager, [allocation.id]);
-    const standing =
-      allocation.kind === 'reserved'
-        ? (await reservationStandings(manager, [allocation.id])).get(allocation.id)
-        : undefined;
+    const reserved = allocation.kind === 'reserved';
+    const standing = reserved
+      ? (await reservationStandings(manager, [allocation.id])).get(allocation.id)
+      : undefined;
+    const usage = reserved
+      ? (await reservedUsage(manager, [allocation.id], new Date())).get(allocation.id)
+      : undefined;
     return {
       ...allocationView(allocation, balanceOrZero(balances, allocation.id)),
       reservation: standing ? reservationStandingView(standing) : null,
+      utilization: usage ? reservedUtilizationView(usage.utilization) : null,
     };
   }
 

@@ -1,6 +1,7 @@
-import { Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -10,11 +11,18 @@ import {
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
-import { listRecallProposalsQuery, type ListRecallProposalsQuery } from './dto/recall.request.js';
+import { z } from 'zod';
+import {
+  decideRecallRequest,
+  listRecallProposalsQuery,
+  type ListRecallProposalsQuery,
+} from './dto/recall.request.js';
 import { recallProposalPageResponse, recallProposalResponse } from './dto/recall.response.js';
 import { RecallsService } from './recalls.service.js';
 
 const DECIDED = 'ILLEGAL_TRANSITION: the proposal was already confirmed or dismissed.';
+/** Neither decision takes a body; one with any field is a 400. */
+const NO_BODY = { required: false, schema: z.toJSONSchema(decideRecallRequest.unwrap()) as object };
 
 @ApiTags('recalls')
 @ApiBearerAuth()
@@ -43,13 +51,20 @@ export class RecallsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Confirm a proposed recall: min(proposed, unused balance now) returns to the program (admin)',
-    description: 'Posted once (allocation → program); the project is notified (recall_confirmed).',
+    description:
+      'Posted once (allocation → program); the project is notified (recall_confirmed). For a reserved ' +
+      'allocation the proposed servers are released early from now (never the last one unless the rule ' +
+      'recalls all; idle ones first, then the highest node ids), through the admin release path (audited), ' +
+      'their remaining server time, capped at the unused balance, returns to the program, and the GPU ' +
+      "model's waitlist is re-planned.",
   })
+  @ApiBody(NO_BODY)
   @ApiOkResponse({ standardSchema: recallProposalResponse })
   @ApiConflictResponse({ description: DECIDED })
   confirm(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
+    @Body({ schema: decideRecallRequest }) _body: unknown,
     @RequestId() requestId: string | null,
   ) {
     return this.recalls.confirm({ principal, requestId }, params.id);
@@ -58,11 +73,13 @@ export class RecallsController {
   @Post(':id/dismiss')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Dismiss a proposed recall: nothing is taken (admin)' })
+  @ApiBody(NO_BODY)
   @ApiOkResponse({ standardSchema: recallProposalResponse })
   @ApiConflictResponse({ description: DECIDED })
   dismiss(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
+    @Body({ schema: decideRecallRequest }) _body: unknown,
     @RequestId() requestId: string | null,
   ) {
     return this.recalls.dismiss({ principal, requestId }, params.id);

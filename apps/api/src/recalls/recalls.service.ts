@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, notFound } from '#domain';
-import { confirmRecall, dismissRecall, RecallProposalEntity } from '#persistence';
+import { confirmRecall, dismissRecall, RecallProposalEntity, type RecallDecision } from '#persistence';
+import type { JobItem } from '#queues';
 import { deliveryJobs } from '../allocations/notification-jobs.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -19,8 +20,10 @@ export interface DecisionContext {
 
 /**
  * Recall proposals (made by the scheduler's sweep from the programs' use-it-or-lose-it rules) and an
- * admin's decision on each: confirm posts allocation → program once, dismiss takes nothing. Both are
- * audited; a proposal already decided is 409 ILLEGAL_TRANSITION.
+ * admin's decision on each: confirm posts allocation → program once — for a reserved allocation after
+ * releasing K servers early through the admin release's code path, then re-planning the model's
+ * waitlist — and dismiss takes nothing. Both are audited; a proposal already decided is 409
+ * ILLEGAL_TRANSITION.
  */
 @Injectable()
 export class RecallsService {
@@ -56,20 +59,29 @@ export class RecallsService {
   async confirm(context: DecisionContext, id: string): Promise<RecallProposalResponse> {
     const adminUserId = userIdOf(context.principal);
     const outcome = await this.dataSource.transaction(async (manager) => {
-      const decision = await confirmRecall(manager, id, adminUserId, new Date());
+      const decision = await confirmRecall(manager, id, adminUserId, new Date(), context.requestId);
       const view = await this.get(id, manager);
+      const release = decision.release;
       await this.audit.record(manager, {
         principal: context.principal,
         action: 'recall.confirmed',
         subjectType: 'recall_proposal',
         subjectId: id,
-        before: { status: 'proposed', proposedGpuSeconds: view.proposed.gpuSeconds },
-        after: { status: view.status, recalledGpuSeconds: decision.recalledGpuSeconds },
+        before: {
+          status: 'proposed',
+          proposedGpuSeconds: view.proposed.gpuSeconds,
+          ...(view.servers ? { proposedServers: view.servers.proposed } : {}),
+        },
+        after: {
+          status: view.status,
+          recalledGpuSeconds: decision.recalledGpuSeconds,
+          ...(release ? { releasedNodeIds: release.releasedNodeIds, releasedAt: release.at } : {}),
+        },
         requestId: context.requestId,
       });
-      return { view, deliveryIds: decision.deliveryIds };
+      return { view, jobs: [...deliveryJobs(decision.deliveryIds), ...releaseJobs(decision.release)] };
     });
-    await this.jobs.afterCommit(deliveryJobs(outcome.deliveryIds));
+    await this.jobs.afterCommit(outcome.jobs);
     return outcome.view;
   }
 
@@ -90,6 +102,19 @@ export class RecallsService {
       return view;
     });
   }
+}
+
+/**
+ * After servers are released: the model's waitlist is re-planned onto them and the shared queue's
+ * cycle sees them free — the jobs the admin release endpoint enqueues (PlanningService.release). If
+ * they are lost, the scheduler's periodic waitlist re-plan and cycle tick pick the change up.
+ */
+export function releaseJobs(release: RecallDecision['release']): JobItem[] {
+  if (!release || release.releasedNodeIds.length === 0) return [];
+  return [
+    { name: 'planning.replan', data: { gpuModel: release.gpuModel } },
+    { name: 'schedule.cycle', data: { gpuModel: release.gpuModel } },
+  ];
 }
 
 function userIdOf(principal: Principal): string {

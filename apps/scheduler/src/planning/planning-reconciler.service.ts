@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { pendingPlans, waitlistedModels } from '#persistence';
+import { modelsWithUnhandledCapacityLoss, pendingPlans, waitlistedModels } from '#persistence';
 import { jobOptionsFor, type JobItem, type JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
 
@@ -11,8 +11,10 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
 /**
  * The planning outbox sweep. Every plan still `pending` after a grace period gets its
  * `planning.plan` job again (Redis is transport: a restart or FLUSHALL loses jobs, never plans);
- * with `waitlists`, every GPU model that has a waitlist is re-planned. Re-enqueueing a job that still
- * runs is harmless: planning is idempotent.
+ * every GPU model with a reservation still on a down or draining node past its loss is re-planned
+ * (the re-plan moves it; the node change's own job may have been lost); with `waitlists`, every GPU
+ * model that has a waitlist is re-planned. Re-enqueueing a job that still runs is harmless: planning
+ * is idempotent.
  */
 export class PlanningReconciler {
   constructor(
@@ -26,6 +28,8 @@ export class PlanningReconciler {
     pending: number;
     requeued: number;
     replans: number;
+    /** Models re-planned because a reservation still sits on a lost node. */
+    capacityLoss: number;
   }> {
     const rows = await pendingPlans(this.dataSource.manager, this.graceMs);
     const queue = this.producer.queue('planning');
@@ -42,17 +46,21 @@ export class PlanningReconciler {
       await this.producer.enqueue(job);
       requeued += 1;
     }
-    let replans = 0;
-    if (options.waitlists) {
-      const models = await waitlistedModels(this.dataSource.manager);
+    const lossModels = await modelsWithUnhandledCapacityLoss(this.dataSource.manager, new Date());
+    const waitlisted = options.waitlists ? await waitlistedModels(this.dataSource.manager) : [];
+    const models = [...new Set([...waitlisted, ...lossModels])].sort();
+    if (models.length > 0) {
       await this.producer.enqueueMany(
         models.map((gpuModel): JobItem => ({ name: 'planning.replan', data: { gpuModel } })),
       );
-      replans = models.length;
     }
+    const replans = models.length;
     if (rows.length > 0 || replans > 0) {
-      this.logger.info({ pending: rows.length, requeued, replans }, 'planning reconciler swept');
+      this.logger.info(
+        { pending: rows.length, requeued, replans, capacityLoss: lossModels.length },
+        'planning reconciler swept',
+      );
     }
-    return { pending: rows.length, requeued, replans };
+    return { pending: rows.length, requeued, replans, capacityLoss: lossModels.length };
   }
 }

@@ -16,6 +16,7 @@ import {
 } from '#persistence';
 import type { JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
+import { CapacityLossService, type CapacityLossStats } from './capacity-loss.service.js';
 
 export interface PlanningRunStats {
   outcome: 'planned';
@@ -29,6 +30,8 @@ export interface PlanningRunStats {
   /** The pure planner's time; `ms` is the whole run (locks, loads, writes, commit). */
   planningMs: number;
   ms: number;
+  /** `planning.replan` only: reservations moved off down or draining nodes before planning. */
+  capacityLoss?: CapacityLossStats;
 }
 
 export type PlanningResult = PlanningRunStats | { outcome: 'not_pending' | 'no_plan'; allocationId: string };
@@ -45,12 +48,16 @@ const ALLOCATION_NOT_ACTIVE = 'ALLOCATION_NOT_ACTIVE';
  * and a re-plan that changes nothing writes nothing.
  */
 export class PlanningService {
+  private readonly capacityLoss: CapacityLossService;
+
   constructor(
     private readonly dataSource: DataSource,
-    private readonly producer: Pick<JobProducer, 'enqueue'> | null,
+    private readonly producer: Pick<JobProducer, 'enqueue' | 'enqueueMany'> | null,
     private readonly logger: Logger,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.capacityLoss = new CapacityLossService(dataSource, producer, logger, clock);
+  }
 
   /** `planning.plan`: plans the allocation's GPU model if its plan is still pending. */
   async plan(allocationId: string, jobId?: string): Promise<PlanningResult> {
@@ -61,9 +68,22 @@ export class PlanningService {
     return result ?? { outcome: 'not_pending', allocationId };
   }
 
-  /** `planning.replan`: plans the GPU model's queue, whatever triggered it. */
+  /**
+   * `planning.replan`: first moves reservations off the model's down or draining nodes (its own
+   * transaction; capacity-loss.service.ts), then plans the GPU model's queue on what is left,
+   * whatever triggered it. A failed move still lets the queue be planned (lost nodes are unavailable
+   * to it either way), then fails the job so it is retried.
+   */
   async replan(gpuModel: string, jobId?: string): Promise<PlanningRunStats> {
-    return (await this.run(gpuModel, jobId)) as PlanningRunStats;
+    const loss = await this.capacityLoss.handle(gpuModel, jobId).then(
+      (capacityLoss) => ({ capacityLoss, error: null }),
+      (error: unknown) => ({ capacityLoss: null, error }),
+    );
+    const stats = (await this.run(gpuModel, jobId)) as PlanningRunStats;
+    if (loss.capacityLoss === null) {
+      throw loss.error instanceof Error ? loss.error : new Error(String(loss.error));
+    }
+    return { ...stats, capacityLoss: loss.capacityLoss };
   }
 
   /** Null when `mustBePending` was decided by a run that held the lock first. */

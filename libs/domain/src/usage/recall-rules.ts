@@ -28,6 +28,10 @@ export type RecallAmount = { remainingBasisPoints: number } | { grantedBasisPoin
  *     { "id": "q1", "at": { "windowBasisPoints": 2500 }, "usedBelowBasisPoints": 1000, "recall": { "remainingBasisPoints": 5000 } }
  *     { "id": "q2", "at": { "windowBasisPoints": 5000 }, "usedBelowBasisPoints": 3000, "recall": { "remainingBasisPoints": 5000 } }
  *     { "id": "q3", "at": { "windowBasisPoints": 7500 }, "usedBelowBasisPoints": 5000, "recall": { "remainingBasisPoints": 5000 } }
+ *
+ * Reserved allocations (whole servers) are held to the same rules, read for servers: "used" is the
+ * utilization of the server time reserved so far and the recall is K servers released early — see
+ * recallServerCount and evaluateReservedRecallRules at the end of this file.
  */
 export interface RecallRule {
   /** Stable within the program: an allocation gets at most one proposal per rule id. */
@@ -271,6 +275,32 @@ export function recallRuleDueAt(rule: RecallRule, windowStart: Date, windowEnd: 
   return new Date(start + Number((BigInt(rule.at.windowBasisPoints) * lengthMs) / 10_000n));
 }
 
+/** What every rule evaluation shares: when it is checked and against what. */
+interface RuleClock {
+  windowStart: Date;
+  windowEnd: Date;
+  now: Date;
+  alreadyProposedRuleIds: ReadonlySet<string>;
+}
+
+/**
+ * Rules not proposed yet, due now (from their instant until the window ends) and under their
+ * threshold, ordered by due instant, then rule id.
+ */
+function dueRules(
+  rules: readonly RecallRule[],
+  clock: RuleClock,
+  underThreshold: (rule: RecallRule) => boolean,
+): { rule: RecallRule; dueAt: Date }[] {
+  const now = clock.now.getTime();
+  return rules
+    .filter((rule) => !clock.alreadyProposedRuleIds.has(rule.id))
+    .map((rule) => ({ rule, dueAt: recallRuleDueAt(rule, clock.windowStart, clock.windowEnd) }))
+    .filter(({ dueAt }) => now >= dueAt.getTime() && now < clock.windowEnd.getTime())
+    .filter(({ rule }) => underThreshold(rule))
+    .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || (a.rule.id < b.rule.id ? -1 : 1));
+}
+
 /** consumed / granted < usedBelow / 10000, cross-multiplied so it stays exact. */
 function usedTooLittle(rule: RecallRule, state: RecallState): boolean {
   return state.consumed * 10_000n < BigInt(rule.usedBelowBasisPoints) * state.granted;
@@ -313,13 +343,7 @@ function recallReason(
  */
 export function evaluateRecallRules(rules: readonly RecallRule[], state: RecallState): RecallProposal[] {
   if (state.granted <= 0n) return [];
-  const now = state.now.getTime();
-  const due = rules
-    .filter((rule) => !state.alreadyProposedRuleIds.has(rule.id))
-    .map((rule) => ({ rule, dueAt: recallRuleDueAt(rule, state.windowStart, state.windowEnd) }))
-    .filter(({ dueAt }) => now >= dueAt.getTime() && now < state.windowEnd.getTime())
-    .filter(({ rule }) => usedTooLittle(rule, state))
-    .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || (a.rule.id < b.rule.id ? -1 : 1));
+  const due = dueRules(rules, state, (rule) => usedTooLittle(rule, state));
   const usedBasisPoints = Number((state.consumed * 10_000n) / state.granted);
   const proposals: RecallProposal[] = [];
   let available = state.remaining;
@@ -337,4 +361,212 @@ export function evaluateRecallRules(rules: readonly RecallRule[], state: RecallS
     });
   }
   return proposals;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reserved allocations (whole servers on the capacity calendar): the same rules, read for servers.
+//
+// - "Used" is the utilization of the server time reserved so far (reserved-utilization.ts): metered
+//   GPU-seconds ÷ GPU-seconds its servers were held from the window start to now. A reservation's future
+//   cannot be used yet, so the grant as a whole would make every reservation look idle early on.
+//   The rule fires when used × 10000 < usedBelowBasisPoints × reserved so far (exact, cross-multiplied).
+// - What it recalls is K whole servers, released early from confirmation to the end of the window
+//   (recallServerCount below defines K). Several rules due at once apply in due order, each to the servers
+//   the earlier ones left, as budget recalls apply each to the remainder the earlier ones left.
+// - What returns to the program on confirmation is the released server time: K × GPUs per node ×
+//   remaining window seconds (releasedGpuSeconds), capped at the allocation account's balance.
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * K, the servers a rule recalls from a reserved allocation that holds H = `serversHeld` servers after
+ * now out of N = `serversGranted` granted (N is taken as at least H):
+ *
+ *   share of the remainder, r bp:  base = ⌊H × r / 10000⌋   (the servers still held are the remainder)
+ *   share of the grant,     g bp:  base = ⌊N × g / 10000⌋
+ *
+ *   share = 0                 → K = 0: the rule takes nothing
+ *   share = 100% (10000 bp)   → K = min(base, H): the only way a rule recalls every server
+ *   otherwise                 → K = min(max(base, 1), H − 1): a rule that fires takes at least one
+ *                               server and always leaves one (so nothing when only one is held)
+ *
+ * So 1 ≤ K ≤ H − 1 unless the rule recalls 100%, and K never decreases as the share grows.
+ * Example: 4 servers, under 10% used at day 30 → recall 25% of the remainder: K = 1; 50%: K = 2;
+ * 10%: ⌊0.4⌋ = 0, raised to 1; 100%: all 4.
+ */
+export function recallServerCount(recall: RecallAmount, serversGranted: number, serversHeld: number): number {
+  const held = Math.max(0, Math.floor(serversHeld));
+  const granted = Math.max(held, Math.floor(serversGranted));
+  const [share, of] =
+    'remainingBasisPoints' in recall
+      ? [recall.remainingBasisPoints, held]
+      : [recall.grantedBasisPoints, granted];
+  if (share <= 0 || held === 0) return 0;
+  const base = Math.floor((of * share) / BASIS_POINTS_WHOLE);
+  if (share >= BASIS_POINTS_WHOLE) return Math.min(base, held);
+  return Math.max(0, Math.min(Math.max(base, 1), held - 1));
+}
+
+/** Where one reserved allocation stands when its rules are evaluated. */
+export interface ReservedRecallState {
+  allocationId: string;
+  /** N: servers granted (allocations.servers). */
+  serversGranted: number;
+  /** H: servers its reservation still holds after `now` (granted minus any released early). */
+  serversHeld: number;
+  gpusPerNode: number;
+  /** Metered GPU-seconds on the allocation (its consumed account). */
+  usedGpuSeconds: bigint;
+  /** GPU-seconds its servers were held from the window start to now (reservedGpuSecondsUntil). */
+  reservedGpuSeconds: bigint;
+  /** allocationBalance().remaining: the most the recalls together return to the program. */
+  remaining: bigint;
+  windowStart: Date;
+  windowEnd: Date;
+  now: Date;
+  alreadyProposedRuleIds: ReadonlySet<string>;
+}
+
+/**
+ * A proposal to release servers early. Its `gpuSeconds` is what confirming now would return: K × GPUs
+ * per node × the window seconds left, capped at the balance (0 when the allocation is overdrawn: the
+ * servers still go back to the calendar for the waitlist).
+ */
+export interface ReservedRecallProposal extends RecallProposal {
+  /** K: servers to release early, from confirmation to the end of the window; always more than 0. */
+  servers: number;
+  /** H: servers held when the rule was evaluated (after the earlier proposals of the same run). */
+  serversHeld: number;
+}
+
+/** Servers are released on a whole second: the first at or after `now` (as the admin release does). */
+export function releaseInstant(now: Date): Date {
+  return new Date(Math.ceil(now.getTime() / 1000) * 1000);
+}
+
+/** "at day 30, under 10% of the reserved server time used: 25% of the servers still held are released". */
+export function describeReservedRecallRule(rule: RecallRule): string {
+  const when =
+    'days' in rule.at
+      ? `at day ${rule.at.days}`
+      : `at ${formatBasisPoints(rule.at.windowBasisPoints)} of the window`;
+  const what =
+    'remainingBasisPoints' in rule.recall
+      ? `${formatBasisPoints(rule.recall.remainingBasisPoints)} of the servers still held`
+      : `${formatBasisPoints(rule.recall.grantedBasisPoints)} of the servers granted`;
+  return `${when}, under ${formatBasisPoints(rule.usedBelowBasisPoints)} of the reserved server time used: ${what} are released early`;
+}
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function reservedRecallReason(
+  rule: RecallRule,
+  state: ReservedRecallState,
+  dueAt: Date,
+  servers: number,
+  held: number,
+  gpuSeconds: bigint,
+  usedBasisPoints: number,
+): string {
+  return (
+    `Program rule "${rule.id}" (${describeReservedRecallRule(rule)}) came due ${formatSeoulDateTime(dueAt)}. ` +
+    `Allocation ${state.allocationId} has used ${formatBasisPoints(usedBasisPoints)} of the server time ` +
+    `reserved so far (${hours(state.usedGpuSeconds)} of ${hours(state.reservedGpuSeconds)}), so ${servers} of ` +
+    `the ${plural(held, 'server')} it holds (${servers * state.gpusPerNode} GPUs) are released early, from ` +
+    `confirmation to the end of its window (${formatSeoulDateTime(state.windowEnd)}), for projects on the ` +
+    `waitlist; about ${hours(gpuSeconds)} return to the program.`
+  );
+}
+
+/**
+ * Server recall proposals due for one reserved allocation now: the rules due (as evaluateRecallRules:
+ * from their instant until the window ends, once per rule, by due instant then id) whose threshold the
+ * utilization so far is under, each releasing recallServerCount servers of those the earlier ones left.
+ * A rule whose K is 0 proposes nothing. The GPU-seconds are what confirming now would return.
+ */
+export function evaluateReservedRecallRules(
+  rules: readonly RecallRule[],
+  state: ReservedRecallState,
+): ReservedRecallProposal[] {
+  if (state.reservedGpuSeconds <= 0n || state.serversHeld <= 0) return [];
+  const due = dueRules(
+    rules,
+    state,
+    (rule) => state.usedGpuSeconds * 10_000n < BigInt(rule.usedBelowBasisPoints) * state.reservedGpuSeconds,
+  );
+  const usedBasisPoints = Number((state.usedGpuSeconds * 10_000n) / state.reservedGpuSeconds);
+  const secondsLeft = BigInt(
+    Math.max(0, Math.floor((state.windowEnd.getTime() - releaseInstant(state.now).getTime()) / 1000)),
+  );
+  if (secondsLeft === 0n) return [];
+  const proposals: ReservedRecallProposal[] = [];
+  let held = state.serversHeld;
+  let available = state.remaining > 0n ? state.remaining : 0n;
+  for (const { rule, dueAt } of due) {
+    const servers = recallServerCount(rule.recall, state.serversGranted, held);
+    if (servers <= 0) continue;
+    const serverTime = BigInt(servers) * BigInt(state.gpusPerNode) * secondsLeft;
+    const gpuSeconds = serverTime < available ? serverTime : available;
+    proposals.push({
+      ruleId: rule.id,
+      allocationId: state.allocationId,
+      gpuSeconds,
+      reason: reservedRecallReason(rule, state, dueAt, servers, held, gpuSeconds, usedBasisPoints),
+      dueAt,
+      usedBasisPoints,
+      servers,
+      serversHeld: held,
+    });
+    held -= servers;
+    available -= gpuSeconds;
+  }
+  return proposals;
+}
+
+/**
+ * Servers a confirmation releases when the reservation holds `heldNow` after the release instant:
+ * the K proposed, never more than it holds, and — unless the proposal recalled every server it held
+ * then — never the last one (servers an admin released since the proposal come out of K).
+ */
+export function serversToReleaseOnConfirm(
+  proposed: { servers: number; serversHeld: number },
+  heldNow: number,
+): number {
+  const recallsAll = proposed.servers >= proposed.serversHeld;
+  const room = recallsAll ? heldNow : heldNow - 1;
+  return Math.max(0, Math.min(proposed.servers, room));
+}
+
+/**
+ * Which servers a confirmation releases: those on which the allocation's running workloads occupy the
+ * fewest GPUs now (idle servers first, so the owner's running jobs are spared where possible), ties to
+ * the highest node id. Per-node use over the window is not known — usage records carry no node and a
+ * workload's placement is removed when its attempt ends — so occupancy now is the per-node use there is.
+ */
+export function chooseServersToRelease(
+  servers: readonly { nodeId: string; busyGpus: number }[],
+  count: number,
+): string[] {
+  return [...servers]
+    .sort((a, b) => a.busyGpus - b.busyGpus || (a.nodeId < b.nodeId ? 1 : a.nodeId > b.nodeId ? -1 : 0))
+    .slice(0, Math.max(0, count))
+    .map((server) => server.nodeId);
+}
+
+/**
+ * GPU-seconds that released servers give back: Σ GPUs × whole seconds of [max(span start, at), span end)
+ * over the released spans — K × GPUs per node × remaining window seconds once the window has begun.
+ */
+export function releasedGpuSeconds(
+  spans: readonly { gpus: number; startsAt: Date; endsAt: Date }[],
+  at: Date,
+): bigint {
+  let total = 0n;
+  for (const span of spans) {
+    const from = Math.max(span.startsAt.getTime(), at.getTime());
+    const seconds = Math.floor((span.endsAt.getTime() - from) / 1000);
+    if (seconds > 0) total += BigInt(span.gpus) * BigInt(seconds);
+  }
+  return total;
 }

@@ -22,6 +22,8 @@ export const NOTIFICATION_KINDS = [
   'allocation_expired',
   'allocation_suspended',
   'allocation_resumed',
+  'reservation_moved',
+  'reservation_unplaceable',
 ] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
@@ -50,7 +52,7 @@ export class NotificationEntity {
   @ManyToOne(() => UserEntity, { onDelete: 'RESTRICT', nullable: true })
   @JoinColumn({ name: 'user_id' })
   user?: UserEntity;
-  /** usage_threshold, burn_rate, allocation_exhausted, recall_proposed, recall_confirmed, refund, allocation_expired */
+  /** One of NOTIFICATION_KINDS. */
   @Column('text') kind!: string;
   @Index('uq_notifications_dedupe_key', { unique: true })
   @Column('text')

@@ -1,4 +1,5 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
@@ -118,9 +119,14 @@ export class AccountBalanceEntity {
   @Column({ type: 'timestamptz', precision: 3, default: () => 'now()' }) updatedAt!: Date;
 }
 
-/** A use-it-or-lose-it rule's proposal to return part of an allocation; an admin confirms it. */
+/**
+ * A use-it-or-lose-it rule's proposal to return part of an allocation; an admin confirms it. For a
+ * reserved allocation it releases `servers` whole servers early (and `gpuSeconds` is their remaining
+ * server time); for a budget one the server columns are null.
+ */
 @Entity('recall_proposals')
 @Index('uq_recall_proposals_allocation_rule', ['allocationId', 'ruleId'], { unique: true })
+@Check('ck_recall_proposals_servers', `"servers" IS NULL OR ("servers" > 0 AND "servers_held" >= "servers")`)
 export class RecallProposalEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column('uuid') allocationId!: string;
@@ -142,6 +148,12 @@ export class RecallProposalEntity {
   @Column({ type: 'timestamptz', precision: 3, nullable: true }) decidedAt!: Date | null;
   /** What the confirmation returned (capped at what was left then). */
   @Column('bigint', { transformer: bigintTransformer, nullable: true }) recalledGpuSeconds!: bigint | null;
+  /** Reserved allocations: K, the servers the rule releases early; null for budget proposals. */
+  @Column('integer', { nullable: true }) servers!: number | null;
+  /** Reserved allocations: servers the reservation held when proposed (servers = serversHeld: all). */
+  @Column('integer', { nullable: true }) serversHeld!: number | null;
+  /** Reserved allocations: servers the confirmation released (at most `servers`); null until then. */
+  @Column('integer', { nullable: true }) releasedServers!: number | null;
 }
 
 /** One run of the ledger and rollup reconciler: what it checked and what drifted. */

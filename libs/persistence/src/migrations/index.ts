@@ -5,6 +5,7 @@ import { Usage1764270000003 } from './1764270000003-usage.js';
 import { Notifications1764270000004 } from './1764270000004-notifications.js';
 import { Billing1764270000005 } from './1764270000005-billing.js';
 import { Reservations1764270000006 } from './1764270000006-reservations.js';
+import { ReservedRecalls1764270000007 } from './1764270000007-reserved-recalls.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   Notifications1764270000004,
   Billing1764270000005,
   Reservations1764270000006,
+  ReservedRecalls1764270000007,
 ];

@@ -1,4 +1,4 @@
-import { toAmount, type AllocationBalance, type GpuAmount } from '#domain';
+import { toAmount, type AllocationBalance, type GpuAmount, type ReservedUtilization } from '#domain';
 import type { AllocationEntity } from '#persistence';
 import type { ReservationStandingView } from '../../planning/dto/reservation.response.js';
 
@@ -28,6 +28,15 @@ export interface AllocationView {
    * waitlisted with the earliest feasible start and why); null for budget allocations.
    */
   reservation?: ReservationStandingView | null;
+  /**
+   * Reserved allocations (GET /v1/allocations/:id and lists): use of the server time reserved so far —
+   * `usedGpuSeconds` (metered on the allocation) ÷ `reservedGpuSeconds` (its servers × GPUs per node ×
+   * elapsed seconds of its window; a server released early counts until its release), exact integers
+   * as decimal strings, and `ratio` rounded half up to 4 decimals for display (null while nothing
+   * reserved has elapsed, e.g. waitlisted). The programs' recall rules judge reserved allocations on
+   * it. Null for budget allocations.
+   */
+  utilization?: ReservedUtilizationView | null;
   /** Sum of grant postings into the allocation. */
   granted: GpuAmount;
   /** Admitted workloads not yet metered. */
@@ -39,6 +48,20 @@ export interface AllocationView {
   /** The allocation account's balance; negative is an overdraft (usage beyond the grant). */
   remaining: GpuAmount;
   createdAt: Date;
+}
+
+export interface ReservedUtilizationView {
+  usedGpuSeconds: string;
+  reservedGpuSeconds: string;
+  ratio: number | null;
+}
+
+export function reservedUtilizationView(utilization: ReservedUtilization): ReservedUtilizationView {
+  return {
+    usedGpuSeconds: utilization.usedGpuSeconds.toString(),
+    reservedGpuSeconds: utilization.reservedGpuSeconds.toString(),
+    ratio: utilization.ratio,
+  };
 }
 
 export function allocationView(allocation: AllocationEntity, balance: AllocationBalance): AllocationView {

@@ -11,3 +11,11 @@ export const listRecallProposalsQuery = z.strictObject({
   status: z.enum(RECALL_PROPOSAL_STATUSES).optional(),
 });
 export type ListRecallProposalsQuery = z.infer<typeof listRecallProposalsQuery>;
+
+/**
+ * Confirming or dismissing takes no body: what is returned — and for a reserved allocation how many
+ * and which servers are released — follows from the proposal. Any field is refused (400), so a
+ * client that expects to choose servers or amounts learns it cannot.
+ */
+export const decideRecallRequest = z.strictObject({}).optional();
+export type DecideRecallRequest = z.infer<typeof decideRecallRequest>;

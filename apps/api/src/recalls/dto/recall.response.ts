@@ -19,8 +19,19 @@ export const recallProposalResponse = z.object({
   proposed: amount,
   /** What confirmation returned to the program (capped at what was unused then); null until confirmed. */
   recalled: amount.nullable(),
-  /** Consumption when it came due, in basis points of the grant (1000 = 10%). */
+  /**
+   * Use when it came due, in basis points (1000 = 10%): of the grant for a budget allocation, of the
+   * server time reserved so far (its utilization) for a reserved one.
+   */
   usedBasisPoints: z.int(),
+  /**
+   * Reserved allocations: the rule releases `proposed` servers early (`proposed` = `heldWhenProposed`
+   * only when it recalls them all); `released` is what confirmation released (null until then). Their
+   * remaining server time is `proposed`/`recalled` above. Null for budget allocations.
+   */
+  servers: z
+    .object({ proposed: z.int(), heldWhenProposed: z.int(), released: z.int().nullable() })
+    .nullable(),
   /** The sentence shown to the admin and the project. */
   reason: z.string(),
   dueAt: z.iso.datetime(),
@@ -45,6 +56,14 @@ export function toRecallProposalResponse(row: RecallProposalEntity): RecallPropo
     proposed: toAmount(row.gpuSeconds),
     recalled: row.recalledGpuSeconds === null ? null : toAmount(row.recalledGpuSeconds),
     usedBasisPoints: row.usedBasisPoints,
+    servers:
+      row.servers === null
+        ? null
+        : {
+            proposed: row.servers,
+            heldWhenProposed: row.serversHeld ?? row.servers,
+            released: row.releasedServers,
+          },
     reason: row.reason,
     dueAt: row.dueAt.toISOString(),
     createdAt: row.createdAt.toISOString(),

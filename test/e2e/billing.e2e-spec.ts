@@ -203,7 +203,7 @@ describe('billing (e2e)', () => {
       expect(first.status).toBe(201);
       expect(first.body).toMatchObject({
         gpuModel: 'H100',
-        krwPerGpuHour: 3000,
+        krwPerGpuHour: '3000',
         effectiveFrom: '2025-12-31T15:00:00.000Z',
       });
       const change = await api.http
@@ -219,8 +219,9 @@ describe('billing (e2e)', () => {
       expect(again.body.error.code).toBe('RATE_CARD_EXISTS');
       const list = await api.http.get('/v1/rate-cards?gpuModel=H100').set(...financeA);
       expect(list.status).toBe(200);
-      expect(list.body.items.map((card: { krwPerGpuHour: number }) => card.krwPerGpuHour)).toEqual([
-        3600, 3000,
+      expect(list.body.items.map((card: { krwPerGpuHour: string }) => card.krwPerGpuHour)).toEqual([
+        '3600',
+        '3000',
       ]);
     });
   });

@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
 import { createDataSource, modelsWithUnhandledCapacityLoss } from '../../libs/persistence/src/index.js';
-import type { JobItem, JobProducer } from '../../libs/queues/src/index.js';
+import type { JobProducer } from '../../libs/queues/src/index.js';
 import { CycleService } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { PlanningReconciler } from '../../apps/scheduler/src/planning/planning-reconciler.service.js';
 import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
@@ -14,25 +14,11 @@ import {
   seedReservedProgram,
   type ReservedProgram,
 } from '../factories/reservation-fixtures.js';
+import { RecordingProducer } from '../support/recording-producer.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const logger = pino({ level: 'silent' });
-
-class RecordingProducer {
-  readonly jobs: JobItem[] = [];
-  enqueue(job: JobItem): Promise<void> {
-    this.jobs.push(job);
-    return Promise.resolve();
-  }
-  enqueueMany(jobs: JobItem[]): Promise<void> {
-    this.jobs.push(...jobs);
-    return Promise.resolve();
-  }
-  queue(): { getJob: () => Promise<undefined> } {
-    return { getJob: () => Promise.resolve(undefined) };
-  }
-}
 
 interface Span {
   node_id: string;

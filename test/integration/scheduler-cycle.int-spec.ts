@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
 import { createDataSource, lockPartition } from '../../libs/persistence/src/index.js';
-import type { JobItem, JobProducer } from '../../libs/queues/src/index.js';
+import type { JobProducer } from '../../libs/queues/src/index.js';
 import { ClusterAdapter, type DispatchRequest } from '../../apps/scheduler/src/adapters/cluster-adapter.js';
 import { CycleService, type CycleStats } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { DispatchService } from '../../apps/scheduler/src/dispatch/dispatch.service.js';
@@ -18,30 +18,10 @@ import {
   submitWorkloads,
   type QuotaFixture,
 } from '../factories/pool-fixtures.js';
+import { RecordingProducer } from '../support/recording-producer.js';
 
 const GPU_MODEL = 'B200';
 const logger = pino({ level: 'silent' });
-
-/** Records what would go to BullMQ. */
-class RecordingProducer {
-  readonly jobs: JobItem[] = [];
-  enqueue(job: JobItem): Promise<void> {
-    this.jobs.push(job);
-    return Promise.resolve();
-  }
-  enqueueMany(jobs: JobItem[]): Promise<void> {
-    this.jobs.push(...jobs);
-    return Promise.resolve();
-  }
-  queue(): { getJob: () => Promise<undefined> } {
-    return { getJob: () => Promise.resolve(undefined) };
-  }
-  take(name: JobItem['name']): JobItem[] {
-    const taken = this.jobs.filter((job) => job.name === name);
-    this.jobs.splice(0, this.jobs.length, ...this.jobs.filter((job) => job.name !== name));
-    return taken;
-  }
-}
 
 class RecordingAdapter extends ClusterAdapter {
   readonly kind = 'simulator';

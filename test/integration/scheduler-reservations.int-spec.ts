@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
 import { createDataSource } from '../../libs/persistence/src/index.js';
-import type { JobItem, JobProducer } from '../../libs/queues/src/index.js';
+import type { JobProducer } from '../../libs/queues/src/index.js';
 import { CycleService } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { createTestDatabase } from '../support/database.js';
 import {
@@ -13,24 +13,10 @@ import {
   type PoolFixture,
   type QuotaFixture,
 } from '../factories/pool-fixtures.js';
+import { RecordingProducer } from '../support/recording-producer.js';
 
 const GPU_MODEL = 'H200';
 const logger = pino({ level: 'silent' });
-
-class RecordingProducer {
-  readonly jobs: JobItem[] = [];
-  enqueue(job: JobItem): Promise<void> {
-    this.jobs.push(job);
-    return Promise.resolve();
-  }
-  enqueueMany(jobs: JobItem[]): Promise<void> {
-    this.jobs.push(...jobs);
-    return Promise.resolve();
-  }
-  queue(): { getJob: () => Promise<undefined> } {
-    return { getJob: () => Promise.resolve(undefined) };
-  }
-}
 
 /**
  * The live scheduler with reserved servers (issue 7), against a real PostgreSQL: the shared queue

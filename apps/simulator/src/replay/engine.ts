@@ -336,17 +336,7 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 0, s.queued);
       return;
     }
-    let lo = 0;
-    let hi = queuedStates.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const other = queuedStates[mid];
-      const before =
-        other.job.submitAt < s.job.submitAt ||
-        (other.job.submitAt === s.job.submitAt && compareStrings(other.job.id, s.job.id) < 0);
-      if (before) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lanePosition(queued, s.queued);
     queuedStates.splice(lo, 0, s);
     queued.splice(lo, 0, s.queued);
     for (let i = lo; i < queuedStates.length; i += 1) queuedStates[i].queueAt = i;
@@ -507,8 +497,8 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
 }
 
 /**
- * Where `w` is, or belongs, in a lane kept in (queuedAt, id) order: the first position whose
- * workload does not come before it.
+ * Where `w` is, or belongs, in a list kept in (queuedAt, id) order (a lane, or the whole queue):
+ * the first position whose workload does not come before it.
  */
 function lanePosition(lane: readonly QueuedWorkload[], w: QueuedWorkload): number {
   const at = w.queuedAt.getTime();

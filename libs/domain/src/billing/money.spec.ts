@@ -9,7 +9,6 @@ import {
   splitByBasisPoints,
   sumKrw,
   type RoundingRule,
-  krwAsExactNumber,
 } from './money.js';
 
 const rule = fc.constantFrom<RoundingRule>(...ROUNDING_RULES);
@@ -177,14 +176,5 @@ describe('formatKrw', () => {
     [12_345_678_901_234_567_890n, '12,345,678,901,234,567,890원'],
   ])('%p → %p', (amount, text) => {
     expect(formatKrw(amount)).toBe(text);
-  });
-});
-
-describe('krwAsExactNumber', () => {
-  it('converts whole won in the exact range and refuses anything beyond it', () => {
-    expect(krwAsExactNumber(3_000n)).toBe(3000);
-    expect(krwAsExactNumber(-540_000n)).toBe(-540000);
-    expect(krwAsExactNumber(BigInt(Number.MAX_SAFE_INTEGER))).toBe(Number.MAX_SAFE_INTEGER);
-    expect(() => krwAsExactNumber(BigInt(Number.MAX_SAFE_INTEGER) + 1n)).toThrow(RangeError);
   });
 });

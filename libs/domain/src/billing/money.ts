@@ -93,18 +93,6 @@ export function sumKrw(amounts: Iterable<Krw>): Krw {
 }
 
 /**
- * A won amount as a JSON number, only where that is exact (|amount| ≤ 2^53 − 1); otherwise it
- * throws instead of rounding. For fields the API publishes as numbers (a rate card's price).
- */
-export function krwAsExactNumber(amount: Krw): number {
-  const value = Number(amount);
-  if (!Number.isSafeInteger(value)) {
-    throw new RangeError(`${amount.toString()} won cannot be written exactly as a JSON number`);
-  }
-  return value;
-}
-
-/**
  * "1,800,000원" — the form Korean statements and tax invoices print (rather than "₩1,800,000"), with a
  * leading minus for credits: "-540,000원".
  */

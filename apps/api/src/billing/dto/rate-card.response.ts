@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { krwAsExactNumber } from '#domain';
 import type { RateCardEntity } from '#persistence';
 
 export const rateCardResponse = z.object({
   id: z.uuid(),
   gpuModel: z.string(),
-  krwPerGpuHour: z.int(),
+  /** Whole won per GPU-hour, as a decimal string (money is a bigint; never a JSON float). */
+  krwPerGpuHour: z.string().regex(/^\d+$/),
   effectiveFrom: z.iso.datetime(),
   createdBy: z.uuid(),
   createdAt: z.iso.datetime(),
@@ -21,8 +21,7 @@ export function rateCardView(card: RateCardEntity): RateCardResponse {
   return {
     id: card.id,
     gpuModel: card.gpuModel,
-    // Whole won below MAX_KRW_PER_GPU_HOUR; the conversion refuses anything it could not keep exact.
-    krwPerGpuHour: krwAsExactNumber(card.krwPerGpuHour),
+    krwPerGpuHour: card.krwPerGpuHour.toString(),
     effectiveFrom: card.effectiveFrom.toISOString(),
     createdBy: card.createdBy,
     createdAt: card.createdAt.toISOString(),

@@ -38,6 +38,7 @@ export default tseslint.config(
                 '#persistence',
                 '#queues',
                 '#config',
+                '#application',
               ],
               message: 'libs/domain is pure TypeScript: no framework or I/O imports.',
             },

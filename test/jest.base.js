@@ -23,6 +23,7 @@ export function jestConfig(overrides) {
       '^#config$': '<rootDir>/libs/config/src/index.ts',
       '^#persistence$': '<rootDir>/libs/persistence/src/index.ts',
       '^#queues$': '<rootDir>/libs/queues/src/index.ts',
+      '^#application$': '<rootDir>/libs/application/src/index.ts',
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
 import { dataSourceOptions } from '#persistence';
 import { AuthGuard } from './auth/auth.guard.js';
+import { AccessModule } from '#application';
 import { QueueModule } from './common/queue.module.js';
 import { CoreModule } from './common/core.module.js';
 import { HealthController } from './health/health.controller.js';
@@ -33,6 +34,7 @@ export class AppModule {
           autoLoadEntities: false,
         }),
         QueueModule,
+        AccessModule,
         ...features,
       ],
       controllers: [HealthController, MetricsController],

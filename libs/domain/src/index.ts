@@ -47,3 +47,5 @@ export * from './planning/capacity-loss.js';
 export { planFirstComeFirstServed } from './planning/baseline.js';
 export { displayRatio } from './planning/utilization.js';
 export { planningInputProblems, planningCalendarProblems } from './planning/validation.js';
+export * from './access/principal.js';
+export * from './access/project-scope.js';

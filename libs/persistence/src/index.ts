@@ -7,6 +7,7 @@ export { SnakeNamingStrategy } from './naming.strategy.js';
 export {
   accountBalances,
   inflowOfKind,
+  LedgerRepository,
   postLedgerTransaction,
   type LedgerPosting,
 } from './repositories/ledger.repository.js';
@@ -31,3 +32,6 @@ export * from './repositories/reservation-calendar.repository.js';
 export * from './repositories/reservation-plans.repository.js';
 export * from './repositories/reservation.repository.js';
 export * from './repositories/reservation-moves.repository.js';
+export * from './transaction.js';
+export * from './repositories/project-scope.sql.js';
+export * from './repositories/project-membership.repository.js';

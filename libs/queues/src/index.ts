@@ -6,3 +6,4 @@ export {
   type QueueTransportSettings,
   type WorkerSettings,
 } from './queue-transport.js';
+export * from './after-commit.js';

@@ -35,7 +35,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { encodeCursor, type Page } from '../common/pagination.js';
 import { newestFirst } from '../common/query-support.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import type { CreateRequestBody, UpdateRequestBody } from './dto/create-request.request.js';
 import type { ApproveRequestBody, GrantLineInput, RejectRequestBody } from './dto/decision.request.js';
 import type { ListRequestsQuery } from './dto/list-requests.request.js';

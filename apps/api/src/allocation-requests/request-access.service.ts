@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { DomainError, notFound, REQUEST_STATES, type RequestState } from '#domain';
 import { AllocationRequestEntity } from '#persistence';
 import { hasRole, type Principal } from '../auth/principal.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import { ProgramRulesReader } from './program-rules.reader.js';
 
 /** How the caller sees a request: as an admin, as a member of its project, or as a reviewer of its program. */

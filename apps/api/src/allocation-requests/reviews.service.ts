@@ -11,7 +11,7 @@ import {
 } from '#persistence';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import type { ConflictRequestBody, ReviewRequestBody } from './dto/review.request.js';
 import { ProgramRulesReader } from './program-rules.reader.js';
 import { AUDIT_SUBJECT, RequestAccess, stateOf, userIdOf } from './request-access.service.js';

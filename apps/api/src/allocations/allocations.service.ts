@@ -22,7 +22,7 @@ import {
 } from '#persistence';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import { newestFirst } from '../common/query-support.js';
 import type { ListAllocationsQuery } from './dto/allocation.request.js';
 import { allocationView, reservedUtilizationView, type AllocationView } from './dto/allocation.response.js';

@@ -6,7 +6,7 @@ import { NotificationEntity } from '#persistence';
 import { hasRole, type Principal } from '../auth/principal.js';
 import type { Page } from '../common/pagination.js';
 import { keysetPage } from '../common/query-support.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import type { ListNotificationsQuery } from './dto/notification.request.js';
 import { toNotificationResponse, type NotificationResponse } from './dto/notification.response.js';
 

@@ -8,7 +8,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { pageOf, type Page } from '../common/pagination.js';
 import { keysetPage, newestFirst } from '../common/query-support.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import type { CreateWebhookRequest, ListDeliveriesQuery, ListWebhooksQuery } from './dto/webhook.request.js';
 import {
   toDeliveryResponse,

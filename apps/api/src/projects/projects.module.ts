@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
-import { ProjectAccess } from './project-access.service.js';
 import { ProjectsController } from './projects.controller.js';
 import { ProjectsService } from './projects.service.js';
 
-/** Projects and their members; exports ProjectAccess, the object-level check for everything under a project. */
+/** Projects and their members. Access to them is the AccessModule's (libs/application). */
 @Module({
   controllers: [ProjectsController],
-  providers: [ProjectsService, ProjectAccess],
-  exports: [ProjectAccess],
+  providers: [ProjectsService],
 })
 export class ProjectsModule {}

@@ -17,7 +17,7 @@ import {
   type ProjectResponse,
   type ProjectSummaryResponse,
 } from './dto/project.response.js';
-import { ProjectAccess } from './project-access.service.js';
+import { ProjectAccess } from '#application';
 
 @Injectable()
 export class ProjectsService {

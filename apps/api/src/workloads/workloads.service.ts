@@ -23,7 +23,7 @@ import { AuditService } from '../audit/audit.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import type { Page } from '../common/pagination.js';
 import { keysetPage } from '../common/query-support.js';
-import { ProjectAccess } from '../projects/project-access.service.js';
+import { ProjectAccess } from '#application';
 import type { ListWorkloadsQuery } from './dto/list-workloads.request.js';
 import type { SubmitBatchBody, SubmitWorkloadBody } from './dto/submit-workload.request.js';
 import type { BatchResponse, PlacementPartResponse, WorkloadResponse } from './dto/workload.response.js';

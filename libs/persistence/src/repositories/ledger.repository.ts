@@ -1,4 +1,8 @@
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { LedgerTransaction } from '#domain';
+import type { Tx } from '../transaction.js';
+import { postLedgerTransactions } from './ledger-batch.repository.js';
 import { LedgerEntryEntity, LedgerTransactionEntity } from '../entities/ledger.entities.js';
 
 export interface LedgerPosting {
@@ -81,4 +85,29 @@ export async function inflowOfKind(manager: EntityManager, account: string, kind
     [account, kind],
   );
   return BigInt(rows[0]?.total ?? '0');
+}
+
+/**
+ * The one path to the ledger: every posting of every use case goes through `post` or `postMany`,
+ * inside the use case's transaction. Balances are read here too.
+ */
+@Injectable()
+export class LedgerRepository {
+  /** One balanced transaction; false when its idempotency key was already posted (a no-op). */
+  post(tx: Tx, posting: LedgerPosting): Promise<boolean> {
+    return postLedgerTransaction(tx, posting);
+  }
+
+  /** Many balanced transactions in two statements; returns the idempotency keys already posted. */
+  postMany(tx: Tx, postings: LedgerTransaction[]): Promise<string[]> {
+    return postLedgerTransactions(tx, postings);
+  }
+
+  balances(tx: Tx, accounts: string[]): Promise<Map<string, bigint>> {
+    return accountBalances(tx, accounts);
+  }
+
+  inflowOfKind(tx: Tx, account: string, kind: string): Promise<bigint> {
+    return inflowOfKind(tx, account, kind);
+  }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ProjectEntity, ProjectMemberEntity, UserEntity } from '#persistence';
 import { pageResponse } from '../../organizations/dto/fields.js';
-import type { ProjectRole } from '../project-access.service.js';
+import type { ProjectRole } from '#persistence';
 
 export const projectSummaryResponse = z.object({
   id: z.uuid(),

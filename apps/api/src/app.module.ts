@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
-import { dataSourceOptions } from '#persistence';
+import { dataSourceOptions, PersistenceModule } from '#persistence';
 import { AuthGuard } from './auth/auth.guard.js';
 import { AccessModule } from '#application';
 import { QueueModule } from './common/queue.module.js';
@@ -33,6 +33,7 @@ export class AppModule {
           }),
           autoLoadEntities: false,
         }),
+        PersistenceModule,
         QueueModule,
         AccessModule,
         ...features,

@@ -33,5 +33,6 @@ export * from './repositories/reservation-plans.repository.js';
 export * from './repositories/reservation.repository.js';
 export * from './repositories/reservation-moves.repository.js';
 export * from './transaction.js';
+export * from './persistence.module.js';
 export * from './repositories/project-scope.sql.js';
 export * from './repositories/project-membership.repository.js';

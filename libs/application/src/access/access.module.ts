@@ -1,11 +1,10 @@
 import { Global, Module } from '@nestjs/common';
-import { ProjectMembershipRepository } from '#persistence';
 import { ProjectAccess } from './project-access.js';
 
-/** Who may see and act on what (invariant 7), for every transport. */
+/** Who may see and act on what (invariant 7), for every transport (needs PersistenceModule). */
 @Global()
 @Module({
-  providers: [ProjectMembershipRepository, ProjectAccess],
+  providers: [ProjectAccess],
   exports: [ProjectAccess],
 })
 export class AccessModule {}

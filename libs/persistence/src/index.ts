@@ -36,3 +36,8 @@ export * from './transaction.js';
 export * from './persistence.module.js';
 export * from './repositories/project-scope.sql.js';
 export * from './repositories/project-membership.repository.js';
+export * from './pagination.js';
+export * from './repositories/audit.repository.js';
+export * from './repositories/project.repository.js';
+export * from './repositories/user.repository.js';
+export * from './repositories/organization.repository.js';

@@ -240,6 +240,8 @@ export class FakeProjectMembershipRepository extends ProjectMembershipRepository
   }
 
   override projectIdsOf(userId: string): Promise<string[]> {
-    return Promise.resolve(this.store.members.filter((row) => row.userId === userId).map((row) => row.projectId));
+    return Promise.resolve(
+      this.store.members.filter((row) => row.userId === userId).map((row) => row.projectId),
+    );
   }
 }

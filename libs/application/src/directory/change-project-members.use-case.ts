@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, notFound, type Principal } from '#domain';
-import { AuditRepository, ProjectRepository, TransactionRunner, UserRepository, type ProjectEntity, type Tx, type UserEntity } from '#persistence';
+import {
+  AuditRepository,
+  ProjectRepository,
+  TransactionRunner,
+  UserRepository,
+  type ProjectEntity,
+  type Tx,
+  type UserEntity,
+} from '#persistence';
 import { ProjectAccess } from '../access/project-access.js';
 import { loadProjectView, lockProjectForChange, piOutsideOrganization } from './project-rules.js';
 import type { ProjectMemberView } from './project.views.js';
@@ -28,7 +36,12 @@ export class AddProjectMemberUseCase {
     requestId: string | null,
   ): Promise<ProjectMemberView> {
     return this.transactions.run(async (tx) => {
-      const project = await lockProjectForChange({ access: this.access, projects: this.projects }, tx, principal, projectId);
+      const project = await lockProjectForChange(
+        { access: this.access, projects: this.projects },
+        tx,
+        principal,
+        projectId,
+      );
       const user = (await this.users.activeByIds([input.userId], tx)).get(input.userId);
       if (!user) {
         throw new DomainError('rule_violated', 'UNKNOWN_USER', `No active user has the id ${input.userId}.`, [
@@ -59,7 +72,11 @@ export class AddProjectMemberUseCase {
   private async addMember(tx: Tx, project: ProjectEntity, userId: string): Promise<void> {
     const existing = await this.projects.findMember(tx, project.id, userId);
     if (existing) {
-      throw new DomainError('conflict', 'ALREADY_MEMBER', `User ${userId} is already on this project as ${existing.role}.`);
+      throw new DomainError(
+        'conflict',
+        'ALREADY_MEMBER',
+        `User ${userId} is already on this project as ${existing.role}.`,
+      );
     }
     await this.projects.insertMembers(tx, [{ projectId: project.id, userId, role: 'member' }]);
   }
@@ -67,12 +84,21 @@ export class AddProjectMemberUseCase {
   /** The old PI stays on as a member; the new one (a member already or not) becomes PI. */
   private async handOver(tx: Tx, project: ProjectEntity, user: UserEntity): Promise<void> {
     if (project.piUserId === user.id) {
-      throw new DomainError('conflict', 'ALREADY_MEMBER', `User ${user.id} is already the PI of this project.`);
+      throw new DomainError(
+        'conflict',
+        'ALREADY_MEMBER',
+        `User ${user.id} is already the PI of this project.`,
+      );
     }
     if (user.organizationId !== project.organizationId) throw piOutsideOrganization(user.id, 'userId');
     const existing = await this.projects.findMember(tx, project.id, user.id);
-    await this.projects.setMemberRole(tx, { projectId: project.id, userId: project.piUserId, role: 'member' });
-    if (existing) await this.projects.setMemberRole(tx, { projectId: project.id, userId: user.id, role: 'pi' });
+    await this.projects.setMemberRole(tx, {
+      projectId: project.id,
+      userId: project.piUserId,
+      role: 'member',
+    });
+    if (existing)
+      await this.projects.setMemberRole(tx, { projectId: project.id, userId: user.id, role: 'pi' });
     else await this.projects.insertMembers(tx, [{ projectId: project.id, userId: user.id, role: 'pi' }]);
     await this.projects.setPi(tx, project.id, user.id);
     project.piUserId = user.id;
@@ -89,10 +115,21 @@ export class RemoveProjectMemberUseCase {
     private readonly audit: AuditRepository,
   ) {}
 
-  async execute(principal: Principal, projectId: string, userId: string, requestId: string | null): Promise<void> {
+  async execute(
+    principal: Principal,
+    projectId: string,
+    userId: string,
+    requestId: string | null,
+  ): Promise<void> {
     await this.transactions.run(async (tx) => {
       const leaving = principal.kind === 'user' && principal.userId === userId;
-      const project = await lockProjectForChange({ access: this.access, projects: this.projects }, tx, principal, projectId, { allowSelf: leaving });
+      const project = await lockProjectForChange(
+        { access: this.access, projects: this.projects },
+        tx,
+        principal,
+        projectId,
+        { allowSelf: leaving },
+      );
       if (project.piUserId === userId) {
         throw new DomainError(
           'rule_violated',

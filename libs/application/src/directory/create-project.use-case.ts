@@ -1,6 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, hasRole, type Principal } from '#domain';
-import { AuditRepository, OrganizationRepository, ProjectRepository, TransactionRunner, UserRepository } from '#persistence';
+import {
+  AuditRepository,
+  OrganizationRepository,
+  ProjectRepository,
+  TransactionRunner,
+  UserRepository,
+} from '#persistence';
 import { loadProjectView, piOutsideOrganization } from './project-rules.js';
 import type { ProjectView } from './project.views.js';
 
@@ -22,14 +28,21 @@ export class CreateProjectUseCase {
     private readonly audit: AuditRepository,
   ) {}
 
-  async execute(principal: Principal, input: CreateProjectInput, requestId: string | null): Promise<ProjectView> {
+  async execute(
+    principal: Principal,
+    input: CreateProjectInput,
+    requestId: string | null,
+  ): Promise<ProjectView> {
     assertMayCreate(principal, input);
     const memberIds = [...new Set(input.memberIds ?? [])].filter((id) => id !== input.piUserId);
     return this.transactions.run(async (tx) => {
       if (!(await this.organizations.exists(input.organizationId, tx))) {
-        throw new DomainError('rule_violated', 'UNKNOWN_ORGANIZATION', `Organization ${input.organizationId} does not exist.`, [
-          { field: 'organizationId', message: 'no such organization' },
-        ]);
+        throw new DomainError(
+          'rule_violated',
+          'UNKNOWN_ORGANIZATION',
+          `Organization ${input.organizationId} does not exist.`,
+          [{ field: 'organizationId', message: 'no such organization' }],
+        );
       }
       const wanted = [input.piUserId, ...memberIds];
       const users = await this.users.activeByIds(wanted, tx);

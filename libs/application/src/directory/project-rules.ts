@@ -20,7 +20,11 @@ export async function lockProjectForChange(
   const leads =
     hasRole(principal, 'admin') || (principal.kind === 'user' && principal.userId === project.piUserId);
   if (!leads && !options.allowSelf) {
-    throw new DomainError('forbidden', 'PI_REQUIRED', 'Only the project PI or an admin may change its members.');
+    throw new DomainError(
+      'forbidden',
+      'PI_REQUIRED',
+      'Only the project PI or an admin may change its members.',
+    );
   }
   return project;
 }

@@ -35,16 +35,14 @@ export function projectSummaryOf(row: ProjectEntity): ProjectSummaryView {
 /** The project with its members, PI first, the rest in the order they joined. */
 export function projectViewOf(project: ProjectEntity, members: ProjectMemberWithUser[]): ProjectView {
   const memberViews = members
-    .map(
-      (row): ProjectMemberView => ({
-        projectId: row.projectId,
-        userId: row.userId,
-        name: row.user.name,
-        email: row.user.email,
-        role: row.role as ProjectRole,
-        joinedAt: row.createdAt.toISOString(),
-      }),
-    )
+    .map((row): ProjectMemberView => ({
+      projectId: row.projectId,
+      userId: row.userId,
+      name: row.user.name,
+      email: row.user.email,
+      role: row.role as ProjectRole,
+      joinedAt: row.createdAt.toISOString(),
+    }))
     .sort((left, right) => Number(right.role === 'pi') - Number(left.role === 'pi'));
   return { ...projectSummaryOf(project), members: memberViews };
 }

@@ -41,3 +41,5 @@ export * from './repositories/audit.repository.js';
 export * from './repositories/project.repository.js';
 export * from './repositories/user.repository.js';
 export * from './repositories/organization.repository.js';
+export * from './repositories/program.repository.js';
+export * from './repositories/agency.repository.js';

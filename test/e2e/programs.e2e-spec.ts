@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../libs/persistence/src/index.js';
-import { ProgramReader } from '../../apps/api/src/programs/program-reader.service.js';
+import { ProgramReader } from '../../libs/application/src/index.js';
 import {
   makeGrantedAllocation,
   makeOrganization,

@@ -17,6 +17,7 @@ import {
   proposeRecalls,
   reservedUsage,
   storeUsageBatch,
+  TypeormAuditRepository,
 } from '../../libs/persistence/src/index.js';
 import { JobProducer, QueueTransport } from '../../libs/queues/src/index.js';
 import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
@@ -195,7 +196,11 @@ describe('reserved-server recalls (real PostgreSQL and Redis)', () => {
       prefix: `t${randomBytes(4).toString('hex')}`,
     });
     producer = new JobProducer(transport);
-    recalls = new RecallsService(dataSource, new AuditService(), new WorkloadJobs(producer));
+    recalls = new RecallsService(
+      dataSource,
+      new AuditService(new TypeormAuditRepository(dataSource)),
+      new WorkloadJobs(producer),
+    );
     const [user] = await dataSource.query<{ id: string }[]>(
       `INSERT INTO users (email, name, roles) VALUES ('reserved-recall-admin@test.gpupool.kr', 'Admin', '{admin}')
        RETURNING id`,

@@ -5,6 +5,7 @@ export * from './units/time-window.js';
 export * from './organizations/organization-type.js';
 export * from './organizations/tax-identity.js';
 export * from './programs/program.js';
+export * from './programs/subsidy-rate.js';
 export * from './requests/request-line.js';
 export * from './requests/request-state.js';
 export * from './requests/eligibility.js';

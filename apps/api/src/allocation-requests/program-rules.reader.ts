@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { ProgramRules } from '#domain';
 import { ProgramEntity, ProgramReviewerEntity, UserEntity } from '#persistence';
-import { ProgramReader } from '../programs/program-reader.service.js';
+import { ProgramReader } from '#application';
 
 /**
  * What the request lifecycle needs of a program, on top of the programs feature's ProgramReader:

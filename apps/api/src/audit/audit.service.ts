@@ -1,38 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { AuditEventEntity, auditJson } from '#persistence';
-import { actorOf, type Principal } from '../auth/principal.js';
+import { AuditRepository, type AuditEventEntity, type AuditInput } from '#persistence';
 
-export interface AuditInput {
-  principal?: Principal;
-  action: string;
-  subjectType: string;
-  subjectId: string;
-  before?: unknown;
-  after?: unknown;
-  requestId?: string | null;
-}
+export type { AuditInput } from '#persistence';
 
-/** Append-only audit trail; always written inside the transaction of the change it records. */
+/**
+ * The audit trail for API services not yet moved to use cases; use cases inject AuditRepository
+ * (libs/persistence) directly, and this class goes once nothing calls it.
+ */
 @Injectable()
 export class AuditService {
-  async record(manager: EntityManager, input: AuditInput): Promise<void> {
-    const { actorId, actorKind } = actorOf(input.principal);
-    await manager.getRepository(AuditEventEntity).insert({
-      actorId,
-      actorKind,
-      action: input.action,
-      subjectType: input.subjectType,
-      subjectId: input.subjectId,
-      before: auditJson(input.before),
-      after: auditJson(input.after),
-      requestId: input.requestId ?? null,
-    });
+  constructor(private readonly audit: AuditRepository) {}
+
+  record(manager: EntityManager, input: AuditInput): Promise<void> {
+    return this.audit.record(manager, input);
   }
 
-  async history(manager: EntityManager, subjectType: string, subjectId: string): Promise<AuditEventEntity[]> {
-    return manager
-      .getRepository(AuditEventEntity)
-      .find({ where: { subjectType, subjectId }, order: { id: 'ASC' } });
+  history(manager: EntityManager, subjectType: string, subjectId: string): Promise<AuditEventEntity[]> {
+    return this.audit.history(subjectType, subjectId, manager);
   }
 }

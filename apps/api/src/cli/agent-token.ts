@@ -2,8 +2,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { IsNull } from 'typeorm';
 import { loadConfig, type GpupoolConfig } from '#config';
-import { ApiTokenEntity, createDataSource, UserEntity } from '#persistence';
-import { AuditService } from '../audit/audit.service.js';
+import { ApiTokenEntity, createDataSource, TypeormAuditRepository, UserEntity } from '#persistence';
 import { CredentialsService } from '../auth/credentials.service.js';
 
 export const SIMULATOR_TOKEN_NAME = 'simulator';
@@ -23,7 +22,7 @@ export async function ensureSimulatorToken(config: GpupoolConfig): Promise<strin
   await dataSource.initialize();
   try {
     const credentials = new CredentialsService(config);
-    const audit = new AuditService();
+    const audit = new TypeormAuditRepository(dataSource);
     return await dataSource.transaction(async (manager) => {
       await manager.query("SELECT pg_advisory_xact_lock(hashtext('gpupool:simulator-token'))");
       const admin = await manager

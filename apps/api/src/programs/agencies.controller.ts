@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CreateAgencyUseCase, ProgramQueries } from '#application';
 import { CurrentPrincipal, RequestId, Roles, Scopes } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
-import { AgenciesService } from './agencies.service.js';
 import {
   createAgencyRequest,
   listAgenciesQuery,
@@ -14,7 +14,10 @@ import {
 @ApiBearerAuth()
 @Controller('v1/agencies')
 export class AgenciesController {
-  constructor(private readonly agencies: AgenciesService) {}
+  constructor(
+    private readonly createAgency: CreateAgencyUseCase,
+    private readonly programs: ProgramQueries,
+  ) {}
 
   @Roles('admin')
   @Post()
@@ -23,12 +26,12 @@ export class AgenciesController {
     @Body({ schema: createAgencyRequest }) body: CreateAgencyRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.agencies.create(principal, body, requestId);
+    return this.createAgency.execute(principal, body, requestId);
   }
 
   @Scopes('read')
   @Get()
   list(@Query({ schema: listAgenciesQuery }) query: ListAgenciesQuery) {
-    return this.agencies.list(query);
+    return this.programs.agenciesPage(query);
   }
 }

@@ -1,5 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  AssignProgramReviewerUseCase,
+  ChangeProgramPolicyUseCase,
+  CreateProgramUseCase,
+  ProgramQueries,
+  RemoveProgramReviewerUseCase,
+} from '#application';
 import { CurrentPrincipal, RequestId, Roles, Scopes } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -21,16 +28,17 @@ import {
   type SectorTargetsRequest,
   type UsagePolicyRequest,
 } from './dto/program.request.js';
-import { ProgramReviewersService } from './program-reviewers.service.js';
-import { ProgramsService } from './programs.service.js';
 
 @ApiTags('programs')
 @ApiBearerAuth()
 @Controller('v1/programs')
 export class ProgramsController {
   constructor(
-    private readonly programs: ProgramsService,
-    private readonly reviewers: ProgramReviewersService,
+    private readonly createProgram: CreateProgramUseCase,
+    private readonly changePolicy: ChangeProgramPolicyUseCase,
+    private readonly assignReviewer_: AssignProgramReviewerUseCase,
+    private readonly removeReviewer_: RemoveProgramReviewerUseCase,
+    private readonly programs: ProgramQueries,
   ) {}
 
   @Roles('admin')
@@ -40,7 +48,7 @@ export class ProgramsController {
     @Body({ schema: createProgramRequest }) body: CreateProgramRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.programs.create(principal, body, requestId);
+    return this.createProgram.execute(principal, body, requestId);
   }
 
   /** The public list of calls; `assignedToMe=true` is the reviewer's view of the calls they review. */
@@ -72,7 +80,7 @@ export class ProgramsController {
     @Body({ schema: usagePolicyRequest }) body: UsagePolicyRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.programs.updateUsagePolicy(principal, params.id, body, requestId);
+    return this.changePolicy.usagePolicy(principal, params.id, body, requestId);
   }
 
   @Roles('admin')
@@ -90,7 +98,7 @@ export class ProgramsController {
     @Body({ schema: sectorTargetsSchema }) body: SectorTargetsRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.programs.updateSectorTargets(principal, params.id, body, requestId);
+    return this.changePolicy.sectorTargets(principal, params.id, body, requestId);
   }
 
   @Roles('admin')
@@ -101,7 +109,7 @@ export class ProgramsController {
     @Body({ schema: assignReviewerRequest }) body: AssignReviewerRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.reviewers.assign(principal, params.id, body.userId, requestId);
+    return this.assignReviewer_.execute(principal, params.id, body.userId, requestId);
   }
 
   @Roles('admin')
@@ -110,7 +118,7 @@ export class ProgramsController {
     @Param({ schema: idParams }) params: { id: string },
     @Query({ schema: listReviewersQuery }) query: ListReviewersQuery,
   ) {
-    return this.reviewers.list(params.id, query);
+    return this.programs.reviewers(params.id, query);
   }
 
   @Roles('admin')
@@ -121,6 +129,6 @@ export class ProgramsController {
     @Param({ schema: reviewerParams }) params: ReviewerParams,
     @RequestId() requestId: string | null,
   ) {
-    return this.reviewers.remove(principal, params.id, params.userId, requestId);
+    return this.removeReviewer_.execute(principal, params.id, params.userId, requestId);
   }
 }

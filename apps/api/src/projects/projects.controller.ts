@@ -6,6 +6,12 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import {
+  AddProjectMemberUseCase,
+  CreateProjectUseCase,
+  ProjectQueries,
+  RemoveProjectMemberUseCase,
+} from '#application';
 import { CurrentPrincipal, RequestId } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -18,13 +24,17 @@ import {
 import { createProjectRequest, type CreateProjectRequest } from './dto/create-project.request.js';
 import { listProjectsQuery, type ListProjectsQuery } from './dto/list-projects.request.js';
 import { projectMemberResponse, projectPageResponse, projectResponse } from './dto/project.response.js';
-import { ProjectsService } from './projects.service.js';
 
 @ApiTags('projects')
 @ApiBearerAuth()
 @Controller('v1/projects')
 export class ProjectsController {
-  constructor(private readonly projects: ProjectsService) {}
+  constructor(
+    private readonly createProject: CreateProjectUseCase,
+    private readonly addProjectMember: AddProjectMemberUseCase,
+    private readonly removeProjectMember: RemoveProjectMemberUseCase,
+    private readonly projects: ProjectQueries,
+  ) {}
 
   @Post()
   @ApiCreatedResponse({ standardSchema: projectResponse })
@@ -33,7 +43,7 @@ export class ProjectsController {
     @Body({ schema: createProjectRequest }) body: CreateProjectRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.projects.create(principal, body, requestId);
+    return this.createProject.execute(principal, body, requestId);
   }
 
   @Get()
@@ -62,7 +72,7 @@ export class ProjectsController {
     @Body({ schema: addMemberRequest }) body: AddMemberRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.projects.addMember(principal, params.id, body, requestId);
+    return this.addProjectMember.execute(principal, params.id, body, requestId);
   }
 
   @Delete(':id/members/:userId')
@@ -73,6 +83,6 @@ export class ProjectsController {
     @Param({ schema: memberParams }) params: MemberParams,
     @RequestId() requestId: string | null,
   ): Promise<void> {
-    await this.projects.removeMember(principal, params.id, params.userId, requestId);
+    await this.removeProjectMember.execute(principal, params.id, params.userId, requestId);
   }
 }

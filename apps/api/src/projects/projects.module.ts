@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
+import { DirectoryApplicationModule } from '#application';
 import { ProjectsController } from './projects.controller.js';
-import { ProjectsService } from './projects.service.js';
 
 /** Projects and their members. Access to them is the AccessModule's (libs/application). */
 @Module({
+  imports: [DirectoryApplicationModule],
   controllers: [ProjectsController],
-  providers: [ProjectsService],
 })
 export class ProjectsModule {}

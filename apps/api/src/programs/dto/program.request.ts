@@ -1,54 +1,27 @@
 import { z } from 'zod';
 import { ORGANIZATION_TYPES } from '#domain';
 import { paginationQuery } from '../../common/pagination.js';
-import { decimalToBasisPoints } from '../subsidy-rate.js';
+import {
+  identifier,
+  rubricCriterionSchema,
+  sectorTargetsSchema,
+  trackSchema,
+  wholeNumber,
+} from '#application';
+import { decimalToBasisPoints } from '#domain';
 import { agencyCode } from './agency.request.js';
 
 /** The most GPU-hours one budget line may carry: far above a year of the whole 50,000-GPU pool (4.4e8 / 5). */
 export const MAX_BUDGET_GPU_HOURS = 100_000_000;
-
-const identifier = (example: string) =>
-  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/, {
-    message: `must be 1–40 letters, digits, ".", "_" or "-", starting with a letter or digit (e.g. ${example})`,
-  });
 
 /** GPU models name ledger accounts, so they never contain ":". */
 export const gpuModel = identifier('H100');
 
 const organizationType = z.enum(ORGANIZATION_TYPES);
 
-/**
- * A whole number. Not `.int()`: zod treats a fraction there as a type error, which stops the
- * object-level checks (the window check below), and a refused program should list every problem.
- * Every use also has a max, so nothing outside the safe-integer range gets through.
- */
-const wholeNumber = (message = 'must be a whole number') => z.number().multipleOf(1, { message });
-
-export const trackSchema = z.strictObject({
-  code: identifier('small'),
-  kind: z.enum(['gpu', 'server']),
-  minGpus: wholeNumber().min(1).max(100_000),
-  maxGpus: wholeNumber().min(1).max(100_000),
-  gpusPerServer: wholeNumber().min(1).max(64).optional(),
-});
-
-export const rubricCriterionSchema = z.strictObject({
-  key: identifier('feasibility'),
-  label: z.string().trim().min(1).max(200),
-  weight: wholeNumber().min(1).max(1000),
-  maxScore: wholeNumber().min(1).max(1000),
-});
-
-export const sectorTargetsSchema = z.strictObject({
-  national: wholeNumber().min(0).max(100),
-  industry: wholeNumber().min(0).max(100),
-  academia: wholeNumber().min(0).max(100),
-});
+export { rubricCriterionSchema, sectorTargetsSchema, trackSchema };
 
 export type SectorTargetsRequest = z.infer<typeof sectorTargetsSchema>;
-
-/** The government plan: 50% national projects, 30% industry, 20% academia. */
-export const DEFAULT_SECTOR_TARGETS = { national: 50, industry: 30, academia: 20 } as const;
 
 const budgetLine = z.strictObject({
   gpuModel,

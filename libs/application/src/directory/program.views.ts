@@ -1,4 +1,5 @@
 import {
+  basisPointsToDecimal,
   DomainError,
   describeRecallRule,
   isDomainError,
@@ -11,9 +12,7 @@ import {
   type SectorTargets,
   type Track,
 } from '#domain';
-import type { AgencyEntity, ProgramEntity } from '#persistence';
-import type { BudgetPosition } from '../program-reader.service.js';
-import { basisPointsToDecimal } from '../subsidy-rate.js';
+import type { AgencyEntity, BudgetPosition, ProgramEntity, UserEntity } from '#persistence';
 
 export interface AgencyView {
   code: string;
@@ -128,4 +127,15 @@ export interface ProgramReviewerView {
   /** False when the user has lost the reviewer role since the assignment: they can no longer review. */
   holdsReviewerRole: boolean;
   assignedAt: Date;
+}
+
+export function reviewerView(user: UserEntity, assignedAt: Date): ProgramReviewerView {
+  return {
+    userId: user.id,
+    email: user.email,
+    name: user.name,
+    active: user.active,
+    holdsReviewerRole: user.roles.includes('reviewer'),
+    assignedAt,
+  };
 }

@@ -2,3 +2,5 @@
 // the CLI). See docs/ARCHITECTURE.md.
 export * from './access/project-access.js';
 export * from './access/access.module.js';
+export * from './usage/index.js';
+export * from './allocations/index.js';

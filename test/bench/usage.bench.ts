@@ -291,7 +291,7 @@ async function insertPhase(input: BaselineInput): Promise<BaselineOutput> {
   let rows = 0;
   try {
     const timed = await timedBatches(clients, batches, async (client, batch) => {
-      // The shape of storeUsageBatch's insert (usage.repository.ts), into a table without its indexes.
+      // The shape of the usage_records insert (TypeormUsageBatchRepository.insertRecords), into a table without its indexes.
       const result = await client.query(
         `INSERT INTO ${input.table} (batch_id, id, source, external_id, allocation_id, workload_id, attempt, gpu_model,
                                      gpus, started_at, ended_at, gpu_seconds, late, received_at)
@@ -504,26 +504,30 @@ interface CallTiming {
 
 /**
  * Times the API's usage path from inside without touching production code: the HTTP server's
- * request/finish events, and wrappers on the UsageIngestService instance (its lookups, the store
- * transaction, the statement inserting usage_records, the enqueue). AsyncLocalStorage ties the
+ * request/finish events, and wrappers on the IngestUsageBatchUseCase instance (its lookups, the
+ * store transaction, the statement inserting usage_records, the enqueue). AsyncLocalStorage ties the
  * database calls to the ingest call they belong to; the batch key ties that to the HTTP request.
  */
 async function instrumentApi(app: NestExpressApplication) {
-  const { UsageIngestService } = await import('../../apps/api/src/usage/usage-ingest.service.js');
-  type Ingest = InstanceType<typeof UsageIngestService>['ingest'];
-  interface Internals {
-    ingest: Ingest;
-    allocations: (...args: unknown[]) => Promise<unknown>;
-    workloads: (...args: unknown[]) => Promise<unknown>;
-    jobs: { afterCommit: (...args: unknown[]) => Promise<void> };
-    dataSource: {
-      transaction: (...args: unknown[]) => Promise<unknown>;
-      createQueryRunner: (...args: unknown[]) => {
-        query: (sql: string, ...rest: unknown[]) => Promise<unknown>;
-      };
+  const { IngestUsageBatchUseCase } = await import('../../libs/application/src/index.js');
+  type Execute = InstanceType<typeof IngestUsageBatchUseCase>['execute'];
+  interface DataSourceInternals {
+    createQueryRunner: (...args: unknown[]) => {
+      query: (sql: string, ...rest: unknown[]) => Promise<unknown>;
     };
   }
-  const service = app.get<InstanceType<typeof UsageIngestService>, Internals>(UsageIngestService);
+  interface Internals {
+    execute: Execute;
+    batches: {
+      allocationFacts: (...args: unknown[]) => Promise<unknown>;
+      workloadFacts: (...args: unknown[]) => Promise<unknown>;
+    };
+    producer: { enqueue: (...args: unknown[]) => Promise<void> };
+    transactions: { run: (...args: unknown[]) => Promise<unknown>; dataSource: DataSourceInternals };
+  }
+  const service = app.get<InstanceType<typeof IngestUsageBatchUseCase>, Internals>(IngestUsageBatchUseCase, {
+    strict: false,
+  });
   const calls = new Map<string, CallTiming>();
   const current = new AsyncLocalStorage<CallTiming>();
   const timingOf = (key: string): CallTiming => {
@@ -559,22 +563,23 @@ async function instrumentApi(app: NestExpressApplication) {
     response.once('finish', () => (timing.finishedAt = now()));
   });
 
-  const ingest = service.ingest.bind(service);
-  service.ingest = async (principal, body) => {
-    const first = body.records[0];
+  const execute = service.execute.bind(service);
+  service.execute = async (command) => {
+    const first = command.records[0];
     const timing = timingOf(batchKey(first?.source ?? '', first?.externalId ?? 'job-0'));
     timing.serviceStart = now();
     try {
-      return await current.run(timing, () => ingest(principal, body));
+      return await current.run(timing, () => execute(command));
     } finally {
       timing.serviceEnd = now();
     }
   };
-  service.allocations = timed(service.allocations.bind(service), 'lookupMs');
-  service.workloads = timed(service.workloads.bind(service), 'lookupMs');
-  service.jobs.afterCommit = timed(service.jobs.afterCommit.bind(service.jobs), 'enqueueMs');
-  const dataSource = service.dataSource;
-  dataSource.transaction = timed(dataSource.transaction.bind(dataSource), 'storeMs');
+  const { batches, producer, transactions } = service;
+  batches.allocationFacts = timed(batches.allocationFacts.bind(batches), 'lookupMs');
+  batches.workloadFacts = timed(batches.workloadFacts.bind(batches), 'lookupMs');
+  producer.enqueue = timed(producer.enqueue.bind(producer), 'enqueueMs');
+  transactions.run = timed(transactions.run.bind(transactions), 'storeMs');
+  const dataSource = transactions.dataSource;
   const createQueryRunner = dataSource.createQueryRunner.bind(dataSource);
   dataSource.createQueryRunner = (...args: unknown[]) => {
     const runner = createQueryRunner(...args);
@@ -1116,7 +1121,7 @@ async function offlineCosts(anchorMs: number, allocationIds: string[]) {
   };
   const parsed = JSON.parse(text) as unknown;
   const body = usageRecordsBody.parse(parsed);
-  // As UsageIngestService.ingest maps them: two Date parses per record.
+  // As UsageIngestController.ingest maps them: two Date parses per record.
   const mapRecords = () =>
     body.records.map((record) => ({
       ...record,

@@ -11,7 +11,8 @@ import {
   periodOf,
   UTF8_BOM,
 } from '../../libs/domain/src/index.js';
-import { postUsageBatch, storeUsageBatch, type StoredUsageRecord } from '../../libs/persistence/src/index.js';
+import type { StoredUsageRecord } from '../../libs/domain/src/index.js';
+import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import {
   makeGrantedAllocation,
   makeOrganization,

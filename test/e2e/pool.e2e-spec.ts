@@ -6,9 +6,8 @@ import {
   postLedgerTransaction,
   WorkloadEntity,
   WorkloadPlacementEntity,
-  postUsageBatch,
-  storeUsageBatch,
 } from '../../libs/persistence/src/index.js';
+import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer } from '../../libs/queues/src/index.js';
 import { NATIONAL_POOL, seedNationalPool, type PoolSeedCall } from '../../apps/api/src/cli/pool-seed.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { meteredGpuSeconds } from '../../libs/domain/src/index.js';
-import { postUsageBatch, storeUsageBatch, type StoredUsageRecord } from '../../libs/persistence/src/index.js';
+import type { StoredUsageRecord } from '../../libs/domain/src/index.js';
+import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import {

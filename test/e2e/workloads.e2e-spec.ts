@@ -15,7 +15,6 @@ import {
   NodeEntity,
   NodePoolEntity,
   postLedgerTransaction,
-  postUsageBatch,
   ProjectEntity,
   ProjectMemberEntity,
   SiteEntity,
@@ -23,6 +22,7 @@ import {
   WorkloadHoldEntity,
   WorkloadPlacementEntity,
 } from '../../libs/persistence/src/index.js';
+import { postUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer, type JobItem } from '../../libs/queues/src/index.js';
 import { grantFacts, seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { RequestFixtures } from '../factories/request-fixtures.js';

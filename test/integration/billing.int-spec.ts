@@ -35,16 +35,15 @@ import {
   exportChunks,
   lockPartition,
   postLedgerTransaction,
-  postUsageBatch,
   previewBillingPeriod,
   ProgramEntity,
   RateCardEntity,
   startExportRun,
-  storeUsageBatch,
   WorkloadEntity,
   WorkloadHoldEntity,
-  type StoredUsageRecord,
 } from '../../libs/persistence/src/index.js';
+import type { StoredUsageRecord } from '../../libs/domain/src/index.js';
+import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
 import { submitWorkloads } from '../factories/pool-fixtures.js';
 import {

@@ -13,15 +13,13 @@ import {
 } from '../../libs/domain/src/index.js';
 import {
   accountBalances,
-  burnRateAlerts,
   confirmRecall,
   createDataSource,
   dismissRecall,
   postLedgerTransaction,
-  postUsageBatch,
   proposeRecalls,
-  storeUsageBatch,
 } from '../../libs/persistence/src/index.js';
+import { burnRateAlerts, postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { createTestDatabase } from '../support/database.js';

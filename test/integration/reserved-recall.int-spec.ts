@@ -13,12 +13,11 @@ import {
 import {
   accountBalances,
   createDataSource,
-  postUsageBatch,
   proposeRecalls,
   reservedUsage,
-  storeUsageBatch,
   TypeormAuditRepository,
 } from '../../libs/persistence/src/index.js';
+import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer, QueueTransport } from '../../libs/queues/src/index.js';
 import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
 import { RecallsService } from '../../apps/api/src/recalls/recalls.service.js';

@@ -8,10 +8,9 @@ import {
   lockPartition,
   markPartitionDirty,
   METERING_GRACE_MS,
-  releaseStaleHolds,
-  storeUsageBatch,
   WorkloadEntity,
 } from '../../libs/persistence/src/index.js';
+import { releaseStaleHolds, storeUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
 import { createTestDatabase } from '../support/database.js';
 import { startSchedulerProcess, startThrowawayRedis, stopProcess, waitFor } from '../support/processes.js';

@@ -1,23 +1,24 @@
 import type { DataSource } from 'typeorm';
-import { UsageService } from '../../apps/scheduler/src/usage/usage.service.js';
-import type { Logger } from '../../apps/scheduler/src/logger.js';
-import { holdTransaction, meteredGpuSeconds } from '../../libs/domain/src/index.js';
+import { holdTransaction, meteredGpuSeconds, type StoredUsageRecord } from '../../libs/domain/src/index.js';
 import {
   accountBalances,
   createDataSource,
   endWorkload,
-  expireAllocations,
   lockPartition,
   METERING_GRACE_MS,
   postLedgerTransaction,
+  WorkloadEntity,
+  WorkloadHoldEntity,
+} from '../../libs/persistence/src/index.js';
+import {
+  expireAllocations,
   postUsageBatch,
   reconcileUsageAndBalances,
   releaseStaleHolds,
   storeUsageBatch,
-  WorkloadEntity,
-  WorkloadHoldEntity,
-  type StoredUsageRecord,
-} from '../../libs/persistence/src/index.js';
+  usagePipeline,
+} from '../support/usage-pipeline.js';
+import type { PostUsageBatchUseCase } from '../../libs/application/src/index.js';
 import type { JobItem, JobProducer } from '../../libs/queues/src/index.js';
 import { seedQuotas, submitWorkloads, type QuotaFixture } from '../factories/pool-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
@@ -43,23 +44,14 @@ describe('usage posting (real PostgreSQL)', () => {
       return Promise.resolve();
     },
   } as unknown as JobProducer;
-  const quiet = {
-    info: () => undefined,
-    warn: () => undefined,
-    error: () => undefined,
-    debug: () => undefined,
-  };
-  let usage: UsageService;
+  let usage: PostUsageBatchUseCase;
   let external = 0;
 
   beforeAll(async () => {
     database = await createTestDatabase('usage_posting');
     db = createDataSource({ url: database.url, poolSize: 4, applicationName: 'usage-posting-test' });
     await db.initialize();
-    usage = new UsageService(db, producer, quiet as unknown as Logger, {
-      unpostedGraceMs: 1000,
-      driftCheckIntervalMs: 3_600_000,
-    });
+    usage = usagePipeline(db, producer).post;
   });
 
   afterAll(async () => {
@@ -229,10 +221,10 @@ describe('usage posting (real PostgreSQL)', () => {
           )
         ).map((row) => row.dedupe_key);
 
-      await usage.post(await ingest([record(q, 18_000)]));
+      await usage.execute(await ingest([record(q, 18_000)]));
       expect(await notes()).toEqual([`usage_threshold:${q.allocationId}:50`]);
-      await usage.post(await ingest([record(q, 11_000)]));
-      await usage.post(await ingest([record(q, 100)]));
+      await usage.execute(await ingest([record(q, 11_000)]));
+      await usage.execute(await ingest([record(q, 100)]));
       expect(await notes()).toEqual([
         `usage_threshold:${q.allocationId}:50`,
         `usage_threshold:${q.allocationId}:80`,
@@ -240,7 +232,7 @@ describe('usage posting (real PostgreSQL)', () => {
 
       jobs.length = 0;
       // 29,100 + 7,000 > 36,000 − 600 held: nothing left to admit against → exhausted.
-      await usage.post(await ingest([record(q, 7_000)]));
+      await usage.execute(await ingest([record(q, 7_000)]));
       const [allocation] = await db.query<{ status: string; status_reason: string }[]>(
         'SELECT status, status_reason FROM allocations WHERE id = $1',
         [q.allocationId],
@@ -270,7 +262,7 @@ describe('usage posting (real PostgreSQL)', () => {
       }
       // More usage fires nothing new.
       const before = await notes();
-      await usage.post(await ingest([record(q, 10)]));
+      await usage.execute(await ingest([record(q, 10)]));
       expect(await notes()).toEqual(before);
     },
   );

@@ -9,7 +9,7 @@ import type { DataSource } from 'typeorm';
 import { configFrom } from '../../libs/config/src/index.js';
 import { bootstrapAdmin } from '../../apps/api/src/cli/bootstrap-admin.js';
 import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
-import { reconcileUsageAndBalances } from '../../libs/persistence/src/index.js';
+import { reconcileUsageAndBalances } from './usage-pipeline.js';
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { seedPool, submitWorkloads } from '../factories/pool-fixtures.js';

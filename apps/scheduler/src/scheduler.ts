@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
 import { runSchedulingCycle } from '#domain';
-import { burnRateAlerts, createDataSource, proposeRecalls } from '#persistence';
+import { createDataSource, proposeRecalls } from '#persistence';
 import {
   JobProducer,
   parseJob,
@@ -19,7 +19,7 @@ import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
 import { GrantService } from './grants/grant.service.js';
 import { createLogger, type Logger } from './logger.js';
-import { UsageService } from './usage/usage.service.js';
+import { usageUseCases } from './usage/usage-wiring.js';
 import { WebhookDeliveryService } from './notifications/webhook-delivery.service.js';
 import { WebhookReconciler } from './notifications/webhook-reconciler.service.js';
 import { GrantReconciler } from './reconciler/grant-reconciler.service.js';
@@ -114,13 +114,10 @@ export class SchedulerProcess {
       lostGraceMs: LOST_RUN_GRACE_MS,
     });
     const dataSource = this.dataSource;
-    const usage = new UsageService(this.dataSource, this.producer, this.logger, {
+    const usage = usageUseCases(this.dataSource, this.producer, {
       unpostedGraceMs: this.config.RECONCILE_GRACE_MS,
       driftCheckIntervalMs: this.config.USAGE_DRIFT_CHECK_INTERVAL_MS,
-      extras: {
-        proposeRecalls: (now) => proposeRecalls(dataSource, now),
-        burnRateAlerts: (now) => burnRateAlerts(dataSource, now),
-      },
+      proposeRecalls: (now) => proposeRecalls(dataSource, now),
     });
     const webhooks = new WebhookDeliveryService(this.dataSource, this.logger);
     const webhookReconciler = new WebhookReconciler(this.dataSource, this.producer, this.logger);
@@ -171,8 +168,8 @@ export class SchedulerProcess {
       'dispatch.workload': (data) => dispatcher.dispatch(data.workloadId, data.attempt),
       'dispatch.cancel': (data) => dispatcher.cancel(data.workloadId, data.attempt, data.reason),
       'reconcile.workloads': () => workloadReconciler.sweep(),
-      'usage.post': (data) => usage.post(data.batchId),
-      'reconcile.usage': () => usage.sweep(),
+      'usage.post': (data) => usage.post.execute(data.batchId),
+      'reconcile.usage': () => usage.sweep.execute(),
       'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
       'reconcile.webhooks': () => webhookReconciler.sweep(),
       'billing.export': (data, context) => billingExports.handle(data.exportId, context.attempt),

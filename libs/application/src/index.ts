@@ -3,3 +3,5 @@
 export * from './access/project-access.js';
 export * from './access/access.module.js';
 export * from './directory/index.js';
+export * from './usage/index.js';
+export * from './allocations/index.js';

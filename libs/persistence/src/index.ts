@@ -14,6 +14,7 @@ export {
 export * from './repositories/workload-lifecycle.js';
 export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';
 export {
+  NotificationsRepository,
   recordNotification,
   type NotificationInput,
   type RecordedNotification,
@@ -24,6 +25,7 @@ export * from './repositories/usage-reconciliation.repository.js';
 export * from './repositories/usage-maintenance.repository.js';
 export * from './repositories/recall.repository.js';
 export * from './repositories/burn-rate.repository.js';
+export * from './repositories/audit.repository.js';
 export * from './repositories/billing-pricing.repository.js';
 export * from './repositories/billing-close.repository.js';
 export * from './repositories/billing-statements.repository.js';

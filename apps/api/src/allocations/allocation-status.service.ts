@@ -8,13 +8,12 @@ import {
   markPartitionDirty,
   ProgramEntity,
   recordNotification,
-  stopAllocationWorkloads,
 } from '#persistence';
+import { deliveryJobs, stopJobs, StopAllocationWorkloadsUseCase } from '#application';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { WorkloadJobs } from '../workloads/workload-jobs.js';
 import { AllocationsService } from './allocations.service.js';
-import { deliveryJobs } from './notification-jobs.js';
 import type { AllocationView } from './dto/allocation.response.js';
 
 export interface StatusContext {
@@ -43,6 +42,7 @@ export class AllocationStatusService {
     private readonly allocations: AllocationsService,
     private readonly audit: AuditService,
     private readonly jobs: WorkloadJobs,
+    private readonly stopWorkloads: StopAllocationWorkloadsUseCase,
   ) {}
 
   async suspend(context: StatusContext, allocationId: string, reason: string): Promise<AllocationView> {
@@ -83,24 +83,8 @@ export class AllocationStatusService {
     });
     const jobs = deliveryJobs(change.deliveryIds);
     if (change.onExhaustion === 'stop') {
-      const stopped = await stopAllocationWorkloads(
-        this.dataSource,
-        allocationId,
-        `allocation suspended: ${reason}`,
-      );
-      for (const attempt of stopped) {
-        jobs.push({
-          name: 'dispatch.cancel',
-          data: {
-            workloadId: attempt.workloadId,
-            attempt: attempt.attempt,
-            reason: attempt.reason.slice(0, 200),
-          },
-        });
-      }
-      for (const gpuModel of new Set(stopped.map((attempt) => attempt.gpuModel))) {
-        jobs.push({ name: 'schedule.cycle', data: { gpuModel } });
-      }
+      const stopped = await this.stopWorkloads.execute(allocationId, `allocation suspended: ${reason}`);
+      jobs.push(...stopJobs(stopped));
     }
     await this.jobs.afterCommit(jobs);
     return this.allocations.get(context.principal, allocationId);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AllocationsApplicationModule } from '#application';
 import { ProjectsModule } from '../projects/projects.module.js';
 import { WorkloadsModule } from '../workloads/workloads.module.js';
 import { AllocationStatusService } from './allocation-status.service.js';
@@ -10,7 +11,7 @@ import { AllocationsService } from './allocations.service.js';
  * finance; suspension and resumption by admins.
  */
 @Module({
-  imports: [ProjectsModule, WorkloadsModule],
+  imports: [ProjectsModule, WorkloadsModule, AllocationsApplicationModule],
   controllers: [AllocationsController],
   providers: [AllocationsService, AllocationStatusService],
   exports: [AllocationsService],

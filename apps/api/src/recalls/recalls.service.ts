@@ -4,7 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { DomainError, notFound } from '#domain';
 import { confirmRecall, dismissRecall, RecallProposalEntity, type RecallDecision } from '#persistence';
 import type { JobItem } from '#queues';
-import { deliveryJobs } from '../allocations/notification-jobs.js';
+import { deliveryJobs } from '#application';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import type { Page } from '../common/pagination.js';

@@ -2,14 +2,18 @@ import { Controller, Get, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
-import { reconciliationResponse } from './dto/reconciliation.response.js';
-import { ReconciliationService } from './reconciliation.service.js';
+import { ReconcileUsageUseCase } from '#application';
+import {
+  reconciliationResponse,
+  toReconciliationResponse,
+  type ReconciliationResponse,
+} from './dto/reconciliation.response.js';
 
 @ApiTags('operations')
 @ApiBearerAuth()
 @Controller('v1/admin/reconciliation')
 export class ReconciliationController {
-  constructor(private readonly reconciliation: ReconciliationService) {}
+  constructor(private readonly reconciliation: ReconcileUsageUseCase) {}
 
   @Roles('admin', 'operator')
   @Get()
@@ -18,8 +22,8 @@ export class ReconciliationController {
       'The latest ledger and usage reconciliation report (admin, operator); `report` is null before the first run',
   })
   @ApiOkResponse({ standardSchema: reconciliationResponse })
-  latest() {
-    return this.reconciliation.latest();
+  async latest(): Promise<ReconciliationResponse> {
+    return toReconciliationResponse(await this.reconciliation.latest());
   }
 
   @Roles('admin')
@@ -31,7 +35,10 @@ export class ReconciliationController {
     description: 'Read-only apart from the report it writes and returns; nothing is repaired.',
   })
   @ApiOkResponse({ standardSchema: reconciliationResponse })
-  run(@CurrentPrincipal() principal: Principal, @RequestId() requestId: string | null) {
-    return this.reconciliation.run(principal, requestId);
+  async run(
+    @CurrentPrincipal() principal: Principal,
+    @RequestId() requestId: string | null,
+  ): Promise<ReconciliationResponse> {
+    return toReconciliationResponse(await this.reconciliation.runFor(principal, requestId));
   }
 }

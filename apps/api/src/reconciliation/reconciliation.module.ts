@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
+import { UsageApplicationModule } from '#application';
 import { ReconciliationController } from './reconciliation.controller.js';
-import { ReconciliationService } from './reconciliation.service.js';
 
 /** The ledger and usage reconciler's reports, for admins and operators. */
 @Module({
+  imports: [UsageApplicationModule],
   controllers: [ReconciliationController],
-  providers: [ReconciliationService],
 })
 export class ReconciliationModule {}

@@ -1,22 +1,29 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { IngestUsageBatchUseCase, UsageBatchQueries } from '#application';
 import { CurrentPrincipal, Roles, Scopes } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
+import { InjectConfig, type GpupoolConfig } from '../common/config.provider.js';
 import { idParams } from '../common/ids.js';
 import {
   usageBatchResponse,
   usageRecordsBody,
   usageRecordsResponse,
+  type UsageBatchResponse,
   type UsageRecordsBody,
+  type UsageRecordsResponse,
 } from './dto/usage-records.request.js';
-import { UsageIngestService } from './usage-ingest.service.js';
 
 /** Metered usage from cluster agents (API tokens with scope `usage:write`), and its batches. */
 @ApiTags('usage')
 @ApiBearerAuth()
 @Controller('v1/usage')
 export class UsageIngestController {
-  constructor(private readonly usage: UsageIngestService) {}
+  constructor(
+    private readonly ingestUsage: IngestUsageBatchUseCase,
+    private readonly batches: UsageBatchQueries,
+    @InjectConfig() private readonly config: GpupoolConfig,
+  ) {}
 
   @Post('records')
   @Scopes('usage:write')
@@ -34,8 +41,22 @@ export class UsageIngestController {
   ingest(
     @CurrentPrincipal() principal: Principal,
     @Body({ schema: usageRecordsBody }) body: UsageRecordsBody,
-  ) {
-    return this.usage.ingest(principal, body);
+  ): Promise<UsageRecordsResponse> {
+    return this.ingestUsage.execute({
+      principal,
+      futureToleranceMs: this.config.USAGE_FUTURE_TOLERANCE_MS,
+      records: body.records.map((record) => ({
+        source: record.source,
+        externalId: record.externalId,
+        allocationId: record.allocationId,
+        workloadId: record.workloadId ?? null,
+        attempt: record.attempt ?? null,
+        gpuModel: record.gpuModel,
+        gpus: record.gpus,
+        startedAt: new Date(record.startedAt),
+        endedAt: new Date(record.endedAt),
+      })),
+    });
   }
 
   @Get('batches/:id')
@@ -43,7 +64,14 @@ export class UsageIngestController {
   @Roles('admin', 'operator')
   @ApiOperation({ summary: 'Whether a batch of usage records has been posted to the ledger' })
   @ApiOkResponse({ standardSchema: usageBatchResponse })
-  batch(@Param({ schema: idParams }) params: { id: string }) {
-    return this.usage.batch(params.id);
+  async batch(@Param({ schema: idParams }) params: { id: string }): Promise<UsageBatchResponse> {
+    const batch = await this.batches.batch(params.id);
+    return {
+      id: batch.id,
+      recordCount: batch.recordCount,
+      acceptedCount: batch.acceptedCount,
+      receivedAt: batch.receivedAt.toISOString(),
+      postedAt: batch.postedAt ? batch.postedAt.toISOString() : null,
+    };
   }
 }

@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
-import { WorkloadsModule } from '../workloads/workloads.module.js';
+import { UsageApplicationModule } from '#application';
 import { UsageIngestController } from './usage-ingest.controller.js';
-import { UsageIngestService } from './usage-ingest.service.js';
 
 /** Usage ingestion from cluster agents. */
 @Module({
-  imports: [WorkloadsModule],
+  imports: [UsageApplicationModule],
   controllers: [UsageIngestController],
-  providers: [UsageIngestService],
 })
 export class UsageModule {}

@@ -1,4 +1,6 @@
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { Tx } from '../transaction.js';
 
 export interface NotificationInput {
   projectId?: string | null;
@@ -66,4 +68,12 @@ export async function recordNotification(
     [notificationId, input.projectId ?? null, input.kind],
   );
   return { notificationId, deliveryIds: deliveries.map((row) => row.id) };
+}
+
+/** Notifications as use cases record them, inside their transaction (see recordNotification). */
+@Injectable()
+export class NotificationsRepository {
+  record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null> {
+    return recordNotification(tx, input);
+  }
 }

@@ -1,8 +1,7 @@
-import type { DataSource } from 'typeorm';
-import { expireTransaction, releaseHoldTransaction } from '#domain';
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { WorkloadEntity } from '../entities/workload.entities.js';
-import { postLedgerTransaction } from './ledger.repository.js';
-import { recordNotification } from './notifications.repository.js';
+import type { Tx } from '../transaction.js';
 import { ACTIVE_WORKLOAD_STATES, endWorkload, lockPartition } from './workload-lifecycle.js';
 
 /** An attempt some maintenance ended: the cluster must be told to stop it. */
@@ -13,189 +12,167 @@ export interface StoppedAttempt {
   reason: string;
 }
 
-/**
- * Ends every admitted or running workload of an allocation (`cancelled`, with `reason`), one
- * partition at a time under its lock, as a cancellation does. Returns what the caller must tell the
- * clusters (dispatch.cancel) after commit. Redelivery is harmless: ended workloads are skipped.
- */
-export async function stopAllocationWorkloads(
-  dataSource: DataSource,
-  allocationId: string,
-  reason: string,
-): Promise<StoppedAttempt[]> {
-  const models = await dataSource.query<{ gpu_model: string }[]>(
-    `SELECT DISTINCT gpu_model FROM workloads WHERE allocation_id = $1 AND state = ANY($2) ORDER BY 1`,
-    [allocationId, [...ACTIVE_WORKLOAD_STATES]],
-  );
-  const stopped: StoppedAttempt[] = [];
-  const at = new Date();
-  for (const { gpu_model: gpuModel } of models) {
-    const ended = await dataSource.transaction(async (manager) => {
-      await lockPartition(manager, gpuModel);
-      const workloads = await manager
-        .getRepository(WorkloadEntity)
-        .createQueryBuilder('w')
-        .where('w.allocation_id = :allocationId', { allocationId })
-        .andWhere('w.gpu_model = :gpuModel', { gpuModel })
-        .andWhere('w.state IN (:...states)', { states: [...ACTIVE_WORKLOAD_STATES] })
-        .orderBy('w.id')
-        .setLock('pessimistic_write')
-        .getMany();
-      const done: StoppedAttempt[] = [];
-      for (const workload of workloads) {
-        if (await endWorkload(manager, workload, { state: 'cancelled', reason, runtimeSeconds: null, at })) {
-          done.push({ workloadId: workload.id, attempt: workload.attempt, gpuModel, reason });
-        }
-      }
-      return done;
-    });
-    stopped.push(...ended);
-  }
-  return stopped;
+/** An allocation whose window ended, locked for its expiry. */
+export interface ExpiringAllocation {
+  status: string;
+  projectId: string;
+  programId: string;
+  gpuModel: string;
+  onExhaustion: string;
+  /** What its account still holds. */
+  balance: bigint;
+  /** `expire` postings already made for it (the first returns at the window's end, later ones after). */
+  returns: number;
 }
 
 /**
- * Holds kept for the usage of ended attempts are released once METERING_GRACE_MS has passed without
- * it (release_after < now). One short transaction per hold; returns how many were released.
+ * What the usage sweeps read and write by time: holds whose usage never came, windows that ended,
+ * and the running work of allocations that may no longer run.
  */
-export async function releaseStaleHolds(dataSource: DataSource, now: Date, limit = 500): Promise<number> {
-  const due = await dataSource.query<{ workload_id: string; attempt: number }[]>(
-    `SELECT workload_id, attempt FROM workload_holds
-      WHERE remaining_gpu_seconds > 0 AND release_after IS NOT NULL AND release_after < $1
-      ORDER BY release_after LIMIT $2`,
-    [now, limit],
-  );
-  let released = 0;
-  for (const row of due) {
-    const done = await dataSource.transaction(async (manager) => {
-      const rows = await manager.query<{ allocation_id: string; remaining: string }[]>(
-        `SELECT allocation_id, remaining_gpu_seconds::text AS remaining FROM workload_holds
-          WHERE workload_id = $1 AND attempt = $2 AND remaining_gpu_seconds > 0
-            AND release_after IS NOT NULL AND release_after < $3
-          FOR UPDATE`,
-        [row.workload_id, row.attempt, now],
-      );
-      const hold = rows[0];
-      if (!hold) return false;
-      await postLedgerTransaction(
-        manager,
-        releaseHoldTransaction({
-          allocationId: hold.allocation_id,
-          workloadId: row.workload_id,
-          attempt: row.attempt,
-          gpuSeconds: BigInt(hold.remaining),
-          stage: 'unmetered',
-        }),
-      );
-      await manager.query(
-        `UPDATE workload_holds SET remaining_gpu_seconds = 0, release_after = NULL
-          WHERE workload_id = $1 AND attempt = $2`,
-        [row.workload_id, row.attempt],
-      );
-      return true;
-    });
-    if (done) released += 1;
-  }
-  return released;
+export abstract class UsageMaintenanceRepository {
+  /** GPU models with admitted or running workloads of the allocation, in order. */
+  abstract activeWorkloadModels(allocationId: string): Promise<string[]>;
+  /** Takes the partition lock of `gpuModel`, then locks the allocation's active workloads on it (id order). */
+  abstract lockActiveWorkloads(tx: Tx, allocationId: string, gpuModel: string): Promise<WorkloadEntity[]>;
+  /** Ends one workload as a cancellation does; false when it had already ended. */
+  abstract cancelWorkload(tx: Tx, workload: WorkloadEntity, reason: string, at: Date): Promise<boolean>;
+
+  /** Attempt holds still holding something whose release time passed, oldest due first. */
+  abstract dueStaleHolds(now: Date, limit: number): Promise<{ workloadId: string; attempt: number }[]>;
+  /** Locks one such hold (FOR UPDATE) if it is still due; null when another sweep released it. */
+  abstract lockStaleHold(
+    tx: Tx,
+    workloadId: string,
+    attempt: number,
+    now: Date,
+  ): Promise<{ allocationId: string; remaining: bigint } | null>;
+  abstract clearHold(tx: Tx, workloadId: string, attempt: number): Promise<void>;
+
+  /** Allocations whose window ended and that are not expired yet or still hold quota. */
+  abstract dueExpiries(now: Date, limit: number): Promise<string[]>;
+  /** Locks the allocation row (FOR NO KEY UPDATE) with what its expiry needs; null when it is gone. */
+  abstract lockExpiring(tx: Tx, allocationId: string): Promise<ExpiringAllocation | null>;
+  abstract markExpired(tx: Tx, allocationId: string, reason: string): Promise<void>;
 }
 
-export interface ExpiryOutcome {
-  expired: string[];
-  /** Expired allocations whose program stops running workloads at the end of the window. */
-  stopAllocations: string[];
-  returnedGpuSeconds: bigint;
-  deliveryIds: string[];
-}
-
-/**
- * The end of a window: an allocation whose window has ended becomes `expired` (notified once), and
- * whatever its account still holds returns to the program by an `expire` posting. Holds released
- * after expiry (runs that end later) are returned by a later sweep, each return keyed by its
- * sequence under the allocation's row lock, so a re-run never returns twice.
- */
-export async function expireAllocations(
-  dataSource: DataSource,
-  now: Date,
-  limit = 200,
-): Promise<ExpiryOutcome> {
-  const outcome: ExpiryOutcome = {
-    expired: [],
-    stopAllocations: [],
-    returnedGpuSeconds: 0n,
-    deliveryIds: [],
-  };
-  const due = await dataSource.query<{ id: string }[]>(
-    `SELECT a.id FROM allocations a
-       LEFT JOIN account_balances b ON b.account = 'allocation:' || a.id
-      WHERE a.ends_at <= $1 AND (a.status <> 'expired' OR coalesce(b.balance, 0) > 0)
-      ORDER BY a.ends_at, a.id LIMIT $2`,
-    [now, limit],
-  );
-  for (const { id } of due) {
-    await dataSource.transaction(async (manager) => {
-      const rows = await manager.query<
-        {
-          status: string;
-          project_id: string;
-          program_id: string;
-          gpu_model: string;
-          on_exhaustion: string;
-          balance: string;
-          returns: number;
-        }[]
-      >(
-        `SELECT a.status, a.project_id, a.program_id, a.gpu_model, p.on_exhaustion,
-                coalesce((SELECT balance FROM account_balances WHERE account = 'allocation:' || a.id), 0)::text AS balance,
-                (SELECT count(*)::int FROM ledger_transactions t
-                  WHERE t.kind = 'expire' AND t.idempotency_key LIKE 'expire:' || a.id || ':%') AS returns
-           FROM allocations a JOIN programs p ON p.id = a.program_id
-          WHERE a.id = $1 FOR NO KEY UPDATE OF a`,
-        [id],
-      );
-      const allocation = rows[0];
-      if (!allocation) return;
-      if (allocation.status !== 'expired') {
-        await manager.query(
-          `UPDATE allocations SET status = 'expired', status_reason = $2, status_changed_at = now() WHERE id = $1`,
-          [id, `expired: its window ended`],
-        );
-        outcome.expired.push(id);
-        if (allocation.on_exhaustion === 'stop') outcome.stopAllocations.push(id);
-      }
-      const balance = BigInt(allocation.balance);
-      if (balance > 0n) {
-        await postLedgerTransaction(
-          manager,
-          expireTransaction({
-            programId: allocation.program_id,
-            gpuModel: allocation.gpu_model,
-            allocationId: id,
-            gpuSeconds: balance,
-            reason: allocation.returns === 0 ? 'window_end' : `after_end_${allocation.returns}`,
-          }),
-        );
-        outcome.returnedGpuSeconds += balance;
-      }
-      if (allocation.status !== 'expired') {
-        const recorded = await recordNotification(manager, {
-          projectId: allocation.project_id,
-          allocationId: id,
-          kind: 'allocation_expired',
-          dedupeKey: `allocation_expired:${id}`,
-          title: `Allocation expired: ${allocation.gpu_model}`,
-          body:
-            `The window of allocation ${id} (${allocation.gpu_model}) has ended: no new workloads are admitted` +
-            (balance > 0n
-              ? ` and its unused ${balance.toString()} GPU-seconds went back to the program.`
-              : '.') +
-            (allocation.on_exhaustion === 'stop'
-              ? ' Its program stops running workloads at the end of the window.'
-              : ' Running workloads may finish.'),
-          data: { returnedGpuSeconds: balance.toString() },
-        });
-        if (recorded) outcome.deliveryIds.push(...recorded.deliveryIds);
-      }
-    });
+@Injectable()
+export class TypeormUsageMaintenanceRepository extends UsageMaintenanceRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
   }
-  return outcome;
+
+  override async activeWorkloadModels(allocationId: string): Promise<string[]> {
+    const rows = await this.dataSource.query<{ gpu_model: string }[]>(
+      `SELECT DISTINCT gpu_model FROM workloads WHERE allocation_id = $1 AND state = ANY($2) ORDER BY 1`,
+      [allocationId, [...ACTIVE_WORKLOAD_STATES]],
+    );
+    return rows.map((row) => row.gpu_model);
+  }
+
+  override async lockActiveWorkloads(
+    tx: Tx,
+    allocationId: string,
+    gpuModel: string,
+  ): Promise<WorkloadEntity[]> {
+    await lockPartition(tx, gpuModel);
+    return tx
+      .getRepository(WorkloadEntity)
+      .createQueryBuilder('w')
+      .where('w.allocation_id = :allocationId', { allocationId })
+      .andWhere('w.gpu_model = :gpuModel', { gpuModel })
+      .andWhere('w.state IN (:...states)', { states: [...ACTIVE_WORKLOAD_STATES] })
+      .orderBy('w.id')
+      .setLock('pessimistic_write')
+      .getMany();
+  }
+
+  override cancelWorkload(tx: Tx, workload: WorkloadEntity, reason: string, at: Date): Promise<boolean> {
+    return endWorkload(tx, workload, { state: 'cancelled', reason, runtimeSeconds: null, at });
+  }
+
+  override async dueStaleHolds(now: Date, limit: number): Promise<{ workloadId: string; attempt: number }[]> {
+    const rows = await this.dataSource.query<{ workload_id: string; attempt: number }[]>(
+      `SELECT workload_id, attempt FROM workload_holds
+        WHERE remaining_gpu_seconds > 0 AND release_after IS NOT NULL AND release_after < $1
+        ORDER BY release_after LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((row) => ({ workloadId: row.workload_id, attempt: row.attempt }));
+  }
+
+  override async lockStaleHold(
+    tx: Tx,
+    workloadId: string,
+    attempt: number,
+    now: Date,
+  ): Promise<{ allocationId: string; remaining: bigint } | null> {
+    const rows = await tx.query<{ allocation_id: string; remaining: string }[]>(
+      `SELECT allocation_id, remaining_gpu_seconds::text AS remaining FROM workload_holds
+        WHERE workload_id = $1 AND attempt = $2 AND remaining_gpu_seconds > 0
+          AND release_after IS NOT NULL AND release_after < $3
+        FOR UPDATE`,
+      [workloadId, attempt, now],
+    );
+    const hold = rows[0];
+    return hold ? { allocationId: hold.allocation_id, remaining: BigInt(hold.remaining) } : null;
+  }
+
+  override async clearHold(tx: Tx, workloadId: string, attempt: number): Promise<void> {
+    await tx.query(
+      `UPDATE workload_holds SET remaining_gpu_seconds = 0, release_after = NULL
+        WHERE workload_id = $1 AND attempt = $2`,
+      [workloadId, attempt],
+    );
+  }
+
+  override async dueExpiries(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT a.id FROM allocations a
+         LEFT JOIN account_balances b ON b.account = 'allocation:' || a.id
+        WHERE a.ends_at <= $1 AND (a.status <> 'expired' OR coalesce(b.balance, 0) > 0)
+        ORDER BY a.ends_at, a.id LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  override async lockExpiring(tx: Tx, allocationId: string): Promise<ExpiringAllocation | null> {
+    const rows = await tx.query<
+      {
+        status: string;
+        project_id: string;
+        program_id: string;
+        gpu_model: string;
+        on_exhaustion: string;
+        balance: string;
+        returns: number;
+      }[]
+    >(
+      `SELECT a.status, a.project_id, a.program_id, a.gpu_model, p.on_exhaustion,
+              coalesce((SELECT balance FROM account_balances WHERE account = 'allocation:' || a.id), 0)::text AS balance,
+              (SELECT count(*)::int FROM ledger_transactions t
+                WHERE t.kind = 'expire' AND t.idempotency_key LIKE 'expire:' || a.id || ':%') AS returns
+         FROM allocations a JOIN programs p ON p.id = a.program_id
+        WHERE a.id = $1 FOR NO KEY UPDATE OF a`,
+      [allocationId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      status: row.status,
+      projectId: row.project_id,
+      programId: row.program_id,
+      gpuModel: row.gpu_model,
+      onExhaustion: row.on_exhaustion,
+      balance: BigInt(row.balance),
+      returns: row.returns,
+    };
+  }
+
+  override async markExpired(tx: Tx, allocationId: string, reason: string): Promise<void> {
+    await tx.query(
+      `UPDATE allocations SET status = 'expired', status_reason = $2, status_changed_at = now() WHERE id = $1`,
+      [allocationId, reason],
+    );
+  }
 }

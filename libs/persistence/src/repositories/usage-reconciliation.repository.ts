@@ -1,4 +1,6 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { Tx } from '../transaction.js';
 
 /** One thing the reconciler found that does not add up. */
 export interface Drift {
@@ -23,91 +25,99 @@ export interface ReconciliationReport {
   drifts: Drift[];
 }
 
-const MAX_LISTED_DRIFTS = 100;
+/** What the recomputation found, per check: how many subjects it checked and what drifted. */
+export interface DriftCheck {
+  checked: number;
+  drifts: Drift[];
+}
+
+export interface FoundDrifts {
+  accounts: DriftCheck;
+  rollups: DriftCheck;
+  usage: DriftCheck;
+}
 
 /**
- * Recomputes what is stored from the facts it derives from, and writes a report:
+ * The reconciler's reads and its reports. The checks recompute what is stored from the facts it
+ * derives from:
  * - every account balance against the sum of its ledger entries (invariant 1);
  * - every daily rollup against its usage records, split at Asia/Seoul midnights by the metering rule
  *   (whole seconds from the second the record started in: see splitUsageByDay in libs/domain);
  * - per allocation, the usage postings (consume transactions `usage:*`) against the sum of its posted
  *   records (invariant 4: each record counted once).
- * Read-only apart from the report row; runs in one REPEATABLE READ snapshot so concurrent postings
- * never show as drift.
  */
-export async function reconcileUsageAndBalances(dataSource: DataSource): Promise<ReconciliationReport> {
-  const started = Date.now();
-  const found = await dataSource.transaction('REPEATABLE READ', async (manager) => {
-    const accounts = await accountDrifts(manager);
-    const rollups = await rollupDrifts(manager);
-    const usage = await postingDrifts(manager);
+export abstract class UsageReconciliationRepository {
+  /** The three checks, read-only; run them in one REPEATABLE READ snapshot. */
+  abstract findDrifts(tx: Tx): Promise<FoundDrifts>;
+  abstract saveReport(report: Omit<ReconciliationReport, 'id' | 'createdAt'>): Promise<ReconciliationReport>;
+  /** The latest report, or null before the first run. */
+  abstract latest(): Promise<ReconciliationReport | null>;
+}
+
+@Injectable()
+export class TypeormUsageReconciliationRepository extends UsageReconciliationRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override async findDrifts(tx: Tx): Promise<FoundDrifts> {
+    const accounts = await accountDrifts(tx);
+    const rollups = await rollupDrifts(tx);
+    const usage = await postingDrifts(tx);
     return { accounts, rollups, usage };
-  });
-  const drifts = [...found.accounts.drifts, ...found.rollups.drifts, ...found.usage.drifts];
-  const report = {
-    durationMs: Date.now() - started,
-    accountsChecked: found.accounts.checked,
-    accountDrifts: found.accounts.drifts.length,
-    rollupsChecked: found.rollups.checked,
-    rollupDrifts: found.rollups.drifts.length,
-    usageDrifts: found.usage.drifts.length,
-    drifts: drifts.slice(0, MAX_LISTED_DRIFTS),
-  };
-  const rows = await dataSource.query<{ id: string; created_at: Date }[]>(
-    `INSERT INTO reconciliation_reports
-       (duration_ms, accounts_checked, account_drifts, rollups_checked, rollup_drifts, usage_drifts, drifts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id, created_at`,
-    [
-      report.durationMs,
-      report.accountsChecked,
-      report.accountDrifts,
-      report.rollupsChecked,
-      report.rollupDrifts,
-      report.usageDrifts,
-      JSON.stringify(report.drifts),
-    ],
-  );
-  return { id: rows[0].id, createdAt: new Date(rows[0].created_at), ...report };
+  }
+
+  override async saveReport(
+    report: Omit<ReconciliationReport, 'id' | 'createdAt'>,
+  ): Promise<ReconciliationReport> {
+    const rows = await this.dataSource.query<{ id: string; created_at: Date }[]>(
+      `INSERT INTO reconciliation_reports
+         (duration_ms, accounts_checked, account_drifts, rollups_checked, rollup_drifts, usage_drifts, drifts)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id, created_at`,
+      [
+        report.durationMs,
+        report.accountsChecked,
+        report.accountDrifts,
+        report.rollupsChecked,
+        report.rollupDrifts,
+        report.usageDrifts,
+        JSON.stringify(report.drifts),
+      ],
+    );
+    return { id: rows[0].id, createdAt: new Date(rows[0].created_at), ...report };
+  }
+
+  override async latest(): Promise<ReconciliationReport | null> {
+    const rows = await this.dataSource.query<
+      {
+        id: string;
+        created_at: Date;
+        duration_ms: number;
+        accounts_checked: number;
+        account_drifts: number;
+        rollups_checked: number;
+        rollup_drifts: number;
+        usage_drifts: number;
+        drifts: Drift[];
+      }[]
+    >('SELECT * FROM reconciliation_reports ORDER BY id DESC LIMIT 1');
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      id: row.id,
+      createdAt: new Date(row.created_at),
+      durationMs: row.duration_ms,
+      accountsChecked: row.accounts_checked,
+      accountDrifts: row.account_drifts,
+      rollupsChecked: row.rollups_checked,
+      rollupDrifts: row.rollup_drifts,
+      usageDrifts: row.usage_drifts,
+      drifts: row.drifts,
+    };
+  }
 }
 
-/** The latest report, or null before the first run. */
-export async function latestReconciliationReport(
-  manager: EntityManager | DataSource,
-): Promise<ReconciliationReport | null> {
-  const rows = await manager.query<
-    {
-      id: string;
-      created_at: Date;
-      duration_ms: number;
-      accounts_checked: number;
-      account_drifts: number;
-      rollups_checked: number;
-      rollup_drifts: number;
-      usage_drifts: number;
-      drifts: Drift[];
-    }[]
-  >('SELECT * FROM reconciliation_reports ORDER BY id DESC LIMIT 1');
-  const row = rows[0];
-  if (!row) return null;
-  return {
-    id: row.id,
-    createdAt: new Date(row.created_at),
-    durationMs: row.duration_ms,
-    accountsChecked: row.accounts_checked,
-    accountDrifts: row.account_drifts,
-    rollupsChecked: row.rollups_checked,
-    rollupDrifts: row.rollup_drifts,
-    usageDrifts: row.usage_drifts,
-    drifts: row.drifts,
-  };
-}
-
-interface Found {
-  checked: number;
-  drifts: Drift[];
-}
-
-async function accountDrifts(manager: EntityManager): Promise<Found> {
+async function accountDrifts(manager: EntityManager): Promise<DriftCheck> {
   const rows = await manager.query<{ account: string; stored: string | null; recomputed: string | null }[]>(
     `WITH sums AS (SELECT account, sum(amount) AS balance FROM ledger_entries GROUP BY account)
      SELECT coalesce(s.account, b.account) AS account, b.balance::text AS stored, s.balance::text AS recomputed
@@ -133,7 +143,7 @@ async function accountDrifts(manager: EntityManager): Promise<Found> {
  * Recomputes (allocation, Seoul day) sums from posted records. A record's metered seconds are
  * ceil((ended − started) / 1 s), laid from floor(started) on; each day takes its overlap × gpus.
  */
-async function rollupDrifts(manager: EntityManager): Promise<Found> {
+async function rollupDrifts(manager: EntityManager): Promise<DriftCheck> {
   const rows = await manager.query<
     { allocation_id: string; day: string; stored: string | null; recomputed: string | null }[]
   >(
@@ -178,7 +188,7 @@ async function rollupDrifts(manager: EntityManager): Promise<Found> {
 }
 
 /** Σ usage postings into consumed:<allocation> = Σ gpu_seconds of its posted records. */
-async function postingDrifts(manager: EntityManager): Promise<Found> {
+async function postingDrifts(manager: EntityManager): Promise<DriftCheck> {
   const rows = await manager.query<
     { allocation_id: string; stored: string | null; recomputed: string | null }[]
   >(

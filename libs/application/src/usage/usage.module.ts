@@ -1,0 +1,55 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  NotificationsRepository,
+  TypeormUsageBatchRepository,
+  TypeormUsageMaintenanceRepository,
+  TypeormUsagePostingRepository,
+  TypeormUsageReconciliationRepository,
+  UsageBatchRepository,
+  UsageMaintenanceRepository,
+  UsagePostingRepository,
+  UsageReconciliationRepository,
+} from '#persistence';
+import { AllocationsApplicationModule } from '../allocations/allocations.module.js';
+import { IngestUsageBatchUseCase } from './ingest-usage-batch.use-case.js';
+import { PostUsageBatchUseCase } from './post-usage-batch.use-case.js';
+import { ReconcileUsageUseCase } from './reconcile-usage.use-case.js';
+import { ExpireAllocationsUseCase, ReleaseStaleHoldsUseCase } from './usage-maintenance.use-case.js';
+import { UsageBatchQueries } from './usage-batch.queries.js';
+import { UsageSweepSettings, UsageSweepUseCase } from './usage-sweep.use-case.js';
+
+const USE_CASES = [
+  IngestUsageBatchUseCase,
+  PostUsageBatchUseCase,
+  ReconcileUsageUseCase,
+  ReleaseStaleHoldsUseCase,
+  ExpireAllocationsUseCase,
+  UsageBatchQueries,
+];
+
+/**
+ * Usage metering: ingest and posting of batches, the maintenance sweeps and the reconciler (needs
+ * PersistenceModule and a JobProducer in the container). The scheduler imports `withSweep(settings)`,
+ * which adds the `reconcile.usage` sweep.
+ */
+@Module({
+  imports: [AllocationsApplicationModule],
+  providers: [
+    { provide: UsageBatchRepository, useClass: TypeormUsageBatchRepository },
+    { provide: UsagePostingRepository, useClass: TypeormUsagePostingRepository },
+    { provide: UsageMaintenanceRepository, useClass: TypeormUsageMaintenanceRepository },
+    { provide: UsageReconciliationRepository, useClass: TypeormUsageReconciliationRepository },
+    NotificationsRepository,
+    ...USE_CASES,
+  ],
+  exports: USE_CASES,
+})
+export class UsageApplicationModule {
+  static withSweep(settings: UsageSweepSettings): DynamicModule {
+    return {
+      module: UsageApplicationModule,
+      providers: [{ provide: UsageSweepSettings, useValue: settings }, UsageSweepUseCase],
+      exports: [UsageSweepUseCase],
+    };
+  }
+}

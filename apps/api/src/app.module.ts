@@ -8,8 +8,7 @@ import { AuthGuard } from './auth/auth.guard.js';
 import { AccessModule } from '#application';
 import { QueueModule } from './common/queue.module.js';
 import { CoreModule } from './common/core.module.js';
-import { HealthController } from './health/health.controller.js';
-import { MetricsController } from './metrics/metrics.controller.js';
+import { OperationsModule } from './health/operations.module.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
 import { createValidationPipe } from './http/validation.js';
@@ -36,9 +35,9 @@ export class AppModule {
         PersistenceModule,
         QueueModule,
         AccessModule,
+        OperationsModule,
         ...features,
       ],
-      controllers: [HealthController, MetricsController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: DomainErrorFilter },

@@ -1,17 +1,38 @@
-import { Controller, Get, HttpCode, HttpStatus, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
+import {
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+  type HealthCheckResult,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
 import type { Response } from 'express';
-import { DataSource } from 'typeorm';
 import { JobProducer } from '#queues';
 import { Public } from '../auth/decorators.js';
 
+/** How long a dependency may take to answer before readiness calls it down. */
+const CHECK_TIMEOUT_MS = 2000;
+
+export interface ReadinessBody {
+  status: 'ok' | 'unavailable';
+  /** `up`, or `down: <why>` per dependency. */
+  checks: Record<string, string>;
+}
+
+/**
+ * Liveness and readiness, checked by @nestjs/terminus (PostgreSQL through TypeORM's ping, the queue
+ * backend through the producer's ping). The body keeps gpupool's documented shape: one word per
+ * dependency, 503 naming what is down.
+ */
 @ApiTags('operations')
 @Public()
 @Controller('health')
 export class HealthController {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly health: HealthCheckService,
+    private readonly database: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
     private readonly producer: JobProducer,
   ) {}
 
@@ -23,33 +44,30 @@ export class HealthController {
 
   /** Ready when PostgreSQL answers and the queue backend answers; 503 names what is down. */
   @Get('ready')
-  async ready(
-    @Res({ passthrough: true }) response: Response,
-  ): Promise<{ status: string; checks: Record<string, string> }> {
-    const [postgres, queue] = await Promise.all([
-      this.check(async () => {
-        await this.dataSource.query('SELECT 1');
-      }),
-      this.check(() => this.producer.ping()),
-    ]);
-    const checks = { postgres, queue };
-    const ok = Object.values(checks).every((value) => value === 'up');
-    if (!ok) response.status(HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ok ? 'ok' : 'unavailable', checks };
-  }
-
-  private async check(probe: () => Promise<void>): Promise<string> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000);
+  async ready(@Res({ passthrough: true }) response: Response): Promise<ReadinessBody> {
+    const result = await this.health
+      .check([
+        () => this.database.pingCheck('postgres').withTimeout(CHECK_TIMEOUT_MS),
+        () =>
+          this.indicators
+            .check('queue')
+            .attempt(() => this.producer.ping())
+            .withTimeout(CHECK_TIMEOUT_MS),
+      ])
+      .catch((error: unknown) => {
+        if (error instanceof ServiceUnavailableException) return error.getResponse() as HealthCheckResult;
+        throw error;
       });
-      await Promise.race([probe(), timeout]);
-      return 'up';
-    } catch (error) {
-      return `down: ${error instanceof Error ? error.message : String(error)}`;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (result.status !== 'ok') response.status(HttpStatus.SERVICE_UNAVAILABLE);
+    return { status: result.status === 'ok' ? 'ok' : 'unavailable', checks: checksOf(result.details) };
   }
+}
+
+function checksOf(details: HealthIndicatorResult): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(details).map(([key, { status, ...data }]) => [
+      key,
+      status === 'up' ? 'up' : `down: ${typeof data.message === 'string' ? data.message : status}`,
+    ]),
+  );
 }

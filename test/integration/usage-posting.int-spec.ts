@@ -1,14 +1,12 @@
 import type { DataSource } from 'typeorm';
 import { UsageService } from '../../apps/scheduler/src/usage/usage.service.js';
 import type { Logger } from '../../apps/scheduler/src/logger.js';
-import { holdTransaction, meteredGpuSeconds } from '../../libs/domain/src/index.js';
+import { holdTransaction, meteredGpuSeconds, METERING_GRACE_MS } from '../../libs/domain/src/index.js';
 import {
   accountBalances,
   createDataSource,
-  endWorkload,
   expireAllocations,
   lockPartition,
-  METERING_GRACE_MS,
   postLedgerTransaction,
   postUsageBatch,
   reconcileUsageAndBalances,
@@ -21,6 +19,7 @@ import {
 import type { JobItem, JobProducer } from '../../libs/queues/src/index.js';
 import { seedQuotas, submitWorkloads, type QuotaFixture } from '../factories/pool-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 
 const MODEL = 'H200';
 const HOUR = 3600;
@@ -56,10 +55,13 @@ describe('usage posting (real PostgreSQL)', () => {
     database = await createTestDatabase('usage_posting');
     db = createDataSource({ url: database.url, poolSize: 4, applicationName: 'usage-posting-test' });
     await db.initialize();
-    usage = new UsageService(db, producer, quiet as unknown as Logger, {
-      unpostedGraceMs: 1000,
-      driftCheckIntervalMs: 3_600_000,
-    });
+    usage = new UsageService(
+      db,
+      producer,
+      quiet as unknown as Logger,
+      { unpostedGraceMs: 1000, driftCheckIntervalMs: 3_600_000 },
+      workloadUseCases(db).stopAllocationWorkloads,
+    );
   });
 
   afterAll(async () => {
@@ -148,7 +150,7 @@ describe('usage posting (real PostgreSQL)', () => {
     await db.transaction(async (manager) => {
       await lockPartition(manager, MODEL);
       const workload = await manager.getRepository(WorkloadEntity).findOneByOrFail({ id });
-      await endWorkload(manager, workload, {
+      await workloadUseCases(db).endAttempt.endWorkload(manager, workload, {
         state: refundReason ? 'failed' : 'succeeded',
         reason: refundReason ?? 'done',
         runtimeSeconds,

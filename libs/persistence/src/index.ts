@@ -11,7 +11,6 @@ export {
   postLedgerTransaction,
   type LedgerPosting,
 } from './repositories/ledger.repository.js';
-export * from './repositories/workload-lifecycle.js';
 export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';
 export {
   recordNotification,
@@ -36,3 +35,10 @@ export * from './transaction.js';
 export * from './persistence.module.js';
 export * from './repositories/project-scope.sql.js';
 export * from './repositories/project-membership.repository.js';
+export * from './pagination.js';
+export * from './repositories/audit.repository.js';
+export * from './repositories/partition.repository.js';
+export * from './repositories/workload.repository.js';
+export * from './repositories/workload-placement.repository.js';
+export * from './repositories/attempt-hold.repository.js';
+export * from './repositories/idempotency-key.repository.js';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { StopAllocationWorkloadsUseCase } from '#application';
 import { conflict, notFound } from '#domain';
 import {
   AllocationEntity,
@@ -8,7 +9,6 @@ import {
   markPartitionDirty,
   ProgramEntity,
   recordNotification,
-  stopAllocationWorkloads,
 } from '#persistence';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
@@ -43,6 +43,7 @@ export class AllocationStatusService {
     private readonly allocations: AllocationsService,
     private readonly audit: AuditService,
     private readonly jobs: WorkloadJobs,
+    private readonly stopWorkloads: StopAllocationWorkloadsUseCase,
   ) {}
 
   async suspend(context: StatusContext, allocationId: string, reason: string): Promise<AllocationView> {
@@ -83,11 +84,7 @@ export class AllocationStatusService {
     });
     const jobs = deliveryJobs(change.deliveryIds);
     if (change.onExhaustion === 'stop') {
-      const stopped = await stopAllocationWorkloads(
-        this.dataSource,
-        allocationId,
-        `allocation suspended: ${reason}`,
-      );
+      const stopped = await this.stopWorkloads.execute(allocationId, `allocation suspended: ${reason}`);
       for (const attempt of stopped) {
         jobs.push({
           name: 'dispatch.cancel',

@@ -1,12 +1,11 @@
 import type { DataSource } from 'typeorm';
+import type { StopAllocationWorkloadsUseCase, StoppedAttempt } from '#application';
 import {
   expireAllocations,
   latestReconciliationReport,
   postUsageBatch,
   reconcileUsageAndBalances,
   releaseStaleHolds,
-  stopAllocationWorkloads,
-  type StoppedAttempt,
 } from '#persistence';
 import type { JobItem, JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
@@ -48,6 +47,7 @@ export class UsageService {
     private readonly producer: JobProducer,
     private readonly logger: Logger,
     private readonly options: UsageServiceOptions,
+    private readonly stopWorkloads: StopAllocationWorkloadsUseCase,
   ) {}
 
   async post(batchId: string): Promise<{ posted: boolean; records: number }> {
@@ -122,7 +122,7 @@ export class UsageService {
 
   /** Ends an allocation's running work and tells the clusters; returns how many attempts stopped. */
   private async stop(allocationId: string, reason: string): Promise<number> {
-    const stopped: StoppedAttempt[] = await stopAllocationWorkloads(this.dataSource, allocationId, reason);
+    const stopped: StoppedAttempt[] = await this.stopWorkloads.execute(allocationId, reason);
     const jobs: JobItem[] = stopped.map((attempt) => ({
       name: 'dispatch.cancel',
       data: { workloadId: attempt.workloadId, attempt: attempt.attempt, reason: reason.slice(0, 200) },

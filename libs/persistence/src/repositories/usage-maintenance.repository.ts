@@ -1,58 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { expireTransaction, releaseHoldTransaction } from '#domain';
-import { WorkloadEntity } from '../entities/workload.entities.js';
 import { postLedgerTransaction } from './ledger.repository.js';
 import { recordNotification } from './notifications.repository.js';
-import { ACTIVE_WORKLOAD_STATES, endWorkload, lockPartition } from './workload-lifecycle.js';
-
-/** An attempt some maintenance ended: the cluster must be told to stop it. */
-export interface StoppedAttempt {
-  workloadId: string;
-  attempt: number;
-  gpuModel: string;
-  reason: string;
-}
-
-/**
- * Ends every admitted or running workload of an allocation (`cancelled`, with `reason`), one
- * partition at a time under its lock, as a cancellation does. Returns what the caller must tell the
- * clusters (dispatch.cancel) after commit. Redelivery is harmless: ended workloads are skipped.
- */
-export async function stopAllocationWorkloads(
-  dataSource: DataSource,
-  allocationId: string,
-  reason: string,
-): Promise<StoppedAttempt[]> {
-  const models = await dataSource.query<{ gpu_model: string }[]>(
-    `SELECT DISTINCT gpu_model FROM workloads WHERE allocation_id = $1 AND state = ANY($2) ORDER BY 1`,
-    [allocationId, [...ACTIVE_WORKLOAD_STATES]],
-  );
-  const stopped: StoppedAttempt[] = [];
-  const at = new Date();
-  for (const { gpu_model: gpuModel } of models) {
-    const ended = await dataSource.transaction(async (manager) => {
-      await lockPartition(manager, gpuModel);
-      const workloads = await manager
-        .getRepository(WorkloadEntity)
-        .createQueryBuilder('w')
-        .where('w.allocation_id = :allocationId', { allocationId })
-        .andWhere('w.gpu_model = :gpuModel', { gpuModel })
-        .andWhere('w.state IN (:...states)', { states: [...ACTIVE_WORKLOAD_STATES] })
-        .orderBy('w.id')
-        .setLock('pessimistic_write')
-        .getMany();
-      const done: StoppedAttempt[] = [];
-      for (const workload of workloads) {
-        if (await endWorkload(manager, workload, { state: 'cancelled', reason, runtimeSeconds: null, at })) {
-          done.push({ workloadId: workload.id, attempt: workload.attempt, gpuModel, reason });
-        }
-      }
-      return done;
-    });
-    stopped.push(...ended);
-  }
-  return stopped;
-}
 
 /**
  * Holds kept for the usage of ended attempts are released once METERING_GRACE_MS has passed without

@@ -35,7 +35,12 @@ export function workloadUseCases(dataSource: DataSource, adapters: ClusterAdapte
     workloads,
     partitions,
     endAttempt,
-    stopAllocationWorkloads: new StopAllocationWorkloadsUseCase(transactions, workloads, partitions, endAttempt),
+    stopAllocationWorkloads: new StopAllocationWorkloadsUseCase(
+      transactions,
+      workloads,
+      partitions,
+      endAttempt,
+    ),
     endLostRuns: new EndLostRunsUseCase(transactions, workloads, partitions, endAttempt),
     dispatch: new DispatchWorkloadUseCase(workloads, placements, adapters),
   };

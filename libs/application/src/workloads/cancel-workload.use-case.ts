@@ -4,7 +4,12 @@ import { AuditRepository, PartitionRepository, TransactionRunner, WorkloadReposi
 import { enqueueAfterCommit, JobProducer, type JobItem } from '#queues';
 import { EndAttemptUseCase } from './end-attempt.use-case.js';
 import { SubmissionCheck } from './submission-check.js';
-import { actorName, WORKLOAD_AUDIT_SUBJECT, WORKLOAD_RECOVERY, type WorkloadActor } from './workload-commands.js';
+import {
+  actorName,
+  WORKLOAD_AUDIT_SUBJECT,
+  WORKLOAD_RECOVERY,
+  type WorkloadActor,
+} from './workload-commands.js';
 
 /** The reason a cancel job carries to the cluster is cut to this length. */
 const CANCEL_REASON_SENT = 200;
@@ -42,7 +47,12 @@ export class CancelWorkloadUseCase {
       const refusal = cancelRefusal(workload);
       if (refusal) throw refusal;
       const reason = `cancelled by ${actorName(principal)}`;
-      await this.endAttempt.endWorkload(tx, workload, { state: 'cancelled', reason, runtimeSeconds: null, at });
+      await this.endAttempt.endWorkload(tx, workload, {
+        state: 'cancelled',
+        reason,
+        runtimeSeconds: null,
+        at,
+      });
       await this.audit.record(tx, {
         principal,
         action: 'workload.cancelled',
@@ -58,7 +68,11 @@ export class CancelWorkloadUseCase {
     if (outcome.from === 'admitted' || outcome.from === 'running') {
       jobs.push({
         name: 'dispatch.cancel',
-        data: { workloadId: id, attempt: outcome.attempt, reason: outcome.reason.slice(0, CANCEL_REASON_SENT) },
+        data: {
+          workloadId: id,
+          attempt: outcome.attempt,
+          reason: outcome.reason.slice(0, CANCEL_REASON_SENT),
+        },
       });
     }
     jobs.push({ name: 'schedule.cycle', data: { gpuModel: outcome.gpuModel } });

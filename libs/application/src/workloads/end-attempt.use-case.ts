@@ -104,7 +104,11 @@ export class EndAttemptUseCase {
    * The attempt's hold, locked. A workload admitted by a path that recorded no attempt hold (rows
    * from before holds were kept per attempt) gets one from its own figure first.
    */
-  private async lockOrRecordHold(tx: Tx, workload: WorkloadEntity, at: Date): Promise<WorkloadHoldEntity | null> {
+  private async lockOrRecordHold(
+    tx: Tx,
+    workload: WorkloadEntity,
+    at: Date,
+  ): Promise<WorkloadHoldEntity | null> {
     const key = { workloadId: workload.id, attempt: workload.attempt };
     const hold = await this.holds.lockHold(tx, key);
     if (hold || workload.heldGpuSeconds <= 0n) return hold;

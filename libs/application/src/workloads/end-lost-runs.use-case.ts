@@ -52,7 +52,12 @@ export class EndLostRunsUseCase {
               refundReason: LOST_RUN_REASON,
             });
             if (changed) {
-              stopped.push({ workloadId: workload.id, attempt: workload.attempt, gpuModel, reason: LOST_RUN_REASON });
+              stopped.push({
+                workloadId: workload.id,
+                attempt: workload.attempt,
+                gpuModel,
+                reason: LOST_RUN_REASON,
+              });
             }
           }
           return stopped;

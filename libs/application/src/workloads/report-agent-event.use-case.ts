@@ -98,7 +98,13 @@ export class ReportAgentEventUseCase {
         },
         requestId,
       });
-      const outcome: AgentEventOutcome = { applied: true, workloadId, state, attempt: workload.attempt, stop: false };
+      const outcome: AgentEventOutcome = {
+        applied: true,
+        workloadId,
+        state,
+        attempt: workload.attempt,
+        stop: false,
+      };
       return { outcome, endedModel: event.type === 'ended' ? workload.gpuModel : null };
     });
     // An end frees GPUs and quota: the partition may admit more.

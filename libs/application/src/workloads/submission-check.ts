@@ -36,7 +36,12 @@ export class SubmissionCheck {
     private readonly access: ProjectAccess,
   ) {}
 
-  async admissibleAllocation(tx: Tx, principal: Principal, spec: WorkloadSpec, now: Date): Promise<AllocationEntity> {
+  async admissibleAllocation(
+    tx: Tx,
+    principal: Principal,
+    spec: WorkloadSpec,
+    now: Date,
+  ): Promise<AllocationEntity> {
     const allocation = await this.workloads.findAllocation(spec.allocationId, tx);
     if (!allocation || !(await this.mayAct(principal, allocation.projectId, tx)))
       throw notFound('Allocation', spec.allocationId);

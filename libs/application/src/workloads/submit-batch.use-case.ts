@@ -4,7 +4,12 @@ import { AuditRepository, PartitionRepository, TransactionRunner, WorkloadReposi
 import { enqueueAfterCommit, JobProducer } from '#queues';
 import { SubmissionCheck } from './submission-check.js';
 import { queuedWorkload } from './submit-workload.use-case.js';
-import { submitterOf, WORKLOAD_RECOVERY, type WorkloadActor, type WorkloadSpec } from './workload-commands.js';
+import {
+  submitterOf,
+  WORKLOAD_RECOVERY,
+  type WorkloadActor,
+  type WorkloadSpec,
+} from './workload-commands.js';
 
 export interface SubmittedBatch {
   batchId: string;

@@ -42,7 +42,13 @@ export class SubmitWorkloadUseCase {
     const now = new Date();
     const inserted = await this.transactions.run(async (tx) => {
       const allocation = await this.check.admissibleAllocation(tx, actor.principal, spec, now);
-      const workload = queuedWorkload(allocation, spec, { id: randomUUID(), name: spec.name, batchId: null, submittedBy, now });
+      const workload = queuedWorkload(allocation, spec, {
+        id: randomUUID(),
+        name: spec.name,
+        batchId: null,
+        submittedBy,
+        now,
+      });
       await this.workloads.insert(tx, workload);
       await this.partitions.markDirty(tx, spec.gpuModel);
       await this.audit.record(tx, {

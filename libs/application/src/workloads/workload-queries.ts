@@ -38,7 +38,11 @@ export class WorkloadQueries {
   }
 
   /** Newest first; only workloads of projects the caller may see (admins and operators: all). */
-  async list(principal: Principal, filters: WorkloadFilters, page: PageQuery): Promise<Page<WorkloadWithPlacement>> {
+  async list(
+    principal: Principal,
+    filters: WorkloadFilters,
+    page: PageQuery,
+  ): Promise<Page<WorkloadWithPlacement>> {
     if (filters.allocationId !== undefined) {
       const allocation = await this.workloads.findAllocation(filters.allocationId);
       if (!allocation || !(await this.mayRead(principal, allocation.projectId)))

@@ -1,4 +1,8 @@
-import { refundTransaction, releaseHoldTransaction, type LedgerTransaction } from '../ledger/ledger-transaction.js';
+import {
+  refundTransaction,
+  releaseHoldTransaction,
+  type LedgerTransaction,
+} from '../ledger/ledger-transaction.js';
 
 /** Usage of an ended attempt may arrive this long after its end; then what is still held is released. */
 export const METERING_GRACE_MS = 60 * 60_000;

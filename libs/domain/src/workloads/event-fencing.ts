@@ -16,7 +16,10 @@ export type EventDecision = { apply: true } | { apply: false; reason: EventIgnor
  * and requeued workload ignores reports of its earlier run) and only move forward, so redelivered,
  * late or reordered reports are harmless no-ops.
  */
-export function decideEvent(workload: { state: string; attempt: number }, event: AgentEventFacts): EventDecision {
+export function decideEvent(
+  workload: { state: string; attempt: number },
+  event: AgentEventFacts,
+): EventDecision {
   if (event.attempt < workload.attempt) return { apply: false, reason: 'stale_attempt' };
   if (event.attempt > workload.attempt) return { apply: false, reason: 'unknown_attempt' };
   if (isTerminalWorkloadState(workload.state)) return { apply: false, reason: 'already_ended' };

@@ -76,7 +76,10 @@ export function isLostRun(
 }
 
 /** The seconds a lost run may have run: since its start, never beyond its walltime (0 if it never started). */
-export function lostRunSeconds(workload: { startedAt: Date | null; walltimeSeconds: number }, at: Date): number {
+export function lostRunSeconds(
+  workload: { startedAt: Date | null; walltimeSeconds: number },
+  at: Date,
+): number {
   if (!workload.startedAt) return 0;
   return Math.min(
     workload.walltimeSeconds,

@@ -9,7 +9,13 @@ export interface AttemptKey {
 
 export type NewAttemptHold = Pick<
   WorkloadHoldEntity,
-  'workloadId' | 'attempt' | 'allocationId' | 'heldGpuSeconds' | 'remainingGpuSeconds' | 'admittedAt' | 'startedAt'
+  | 'workloadId'
+  | 'attempt'
+  | 'allocationId'
+  | 'heldGpuSeconds'
+  | 'remainingGpuSeconds'
+  | 'admittedAt'
+  | 'startedAt'
 >;
 
 export type AttemptHoldClose = Pick<
@@ -29,7 +35,9 @@ export abstract class AttemptHoldRepository {
 @Injectable()
 export class TypeormAttemptHoldRepository extends AttemptHoldRepository {
   override lockHold(tx: Tx, key: AttemptKey): Promise<WorkloadHoldEntity | null> {
-    return tx.getRepository(WorkloadHoldEntity).findOne({ where: { ...key }, lock: { mode: 'pessimistic_write' } });
+    return tx
+      .getRepository(WorkloadHoldEntity)
+      .findOne({ where: { ...key }, lock: { mode: 'pessimistic_write' } });
   }
 
   override async insert(tx: Tx, hold: NewAttemptHold): Promise<void> {

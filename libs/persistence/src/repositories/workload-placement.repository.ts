@@ -54,7 +54,14 @@ export class TypeormWorkloadPlacementRepository extends WorkloadPlacementReposit
     const result = new Map<string, PlacementPart[]>();
     if (workloadIds.length === 0) return result;
     const rows = await this.dataSource.query<
-      { workload_id: string; node_id: string; node_name: string; cluster: string; domain: string; gpus: number }[]
+      {
+        workload_id: string;
+        node_id: string;
+        node_name: string;
+        cluster: string;
+        domain: string;
+        gpus: number;
+      }[]
     >(
       `SELECT p.workload_id, p.node_id, n.name AS node_name, c.name AS cluster,
               n.interconnect_domain AS domain, p.gpus
@@ -88,7 +95,12 @@ export class TypeormWorkloadPlacementRepository extends WorkloadPlacementReposit
        WHERE p.workload_id = $1 ORDER BY n.name`,
       [workloadId],
     );
-    return rows.map((row) => ({ nodeId: row.node_id, nodeName: row.node_name, gpus: row.gpus, adapter: row.adapter }));
+    return rows.map((row) => ({
+      nodeId: row.node_id,
+      nodeName: row.node_name,
+      gpus: row.gpus,
+      adapter: row.adapter,
+    }));
   }
 
   override async adapterOf(workloadId: string): Promise<string | null> {
@@ -127,7 +139,11 @@ export class TypeormWorkloadPlacementRepository extends WorkloadPlacementReposit
     );
     return {
       gpusPerNode,
-      domains: rows.map((row) => ({ domain: row.domain, wholeNodes: row.whole_nodes, largestNodeGpus: row.largest })),
+      domains: rows.map((row) => ({
+        domain: row.domain,
+        wholeNodes: row.whole_nodes,
+        largestNodeGpus: row.largest,
+      })),
     };
   }
 }

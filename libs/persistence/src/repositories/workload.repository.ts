@@ -56,7 +56,11 @@ export abstract class WorkloadRepository {
   /** dispatchedAt for an attempt still admitted or running and not yet marked (outside a transaction). */
   abstract markDispatched(id: string, attempt: number): Promise<void>;
   /** Newest first, within the scope and the filters. */
-  abstract list(scope: ProjectScope, filters: WorkloadFilters, page: PageQuery): Promise<Page<WorkloadEntity>>;
+  abstract list(
+    scope: ProjectScope,
+    filters: WorkloadFilters,
+    page: PageQuery,
+  ): Promise<Page<WorkloadEntity>>;
   /** GPU models on which the allocation has admitted or running workloads. */
   abstract modelsWithActiveWorkloads(allocationId: string): Promise<string[]>;
   /** Admitted attempts not dispatched `graceMs` after their admission, oldest first. */
@@ -85,7 +89,9 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
   }
 
   override lockById(tx: Tx, id: string): Promise<WorkloadEntity> {
-    return tx.getRepository(WorkloadEntity).findOneOrFail({ where: { id }, lock: { mode: 'pessimistic_write' } });
+    return tx
+      .getRepository(WorkloadEntity)
+      .findOneOrFail({ where: { id }, lock: { mode: 'pessimistic_write' } });
   }
 
   override lockActiveOfAllocation(tx: Tx, allocationId: string, gpuModel: string): Promise<WorkloadEntity[]> {
@@ -159,7 +165,11 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
     );
   }
 
-  override list(scope: ProjectScope, filters: WorkloadFilters, page: PageQuery): Promise<Page<WorkloadEntity>> {
+  override list(
+    scope: ProjectScope,
+    filters: WorkloadFilters,
+    page: PageQuery,
+  ): Promise<Page<WorkloadEntity>> {
     const builder = this.dataSource.manager.getRepository(WorkloadEntity).createQueryBuilder('w');
     const visible = projectScopeCondition(scope, 'w.project_id');
     builder.andWhere(visible.sql, visible.params);
@@ -167,7 +177,8 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
       builder.andWhere('w.allocation_id = :allocationId', { allocationId: filters.allocationId });
     if (filters.projectId !== undefined)
       builder.andWhere('w.project_id = :projectId', { projectId: filters.projectId });
-    if (filters.batchId !== undefined) builder.andWhere('w.batch_id = :batchId', { batchId: filters.batchId });
+    if (filters.batchId !== undefined)
+      builder.andWhere('w.batch_id = :batchId', { batchId: filters.batchId });
     if (filters.state !== undefined) builder.andWhere('w.state = :state', { state: filters.state });
     return keysetPage(builder, page, (row) => row);
   }

@@ -15,6 +15,7 @@ import {
   type LedgerPosting,
   type NewAttemptHold,
   type NewWorkload,
+  type StampedWorkload,
   type Page,
   type PageQuery,
   type PlacementLimits,
@@ -129,9 +130,9 @@ export class FakeWorkloadRepository extends WorkloadRepository {
   override findByIds(_tx: Tx, ids: string[]): Promise<WorkloadEntity[]> {
     return Promise.resolve(ids.flatMap((id) => (this.rows.has(id) ? [{ ...this.rows.get(id)! }] : [])));
   }
-  override insert(_tx: Tx, workload: NewWorkload): Promise<void> {
+  override insert(_tx: Tx, workload: StampedWorkload): Promise<void> {
     this.steps.push(`insert workload ${workload.id}`);
-    this.rows.set(workload.id, { ...workload, createdAt: workload.queuedAt, updatedAt: workload.queuedAt });
+    this.rows.set(workload.id, { ...workload });
     return Promise.resolve();
   }
   override insertBatch(_tx: Tx, template: NewWorkload, ids: string[], names: string[]): Promise<void> {

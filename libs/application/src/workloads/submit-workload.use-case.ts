@@ -42,13 +42,14 @@ export class SubmitWorkloadUseCase {
     const now = new Date();
     const inserted = await this.transactions.run(async (tx) => {
       const allocation = await this.check.admissibleAllocation(tx, actor.principal, spec, now);
-      const workload = queuedWorkload(allocation, spec, {
+      const queued = queuedWorkload(allocation, spec, {
         id: randomUUID(),
         name: spec.name,
         batchId: null,
         submittedBy,
         now,
       });
+      const workload = { ...queued, createdAt: now, updatedAt: now };
       await this.workloads.insert(tx, workload);
       await this.partitions.markDirty(tx, spec.gpuModel);
       await this.audit.record(tx, {
@@ -57,10 +58,10 @@ export class SubmitWorkloadUseCase {
         subjectType: WORKLOAD_AUDIT_SUBJECT,
         subjectId: workload.id,
         before: null,
-        after: submittedSnapshot(workload),
+        after: submittedSnapshot(queued),
         requestId: actor.requestId,
       });
-      return { ...workload, createdAt: now, updatedAt: now };
+      return workload;
     });
     await enqueueAfterCommit(
       this.producer,

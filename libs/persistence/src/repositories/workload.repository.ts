@@ -10,6 +10,9 @@ import { projectScopeCondition } from './project-scope.sql.js';
 /** A workload row as submitted (the timestamps and relations are the database's). */
 export type NewWorkload = Omit<WorkloadEntity, 'allocation' | 'submitter' | 'createdAt' | 'updatedAt'>;
 
+/** A submitted row with the timestamps the submission answers with (no second read). */
+export type StampedWorkload = NewWorkload & { createdAt: Date; updatedAt: Date };
+
 export interface WorkloadFilters {
   allocationId?: string | undefined;
   projectId?: string | undefined;
@@ -44,7 +47,7 @@ export abstract class WorkloadRepository {
   abstract lockActiveOfAllocation(tx: Tx, allocationId: string, gpuModel: string): Promise<WorkloadEntity[]>;
   /** Re-reads rows by id inside the caller's transaction (no row lock). */
   abstract findByIds(tx: Tx, ids: string[]): Promise<WorkloadEntity[]>;
-  abstract insert(tx: Tx, workload: NewWorkload): Promise<void>;
+  abstract insert(tx: Tx, workload: StampedWorkload): Promise<void>;
   /** Elements of a sweep: the template's columns with each id and name, in multi-row INSERTs. */
   abstract insertBatch(tx: Tx, template: NewWorkload, ids: string[], names: string[]): Promise<void>;
   /** admitted → running. Writes: the workload row. */
@@ -110,7 +113,7 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
     return tx.getRepository(WorkloadEntity).findBy({ id: In(ids) });
   }
 
-  override async insert(tx: Tx, workload: NewWorkload): Promise<void> {
+  override async insert(tx: Tx, workload: StampedWorkload): Promise<void> {
     // TypeORM rewrites the object it inserts (transformed bigint columns): insert a copy.
     await tx.getRepository(WorkloadEntity).insert({ ...workload });
   }

@@ -240,13 +240,20 @@ describe('workloads (e2e)', () => {
     expect(created.status).toBe(201);
     agentToken = created.body.token as string;
 
-    // Record what the API enqueues (the jobs still go to this test's own queue prefix).
+    // Record what the API enqueues, one entry per call (the jobs still go to this test's own queue
+    // prefix); enqueueAfterCommit sends a single job with enqueue and several with enqueueMany.
     const producer = api.app.get(JobProducer);
     const enqueueMany = producer.enqueueMany.bind(producer);
     producer.enqueueMany = async (jobs: JobItem[]) => {
       enqueueCalls.push(jobs);
       enqueued.push(...jobs);
       await enqueueMany(jobs);
+    };
+    const enqueueOne = producer.enqueue.bind(producer);
+    producer.enqueue = async (job: JobItem) => {
+      enqueueCalls.push([job]);
+      enqueued.push(job);
+      await enqueueOne(job);
     };
   });
 

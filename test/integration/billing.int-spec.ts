@@ -2,6 +2,7 @@ import { parse as parseCsvStrictly } from 'csv-parse/sync';
 import { createHash, randomUUID } from 'node:crypto';
 import { readSheet } from 'read-excel-file/node';
 import type { DataSource } from 'typeorm';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 import { BillingExportService } from '../../apps/scheduler/src/billing/billing-export.service.js';
 import {
   SETTLEMENT_COLUMNS,
@@ -31,7 +32,6 @@ import {
   BillingLineEntity,
   closeBillingPeriod,
   createDataSource,
-  endWorkload,
   exportChunks,
   lockPartition,
   postLedgerTransaction,
@@ -235,7 +235,7 @@ describe('billing (real PostgreSQL)', () => {
   async function failByInfrastructure(workloadId: string): Promise<void> {
     await db.transaction(async (manager) => {
       const workload = await manager.getRepository(WorkloadEntity).findOneByOrFail({ id: workloadId });
-      await endWorkload(manager, workload, {
+      await workloadUseCases(db).endAttempt.endWorkload(manager, workload, {
         state: 'failed',
         reason: 'node down',
         runtimeSeconds: 3600,

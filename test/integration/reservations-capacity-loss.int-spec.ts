@@ -7,6 +7,7 @@ import { CycleService } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { PlanningReconciler } from '../../apps/scheduler/src/planning/planning-reconciler.service.js';
 import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
 import { createTestDatabase } from '../support/database.js';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 import { poolFacts, seedPool, seedQuotas, submitWorkloads } from '../factories/pool-fixtures.js';
 import {
   grantAll,
@@ -150,6 +151,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
         maxRounds: 3,
         lockWaitMs: 200,
       },
+      workloadUseCases(dataSource).endAttempt,
     );
   }
 

@@ -1,16 +1,14 @@
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
+import { ClusterAdapter, LOST_RUN_REASON, type DispatchRequest } from '../../libs/application/src/index.js';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
 import { createDataSource, lockPartition } from '../../libs/persistence/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
-import { ClusterAdapter, type DispatchRequest } from '../../apps/scheduler/src/adapters/cluster-adapter.js';
 import { CycleService, type CycleStats } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { DispatchService } from '../../apps/scheduler/src/dispatch/dispatch.service.js';
-import {
-  LOST_RUN_REASON,
-  WorkloadReconciler,
-} from '../../apps/scheduler/src/reconciler/workload-reconciler.js';
+import { WorkloadReconciler } from '../../apps/scheduler/src/reconciler/workload-reconciler.js';
 import { createTestDatabase } from '../support/database.js';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 import {
   poolFacts,
   seedPool,
@@ -57,16 +55,23 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
     });
     await dataSource.initialize();
     producer = new RecordingProducer();
-    cycles = new CycleService(dataSource, producer as unknown as JobProducer, logger, runSchedulingCycle, {
-      settings: {
-        fairShareHalfLifeSeconds: 7 * 86_400,
-        backfill: true,
-        preemption: true,
-        estimateLimit: 1000,
+    cycles = new CycleService(
+      dataSource,
+      producer as unknown as JobProducer,
+      logger,
+      runSchedulingCycle,
+      {
+        settings: {
+          fairShareHalfLifeSeconds: 7 * 86_400,
+          backfill: true,
+          preemption: true,
+          estimateLimit: 1000,
+        },
+        maxRounds: 3,
+        lockWaitMs: 200,
       },
-      maxRounds: 3,
-      lockWaitMs: 200,
-    });
+      workloadUseCases(dataSource).endAttempt,
+    );
     await seedPool(dataSource, { gpuModel: GPU_MODEL, nodes: 64, gpusPerNode: 8, domains: 2 });
     quotas = await seedQuotas(dataSource, GPU_MODEL, [
       { grantedGpuHours: 1_000n, maxConcurrentGpus: 512 },
@@ -205,7 +210,7 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
 
   it('dispatches an admitted attempt once, whatever is redelivered', async () => {
     const adapter = new RecordingAdapter();
-    const dispatcher = new DispatchService(dataSource, [adapter], logger);
+    const dispatcher = new DispatchService(workloadUseCases(dataSource, [adapter]).dispatch, logger);
     const [row] = await dataSource.query<{ id: string; attempt: number; gpus: number }[]>(
       `SELECT id, attempt, gpus FROM workloads WHERE state = 'admitted' AND dispatched_at IS NULL
        ORDER BY gpus DESC LIMIT 1`,
@@ -231,11 +236,15 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
   });
 
   it('reconciler: re-sends lost dispatches, ends lost runs, ticks dirty partitions', async () => {
-    const reconciler = new WorkloadReconciler(dataSource, producer as unknown as JobProducer, logger, {
-      intervalMs: 1000,
-      dispatchGraceMs: 1000,
-      lostGraceMs: 60_000,
-    });
+    const { workloads, partitions, endLostRuns } = workloadUseCases(dataSource);
+    const reconciler = new WorkloadReconciler(
+      workloads,
+      partitions,
+      endLostRuns,
+      producer as unknown as JobProducer,
+      logger,
+      { intervalMs: 1000, dispatchGraceMs: 1000, lostGraceMs: 60_000 },
+    );
     const [undispatched] = await dataSource
       .query<{ id: string; attempt: number }[]>(
         `UPDATE workloads SET admitted_at = now() - interval '1 minute'

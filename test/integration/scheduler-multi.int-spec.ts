@@ -4,15 +4,15 @@ import { Worker, type Job } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import {
   createDataSource,
-  endWorkload,
   lockPartition,
   markPartitionDirty,
-  METERING_GRACE_MS,
   WorkloadEntity,
 } from '../../libs/persistence/src/index.js';
+import { METERING_GRACE_MS } from '../../libs/domain/src/index.js';
 import { releaseStaleHolds, storeUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
 import { createTestDatabase } from '../support/database.js';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 import { startSchedulerProcess, startThrowawayRedis, stopProcess, waitFor } from '../support/processes.js';
 import {
   poolFacts,
@@ -154,7 +154,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
         await markPartitionDirty(manager, GPU_MODEL);
         return true;
       }
-      await endWorkload(manager, workload, {
+      await workloadUseCases(dataSource).endAttempt.endWorkload(manager, workload, {
         state: 'cancelled',
         reason: 'cancelled by user',
         runtimeSeconds: null,
@@ -225,7 +225,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
             workload.state = 'running';
             workload.startedAt = startedAt;
           }
-          return endWorkload(manager, workload, {
+          return workloadUseCases(dataSource).endAttempt.endWorkload(manager, workload, {
             state: 'succeeded',
             reason: 'completed',
             runtimeSeconds: data.runtimeSeconds,

@@ -5,6 +5,7 @@ import { createDataSource } from '../../libs/persistence/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
 import { CycleService } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { createTestDatabase } from '../support/database.js';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 import {
   poolFacts,
   seedPool,
@@ -95,6 +96,7 @@ describe('scheduler with reserved servers (real PostgreSQL)', () => {
         maxRounds: 3,
         lockWaitMs: 200,
       },
+      workloadUseCases(dataSource).endAttempt,
     );
     pool = await seedPool(dataSource, { gpuModel: GPU_MODEL, nodes: 4, gpusPerNode: 8, domains: 1 });
     [shared, owner, later] = await seedQuotas(dataSource, GPU_MODEL, [

@@ -1,11 +1,14 @@
 import type { DataSource } from 'typeorm';
-import { holdTransaction, meteredGpuSeconds, type StoredUsageRecord } from '../../libs/domain/src/index.js';
+import {
+  holdTransaction,
+  meteredGpuSeconds,
+  METERING_GRACE_MS,
+  type StoredUsageRecord,
+} from '../../libs/domain/src/index.js';
 import {
   accountBalances,
   createDataSource,
-  endWorkload,
   lockPartition,
-  METERING_GRACE_MS,
   postLedgerTransaction,
   WorkloadEntity,
   WorkloadHoldEntity,
@@ -22,6 +25,7 @@ import type { PostUsageBatchUseCase } from '../../libs/application/src/index.js'
 import type { JobItem, JobProducer } from '../../libs/queues/src/index.js';
 import { seedQuotas, submitWorkloads, type QuotaFixture } from '../factories/pool-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
+import { workloadUseCases } from '../support/workload-use-cases.js';
 
 const MODEL = 'H200';
 const HOUR = 3600;
@@ -140,7 +144,7 @@ describe('usage posting (real PostgreSQL)', () => {
     await db.transaction(async (manager) => {
       await lockPartition(manager, MODEL);
       const workload = await manager.getRepository(WorkloadEntity).findOneByOrFail({ id });
-      await endWorkload(manager, workload, {
+      await workloadUseCases(db).endAttempt.endWorkload(manager, workload, {
         state: refundReason ? 'failed' : 'succeeded',
         reason: refundReason ?? 'done',
         runtimeSeconds,

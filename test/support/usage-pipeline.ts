@@ -17,12 +17,12 @@ import {
   PostUsageBatchUseCase,
   ReconcileUsageUseCase,
   ReleaseStaleHoldsUseCase,
-  StopAllocationWorkloadsUseCase,
   UsageSweepUseCase,
   type UsageSweepSettings,
 } from '../../libs/application/src/index.js';
 import type { StoredUsageRecord } from '../../libs/domain/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
+import { workloadUseCases } from './workload-use-cases.js';
 
 /** A producer for use cases whose jobs a test does not look at. */
 const NO_JOBS = {
@@ -44,7 +44,7 @@ export function usagePipeline(
   const notifications = new NotificationsRepository();
   const batches = new TypeormUsageBatchRepository(dataSource);
   const maintenance = new TypeormUsageMaintenanceRepository(dataSource);
-  const stop = new StopAllocationWorkloadsUseCase(transactions, maintenance);
+  const stop = workloadUseCases(dataSource).stopAllocationWorkloads;
   const ingest = new IngestUsageBatchUseCase(transactions, batches, producer);
   const post = new PostUsageBatchUseCase(
     transactions,

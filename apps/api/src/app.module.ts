@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
-import { dataSourceOptions, PersistenceModule } from '#persistence';
+import { dataSourceOptions, IdempotencyKeyRepository, PersistenceModule } from '#persistence';
 import { AuthGuard } from './auth/auth.guard.js';
 import { AccessModule } from '#application';
 import { QueueModule } from './common/queue.module.js';
@@ -43,6 +43,7 @@ export class AppModule {
         { provide: APP_FILTER, useClass: DomainErrorFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        IdempotencyKeyRepository,
       ],
     };
   }

@@ -2,7 +2,22 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
 import { runSchedulingCycle } from '#domain';
-import { createDataSource, proposeRecalls } from '#persistence';
+import {
+  DispatchWorkloadUseCase,
+  EndAttemptUseCase,
+  EndLostRunsUseCase,
+  StopAllocationWorkloadsUseCase,
+} from '#application';
+import {
+  createDataSource,
+  LedgerRepository,
+  proposeRecalls,
+  TypeormAttemptHoldRepository,
+  TypeormPartitionRepository,
+  TypeormTransactionRunner,
+  TypeormWorkloadPlacementRepository,
+  TypeormWorkloadRepository,
+} from '#persistence';
 import {
   JobProducer,
   parseJob,
@@ -93,32 +108,62 @@ export class SchedulerProcess {
       this.config.RECONCILE_GRACE_MS,
     );
 
-    const cycles = new CycleService(this.dataSource, this.producer, this.logger, runSchedulingCycle, {
-      settings: {
-        fairShareHalfLifeSeconds: this.config.FAIR_SHARE_HALF_LIFE_SECONDS,
-        backfill: this.config.SCHEDULER_BACKFILL,
-        preemption: this.config.SCHEDULER_PREEMPTION,
-        estimateLimit: SCHEDULER_ESTIMATE_LIMIT,
-        starvationAfterSeconds: this.config.SCHEDULER_STARVATION_SECONDS,
+    // The workload use cases, wired by hand until the scheduler is a Nest application context.
+    const transactions = new TypeormTransactionRunner(this.dataSource);
+    const workloads = new TypeormWorkloadRepository(this.dataSource);
+    const placements = new TypeormWorkloadPlacementRepository(this.dataSource);
+    const partitions = new TypeormPartitionRepository(this.dataSource);
+    const endAttempt = new EndAttemptUseCase(
+      workloads,
+      placements,
+      new TypeormAttemptHoldRepository(),
+      new LedgerRepository(),
+      partitions,
+    );
+    const cycles = new CycleService(
+      this.dataSource,
+      this.producer,
+      this.logger,
+      runSchedulingCycle,
+      {
+        settings: {
+          fairShareHalfLifeSeconds: this.config.FAIR_SHARE_HALF_LIFE_SECONDS,
+          backfill: this.config.SCHEDULER_BACKFILL,
+          preemption: this.config.SCHEDULER_PREEMPTION,
+          estimateLimit: SCHEDULER_ESTIMATE_LIMIT,
+          starvationAfterSeconds: this.config.SCHEDULER_STARVATION_SECONDS,
+        },
       },
-    });
+      endAttempt,
+    );
     // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
     const dispatcher = new DispatchService(
-      this.dataSource,
-      [new SimulatorAdapter(this.producer)],
+      new DispatchWorkloadUseCase(workloads, placements, [new SimulatorAdapter(this.producer)]),
       this.logger,
     );
-    const workloadReconciler = new WorkloadReconciler(this.dataSource, this.producer, this.logger, {
-      intervalMs: this.config.RECONCILE_INTERVAL_MS,
-      dispatchGraceMs: this.config.RECONCILE_GRACE_MS,
-      lostGraceMs: LOST_RUN_GRACE_MS,
-    });
+    const workloadReconciler = new WorkloadReconciler(
+      workloads,
+      partitions,
+      new EndLostRunsUseCase(transactions, workloads, partitions, endAttempt),
+      this.producer,
+      this.logger,
+      {
+        intervalMs: this.config.RECONCILE_INTERVAL_MS,
+        dispatchGraceMs: this.config.RECONCILE_GRACE_MS,
+        lostGraceMs: LOST_RUN_GRACE_MS,
+      },
+    );
     const dataSource = this.dataSource;
-    const usage = usageUseCases(this.dataSource, this.producer, {
-      unpostedGraceMs: this.config.RECONCILE_GRACE_MS,
-      driftCheckIntervalMs: this.config.USAGE_DRIFT_CHECK_INTERVAL_MS,
-      proposeRecalls: (now) => proposeRecalls(dataSource, now),
-    });
+    const usage = usageUseCases(
+      this.dataSource,
+      this.producer,
+      {
+        unpostedGraceMs: this.config.RECONCILE_GRACE_MS,
+        driftCheckIntervalMs: this.config.USAGE_DRIFT_CHECK_INTERVAL_MS,
+        proposeRecalls: (now) => proposeRecalls(dataSource, now),
+      },
+      new StopAllocationWorkloadsUseCase(transactions, workloads, partitions, endAttempt),
+    );
     const webhooks = new WebhookDeliveryService(this.dataSource, this.logger);
     const webhookReconciler = new WebhookReconciler(this.dataSource, this.producer, this.logger);
     const billingExports = new BillingExportService(this.dataSource, this.producer, this.logger, {

@@ -5,3 +5,4 @@ export * from './access/access.module.js';
 export * from './directory/index.js';
 export * from './usage/index.js';
 export * from './allocations/index.js';
+export * from './workloads/index.js';

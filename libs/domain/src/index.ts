@@ -54,3 +54,4 @@ export { displayRatio } from './planning/utilization.js';
 export { planningInputProblems, planningCalendarProblems } from './planning/validation.js';
 export * from './access/principal.js';
 export * from './access/project-scope.js';
+export * from './workloads/index.js';

@@ -11,7 +11,6 @@ export {
   postLedgerTransaction,
   type LedgerPosting,
 } from './repositories/ledger.repository.js';
-export * from './repositories/workload-lifecycle.js';
 export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';
 export {
   NotificationsRepository,
@@ -45,3 +44,8 @@ export * from './repositories/user.repository.js';
 export * from './repositories/organization.repository.js';
 export * from './repositories/program.repository.js';
 export * from './repositories/agency.repository.js';
+export * from './repositories/partition.repository.js';
+export * from './repositories/workload.repository.js';
+export * from './repositories/workload-placement.repository.js';
+export * from './repositories/attempt-hold.repository.js';
+export * from './repositories/idempotency-key.repository.js';

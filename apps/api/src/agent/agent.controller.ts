@@ -1,14 +1,15 @@
 import { Body, Controller, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ReportAgentEventUseCase } from '#application';
 import { DomainError } from '#domain';
 import { CurrentPrincipal, RequestId, Scopes } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
-import { AgentService } from './agent.service.js';
 import {
   workloadEventBody,
   workloadEventResponse,
   type WorkloadEventBody,
+  type WorkloadEventResponse,
 } from './dto/workload-event.request.js';
 
 /** The cluster agents' side of the API: API tokens with scope `agent` only. */
@@ -17,7 +18,7 @@ import {
 @Scopes('agent')
 @Controller('v1/agent')
 export class AgentController {
-  constructor(private readonly agent: AgentService) {}
+  constructor(private readonly reportEvent: ReportAgentEventUseCase) {}
 
   @Post('workloads/:id/events')
   @HttpCode(HttpStatus.OK)
@@ -28,12 +29,12 @@ export class AgentController {
       'already left, answers 200 with `applied: false` and changes nothing, so agents may resend freely.',
   })
   @ApiOkResponse({ standardSchema: workloadEventResponse })
-  report(
+  async report(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: { id: string },
     @Body({ schema: workloadEventBody }) body: WorkloadEventBody,
-  ) {
+  ): Promise<WorkloadEventResponse> {
     // Without @Roles the guard lets any user through: agent events come from machines only.
     if (principal.kind !== 'api_token') {
       throw new DomainError(
@@ -42,6 +43,6 @@ export class AgentController {
         'Workload events are reported by cluster agents with an API token of scope "agent".',
       );
     }
-    return this.agent.report(principal, requestId, params.id, body);
+    return this.reportEvent.execute(principal, requestId, params.id, body);
   }
 }

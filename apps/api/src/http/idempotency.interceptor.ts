@@ -1,11 +1,9 @@
 import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { from, of, switchMap, type Observable } from 'rxjs';
-import { DataSource } from 'typeorm';
 import { DomainError } from '#domain';
-import { IdempotencyKeyEntity } from '#persistence';
+import { IdempotencyKeyRepository } from '#persistence';
 import type { AuthenticatedRequest } from '../auth/decorators.js';
 
 // The metadata key @HttpCode() writes (not exported from @nestjs/common's entry point).
@@ -20,7 +18,7 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(private readonly answers: IdempotencyKeyRepository) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<Request & AuthenticatedRequest>();
@@ -42,13 +40,12 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const requestHash = createHash('sha256')
       .update(`${request.method} ${request.path}\n${JSON.stringify(request.body ?? null)}`)
       .digest('hex');
-    const repository = this.dataSource.getRepository(IdempotencyKeyEntity);
     const response = context.switchToHttp().getResponse<{ status(code: number): unknown }>();
     const statusCode =
       (Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) as number | undefined) ??
       (request.method === 'POST' ? 201 : 200);
 
-    return from(repository.findOne({ where: { principal, key } })).pipe(
+    return from(this.answers.find(principal, key)).pipe(
       switchMap((stored) => {
         if (stored) {
           if (stored.requestHash !== requestHash) {
@@ -64,20 +61,16 @@ export class IdempotencyInterceptor implements NestInterceptor {
         return next.handle().pipe(
           switchMap((body: unknown) =>
             from(
-              repository
-                .createQueryBuilder()
-                .insert()
-                .values({
+              this.answers
+                .remember({
                   principal,
                   key,
                   method: request.method,
                   path: request.path,
                   requestHash,
                   statusCode,
-                  responseBody: (body ?? null) as object,
+                  responseBody: body ?? null,
                 })
-                .orIgnore()
-                .execute()
                 .then(() => body),
             ),
           ),

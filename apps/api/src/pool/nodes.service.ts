@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { DomainError, notFound } from '#domain';
+import { EndAttemptUseCase } from '#application';
+import { ACTIVE_WORKLOAD_STATES, DomainError, notFound } from '#domain';
 import {
-  ACTIVE_WORKLOAD_STATES,
-  endWorkload,
   lockPartition,
   markPartitionDirty,
   NodeEntity,
@@ -34,6 +33,7 @@ export class NodesService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
     private readonly jobs: PoolJobs,
+    private readonly endAttempt: EndAttemptUseCase,
   ) {}
 
   /**
@@ -165,7 +165,7 @@ export class NodesService {
     const at = new Date();
     const failed: WorkloadEntity[] = [];
     for (const workload of workloads) {
-      const ended = await endWorkload(manager, workload, {
+      const ended = await this.endAttempt.endWorkload(manager, workload, {
         state: 'failed',
         reason,
         runtimeSeconds: null,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { WorkloadsApplicationModule } from '#application';
 import { CapacityController } from './capacity.controller.js';
 import { CapacityService } from './capacity.service.js';
 import { ClustersController } from './clusters.controller.js';
@@ -9,6 +10,7 @@ import { PoolJobs } from './pool-jobs.js';
 
 /** The GPU pool: sites, clusters, node pools and nodes (operators), and its capacity (everyone). */
 @Module({
+  imports: [WorkloadsApplicationModule],
   controllers: [ClustersController, NodesController, CapacityController],
   providers: [ClustersService, NodesService, CapacityService, PoolJobs],
 })

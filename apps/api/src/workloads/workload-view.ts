@@ -1,7 +1,6 @@
-import { toAmount } from '#domain';
+import { allowedWorkloadActions, toAmount, type WorkloadState } from '#domain';
 import type { WorkloadEntity } from '#persistence';
 import type { PlacementPartResponse, WorkloadResponse } from './dto/workload.response.js';
-import { allowedWorkloadActions, type WorkloadState } from './workload-states.js';
 
 const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
 

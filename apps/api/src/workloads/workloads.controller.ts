@@ -9,6 +9,12 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import {
+  CancelWorkloadUseCase,
+  SubmitBatchUseCase,
+  SubmitWorkloadUseCase,
+  WorkloadQueries,
+} from '#application';
 import { CurrentPrincipal, RequestId } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -19,8 +25,17 @@ import {
   type SubmitBatchBody,
   type SubmitWorkloadBody,
 } from './dto/submit-workload.request.js';
-import { batchResponse, workloadPageResponse, workloadResponse } from './dto/workload.response.js';
-import { WorkloadsService } from './workloads.service.js';
+import {
+  batchResponse,
+  workloadPageResponse,
+  workloadResponse,
+  type BatchResponse,
+  type WorkloadResponse,
+} from './dto/workload.response.js';
+import { workloadView } from './workload-view.js';
+
+/** A batch answer lists its ids up to this many elements. */
+const BATCH_IDS_LISTED = 1000;
 
 const REFUSALS =
   'A rule is broken; `error.code` is the first of: ALLOCATION_NOT_ACTIVE, GPU_MODEL_NOT_IN_ALLOCATION, ' +
@@ -31,7 +46,12 @@ const REFUSALS =
 @ApiBearerAuth()
 @Controller('v1/workloads')
 export class WorkloadsController {
-  constructor(private readonly workloads: WorkloadsService) {}
+  constructor(
+    private readonly submitWorkload: SubmitWorkloadUseCase,
+    private readonly submitSweep: SubmitBatchUseCase,
+    private readonly cancelWorkload: CancelWorkloadUseCase,
+    private readonly queries: WorkloadQueries,
+  ) {}
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
@@ -43,12 +63,13 @@ export class WorkloadsController {
   })
   @ApiAcceptedResponse({ standardSchema: workloadResponse })
   @ApiUnprocessableEntityResponse({ description: REFUSALS })
-  submit(
+  async submit(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Body({ schema: submitWorkloadBody }) body: SubmitWorkloadBody,
-  ) {
-    return this.workloads.submit({ principal, requestId }, body);
+  ): Promise<WorkloadResponse> {
+    const workload = await this.submitWorkload.execute({ principal, requestId }, body);
+    return workloadView(workload, []);
   }
 
   @Post('batch')
@@ -62,30 +83,45 @@ export class WorkloadsController {
   })
   @ApiAcceptedResponse({ standardSchema: batchResponse })
   @ApiUnprocessableEntityResponse({ description: REFUSALS })
-  submitBatch(
+  async submitBatch(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Body({ schema: submitBatchBody }) body: SubmitBatchBody,
-  ) {
-    return this.workloads.submitBatch({ principal, requestId }, body);
+  ): Promise<BatchResponse> {
+    const { batchId, ids } = await this.submitSweep.execute({ principal, requestId }, body);
+    return {
+      batchId,
+      count: ids.length,
+      state: 'queued',
+      ...(ids.length <= BATCH_IDS_LISTED ? { ids } : {}),
+    };
   }
 
   @Get()
   @ApiOperation({ summary: 'Workloads of the projects the caller may see, newest first' })
   @ApiOkResponse({ standardSchema: workloadPageResponse })
-  list(
+  async list(
     @CurrentPrincipal() principal: Principal,
     @Query({ schema: listWorkloadsQuery }) query: ListWorkloadsQuery,
-  ) {
-    return this.workloads.list(principal, query);
+  ): Promise<{ items: WorkloadResponse[]; nextCursor: string | null }> {
+    const { limit, cursor, ...filters } = query;
+    const page = await this.queries.list(principal, filters, { limit, cursor });
+    return {
+      items: page.items.map((item) => workloadView(item.workload, item.placement)),
+      nextCursor: page.nextCursor,
+    };
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'A workload: state, placement, timestamps, hold and usage, and why it waits' })
   @ApiOkResponse({ standardSchema: workloadResponse })
   @ApiNotFoundResponse({ description: 'Unknown, or of a project the caller may not see.' })
-  get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: { id: string }) {
-    return this.workloads.get(principal, params.id);
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @Param({ schema: idParams }) params: { id: string },
+  ): Promise<WorkloadResponse> {
+    const { workload, placement } = await this.queries.get(principal, params.id);
+    return workloadView(workload, placement);
   }
 
   @Post(':id/cancel')
@@ -97,11 +133,12 @@ export class WorkloadsController {
   })
   @ApiOkResponse({ standardSchema: workloadResponse })
   @ApiConflictResponse({ description: 'ILLEGAL_TRANSITION: the workload has already ended.' })
-  cancel(
+  async cancel(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: { id: string },
-  ) {
-    return this.workloads.cancel({ principal, requestId }, params.id);
+  ): Promise<WorkloadResponse> {
+    await this.cancelWorkload.execute({ principal, requestId }, params.id);
+    return this.get(principal, params);
   }
 }

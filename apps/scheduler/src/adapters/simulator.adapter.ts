@@ -1,5 +1,5 @@
 import type { JobProducer } from '#queues';
-import { ClusterAdapter, type DispatchRequest } from './cluster-adapter.js';
+import { ClusterAdapter, type DispatchRequest } from '#application';
 
 /**
  * The simulated cluster: hands attempts to apps/simulator through the `cluster-simulator` queue.

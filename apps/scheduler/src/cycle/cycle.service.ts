@@ -5,10 +5,10 @@ import {
   lockPartition,
   partitionIsDirty,
   postLedgerTransactions,
-  requeueWorkload,
   tryLockPartition,
   WorkloadEntity,
 } from '#persistence';
+import type { EndAttemptUseCase } from '#application';
 import type { JobItem, JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
 import { loadPartition, type LoadedPartition } from './partition-loader.js';
@@ -91,6 +91,7 @@ export class CycleService {
     private readonly logger: Logger,
     private readonly cycle: SchedulingCycle,
     private readonly options: CycleServiceOptions,
+    private readonly endAttempt: EndAttemptUseCase,
   ) {
     this.maxRounds = options.maxRounds ?? 5;
     this.lockWaitMs = options.lockWaitMs ?? 2000;
@@ -213,7 +214,7 @@ export class CycleService {
       const reason = preemption.reclaimedForAllocationId
         ? `preempted: lent from reserved servers, reclaimed by their owner (allocation ${preemption.reclaimedForAllocationId})`
         : `preempted: program ${preemption.forProgramId} needs its entitled share`;
-      await requeueWorkload(manager, workload, reason, now);
+      await this.endAttempt.requeueWorkload(manager, workload, reason, now);
       jobs.push({ name: 'dispatch.cancel', data: { workloadId: workload.id, attempt, reason } });
     }
     return decision.preempted.length;

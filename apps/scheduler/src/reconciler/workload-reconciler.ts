@@ -1,5 +1,5 @@
-import { In, type DataSource } from 'typeorm';
-import { endWorkload, lockPartition, WorkloadEntity } from '#persistence';
+import type { EndLostRunsUseCase } from '#application';
+import type { PartitionRepository, WorkloadRepository } from '#persistence';
 import { jobOptionsFor, type JobItem, type JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
 
@@ -20,9 +20,6 @@ export interface WorkloadSweep {
   lost: number;
 }
 
-/** Lost runs end with this reason (their usage refunded: the infrastructure lost them). */
-export const LOST_RUN_REASON = 'lost: no end report within walltime';
-
 const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
@@ -38,7 +35,9 @@ export class WorkloadReconciler {
   private readonly batch: number;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly workloads: WorkloadRepository,
+    private readonly partitions: PartitionRepository,
+    private readonly lostRuns: EndLostRunsUseCase,
     private readonly producer: JobProducer,
     private readonly logger: Logger,
     private readonly options: WorkloadReconcilerOptions,
@@ -57,30 +56,16 @@ export class WorkloadReconciler {
   }
 
   private async tick(): Promise<number> {
-    const rows = await this.dataSource.query<{ gpu_model: string }[]>(
-      `SELECT DISTINCT gpu_model FROM partition_triggers
-       UNION
-       SELECT m.gpu_model FROM (SELECT DISTINCT gpu_model FROM node_pools) m
-       LEFT JOIN scheduling_partitions p ON p.gpu_model = m.gpu_model
-       WHERE (p.last_cycle_at IS NULL OR p.last_cycle_at < now() - $1::int * interval '1 millisecond')
-         AND EXISTS (SELECT 1 FROM workloads w WHERE w.gpu_model = m.gpu_model AND w.state = 'queued')`,
-      [this.options.intervalMs],
-    );
+    const models = await this.partitions.modelsDueForCycle(this.options.intervalMs);
     // Coalesced: a cycle job already waiting for the partition absorbs these.
     await this.producer.enqueueMany(
-      rows.map((row) => ({ name: 'schedule.cycle' as const, data: { gpuModel: row.gpu_model } })),
+      models.map((gpuModel) => ({ name: 'schedule.cycle' as const, data: { gpuModel } })),
     );
-    return rows.length;
+    return models.length;
   }
 
   private async redispatch(): Promise<number> {
-    const rows = await this.dataSource.query<{ id: string; attempt: number }[]>(
-      `SELECT id, attempt FROM workloads
-       WHERE state = 'admitted' AND dispatched_at IS NULL
-         AND admitted_at < now() - $1::int * interval '1 millisecond'
-       ORDER BY admitted_at LIMIT $2`,
-      [this.options.dispatchGraceMs, this.batch],
-    );
+    const rows = await this.workloads.undispatchedAttempts(this.options.dispatchGraceMs, this.batch);
     const queue = this.producer.queue('dispatch');
     const jobs: JobItem[] = [];
     for (const row of rows) {
@@ -99,65 +84,16 @@ export class WorkloadReconciler {
   }
 
   private async endLostRuns(): Promise<number> {
-    const candidates = await this.dataSource.query<{ id: string; gpu_model: string }[]>(
-      `SELECT id, gpu_model FROM workloads
-       WHERE state IN ('admitted', 'running') AND dispatched_at IS NOT NULL
-         AND coalesce(started_at, dispatched_at) + walltime_seconds * interval '1 second'
-             < now() - $1::int * interval '1 millisecond'
-       ORDER BY gpu_model, id LIMIT $2`,
-      [this.options.lostGraceMs, this.batch],
-    );
-    if (candidates.length === 0) return 0;
-    const byModel = new Map<string, string[]>();
-    for (const row of candidates) byModel.set(row.gpu_model, [...(byModel.get(row.gpu_model) ?? []), row.id]);
-
+    const ended = await this.lostRuns.execute({ graceMs: this.options.lostGraceMs, limit: this.batch });
     const cancels: JobItem[] = [];
-    for (const [gpuModel, ids] of byModel) {
-      const ended = await this.dataSource.transaction('READ COMMITTED', async (manager) => {
-        await lockPartition(manager, gpuModel);
-        const [clock] = await manager.query<{ now: Date }[]>('SELECT clock_timestamp() AS now');
-        const at = clock?.now ?? new Date();
-        // Re-read under the lock: an end report may have landed since the candidates were read.
-        const workloads = (await manager.getRepository(WorkloadEntity).findBy({ id: In(ids) })).filter(
-          (workload) => {
-            const since = workload.startedAt ?? workload.dispatchedAt;
-            return (
-              (workload.state === 'admitted' || workload.state === 'running') &&
-              since !== null &&
-              since.getTime() + workload.walltimeSeconds * 1000 < at.getTime() - this.options.lostGraceMs
-            );
-          },
-        );
-        const done: JobItem[] = [];
-        for (const workload of workloads) {
-          // Whatever the cluster meters for it is refunded: the run was lost by the infrastructure.
-          // The hold covering the time it may have run (never beyond its walltime) waits for that meter.
-          const ranSeconds = workload.startedAt
-            ? Math.min(
-                workload.walltimeSeconds,
-                Math.max(0, Math.floor((at.getTime() - workload.startedAt.getTime()) / 1000)),
-              )
-            : 0;
-          const changed = await endWorkload(manager, workload, {
-            state: 'failed',
-            reason: LOST_RUN_REASON,
-            runtimeSeconds: ranSeconds,
-            at,
-            refundReason: LOST_RUN_REASON,
-          });
-          if (changed) {
-            done.push({
-              name: 'dispatch.cancel',
-              data: { workloadId: workload.id, attempt: workload.attempt, reason: LOST_RUN_REASON },
-            });
-          }
-        }
-        return done;
-      });
-      cancels.push(...ended);
-      if (ended.length > 0) {
-        this.logger.warn({ gpuModel, workloads: ended.length }, 'ended lost runs');
-      }
+    for (const [gpuModel, stopped] of ended) {
+      cancels.push(
+        ...stopped.map((attempt) => ({
+          name: 'dispatch.cancel' as const,
+          data: { workloadId: attempt.workloadId, attempt: attempt.attempt, reason: attempt.reason },
+        })),
+      );
+      if (stopped.length > 0) this.logger.warn({ gpuModel, workloads: stopped.length }, 'ended lost runs');
     }
     // The ends marked their partitions dirty: the tick below (same sweep) sends the cycles.
     if (cancels.length > 0) await this.producer.enqueueMany(cancels);

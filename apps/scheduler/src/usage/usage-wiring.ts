@@ -30,12 +30,12 @@ export function usageUseCases(
   dataSource: DataSource,
   producer: JobProducer,
   settings: UsageSweepSettings,
+  stop: StopAllocationWorkloadsUseCase,
 ): { post: PostUsageBatchUseCase; sweep: UsageSweepUseCase } {
   const transactions = new TypeormTransactionRunner(dataSource);
   const ledger = new LedgerRepository();
   const notifications = new NotificationsRepository();
   const maintenance = new TypeormUsageMaintenanceRepository(dataSource);
-  const stop = new StopAllocationWorkloadsUseCase(transactions, maintenance);
   const post = new PostUsageBatchUseCase(
     transactions,
     new TypeormUsagePostingRepository(),

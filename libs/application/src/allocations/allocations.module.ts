@@ -1,23 +1,16 @@
 import { Module } from '@nestjs/common';
-import {
-  BurnRateRepository,
-  NotificationsRepository,
-  TypeormBurnRateRepository,
-  TypeormUsageMaintenanceRepository,
-  UsageMaintenanceRepository,
-} from '#persistence';
+import { BurnRateRepository, NotificationsRepository, TypeormBurnRateRepository } from '#persistence';
 import { BurnRateAlertsUseCase } from './burn-rate-alerts.use-case.js';
-import { StopAllocationWorkloadsUseCase } from './stop-allocation-workloads.use-case.js';
+import { WorkloadsApplicationModule } from '../workloads/workloads.module.js';
 
-/** Allocations' use cases: stopping their running work, burn-rate alerts (needs PersistenceModule). */
+/** Allocations' use cases: burn-rate alerts, and (re-exported) stopping their running work (needs PersistenceModule). */
 @Module({
+  imports: [WorkloadsApplicationModule],
   providers: [
-    { provide: UsageMaintenanceRepository, useClass: TypeormUsageMaintenanceRepository },
     { provide: BurnRateRepository, useClass: TypeormBurnRateRepository },
     NotificationsRepository,
-    StopAllocationWorkloadsUseCase,
     BurnRateAlertsUseCase,
   ],
-  exports: [StopAllocationWorkloadsUseCase, BurnRateAlertsUseCase],
+  exports: [WorkloadsApplicationModule, BurnRateAlertsUseCase],
 })
 export class AllocationsApplicationModule {}

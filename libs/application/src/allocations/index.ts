@@ -1,3 +1,3 @@
 export * from './allocations.module.js';
 export * from './burn-rate-alerts.use-case.js';
-export * from './stop-allocation-workloads.use-case.js';
+export * from './allocation-jobs.js';

@@ -12,7 +12,7 @@ import { FakeJobProducer } from '../../../../test/fakes/job-producer.fake.js';
 import { FakeLedger } from '../../../../test/fakes/ledger.fake.js';
 import { FakeNotifications } from '../../../../test/fakes/notifications.fake.js';
 import { FakeTransactionRunner } from '../../../../test/fakes/transaction-runner.fake.js';
-import type { StopAllocationWorkloadsUseCase } from '../allocations/stop-allocation-workloads.use-case.js';
+import type { StopAllocationWorkloadsUseCase } from '../workloads/stop-allocation-workloads.use-case.js';
 import { PostUsageBatchUseCase } from './post-usage-batch.use-case.js';
 
 class FakePostingRepository extends UsagePostingRepository {

@@ -9,11 +9,8 @@ import {
   type Tx,
 } from '#persistence';
 import { enqueueAfterCommit, JobProducer } from '#queues';
-import {
-  deliveryJobs,
-  stopJobs,
-  StopAllocationWorkloadsUseCase,
-} from '../allocations/stop-allocation-workloads.use-case.js';
+import { deliveryJobs, stopJobs } from '../allocations/allocation-jobs.js';
+import { StopAllocationWorkloadsUseCase } from '../workloads/stop-allocation-workloads.use-case.js';
 
 export interface UsagePostingResult {
   /** False when the batch was already posted (a redelivered job) or does not exist. */

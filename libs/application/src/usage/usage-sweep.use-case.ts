@@ -2,11 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { UsageBatchRepository } from '#persistence';
 import { enqueueAfterCommit, JobProducer, type JobItem } from '#queues';
 import { BurnRateAlertsUseCase } from '../allocations/burn-rate-alerts.use-case.js';
-import {
-  deliveryJobs,
-  stopJobs,
-  StopAllocationWorkloadsUseCase,
-} from '../allocations/stop-allocation-workloads.use-case.js';
+import { deliveryJobs, stopJobs } from '../allocations/allocation-jobs.js';
+import { StopAllocationWorkloadsUseCase } from '../workloads/stop-allocation-workloads.use-case.js';
 import { ReconcileUsageUseCase } from './reconcile-usage.use-case.js';
 import { ExpireAllocationsUseCase, ReleaseStaleHoldsUseCase } from './usage-maintenance.use-case.js';
 

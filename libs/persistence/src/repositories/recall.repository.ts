@@ -21,11 +21,12 @@ import {
   type RecallProposal,
   type RecallRule,
   type ReservedUtilization,
+  ACTIVE_WORKLOAD_STATES,
 } from '#domain';
 import { accountBalances, postLedgerTransaction } from './ledger.repository.js';
 import { recordNotification } from './notifications.repository.js';
 import { releaseReservedServers } from './reservation.repository.js';
-import { ACTIVE_WORKLOAD_STATES, lockPartition } from './workload-lifecycle.js';
+import { lockPartition } from './partition.repository.js';
 
 /** Allocations proposed for in one transaction: bounds a sweep's transactions over thousands of them. */
 const PROPOSALS_PER_TRANSACTION = 200;

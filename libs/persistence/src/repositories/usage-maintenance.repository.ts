@@ -1,16 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { WorkloadEntity } from '../entities/workload.entities.js';
 import type { Tx } from '../transaction.js';
-import { ACTIVE_WORKLOAD_STATES, endWorkload, lockPartition } from './workload-lifecycle.js';
-
-/** An attempt some maintenance ended: the cluster must be told to stop it. */
-export interface StoppedAttempt {
-  workloadId: string;
-  attempt: number;
-  gpuModel: string;
-  reason: string;
-}
 
 /** An allocation whose window ended, locked for its expiry. */
 export interface ExpiringAllocation {
@@ -26,17 +16,9 @@ export interface ExpiringAllocation {
 }
 
 /**
- * What the usage sweeps read and write by time: holds whose usage never came, windows that ended,
- * and the running work of allocations that may no longer run.
+ * What the usage sweeps read and write by time: holds whose usage never came and windows that ended.
  */
 export abstract class UsageMaintenanceRepository {
-  /** GPU models with admitted or running workloads of the allocation, in order. */
-  abstract activeWorkloadModels(allocationId: string): Promise<string[]>;
-  /** Takes the partition lock of `gpuModel`, then locks the allocation's active workloads on it (id order). */
-  abstract lockActiveWorkloads(tx: Tx, allocationId: string, gpuModel: string): Promise<WorkloadEntity[]>;
-  /** Ends one workload as a cancellation does; false when it had already ended. */
-  abstract cancelWorkload(tx: Tx, workload: WorkloadEntity, reason: string, at: Date): Promise<boolean>;
-
   /** Attempt holds still holding something whose release time passed, oldest due first. */
   abstract dueStaleHolds(now: Date, limit: number): Promise<{ workloadId: string; attempt: number }[]>;
   /** Locks one such hold (FOR UPDATE) if it is still due; null when another sweep released it. */
@@ -59,35 +41,6 @@ export abstract class UsageMaintenanceRepository {
 export class TypeormUsageMaintenanceRepository extends UsageMaintenanceRepository {
   constructor(private readonly dataSource: DataSource) {
     super();
-  }
-
-  override async activeWorkloadModels(allocationId: string): Promise<string[]> {
-    const rows = await this.dataSource.query<{ gpu_model: string }[]>(
-      `SELECT DISTINCT gpu_model FROM workloads WHERE allocation_id = $1 AND state = ANY($2) ORDER BY 1`,
-      [allocationId, [...ACTIVE_WORKLOAD_STATES]],
-    );
-    return rows.map((row) => row.gpu_model);
-  }
-
-  override async lockActiveWorkloads(
-    tx: Tx,
-    allocationId: string,
-    gpuModel: string,
-  ): Promise<WorkloadEntity[]> {
-    await lockPartition(tx, gpuModel);
-    return tx
-      .getRepository(WorkloadEntity)
-      .createQueryBuilder('w')
-      .where('w.allocation_id = :allocationId', { allocationId })
-      .andWhere('w.gpu_model = :gpuModel', { gpuModel })
-      .andWhere('w.state IN (:...states)', { states: [...ACTIVE_WORKLOAD_STATES] })
-      .orderBy('w.id')
-      .setLock('pessimistic_write')
-      .getMany();
-  }
-
-  override cancelWorkload(tx: Tx, workload: WorkloadEntity, reason: string, at: Date): Promise<boolean> {
-    return endWorkload(tx, workload, { state: 'cancelled', reason, runtimeSeconds: null, at });
   }
 
   override async dueStaleHolds(now: Date, limit: number): Promise<{ workloadId: string; attempt: number }[]> {

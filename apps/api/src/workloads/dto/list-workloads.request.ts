@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { uuidParam } from '../../common/ids.js';
 import { paginationQuery } from '../../common/pagination.js';
-import { WORKLOAD_STATES } from '../workload-states.js';
+import { WORKLOAD_STATES } from '#domain';
 
 export const listWorkloadsQuery = z.strictObject({
   ...paginationQuery,

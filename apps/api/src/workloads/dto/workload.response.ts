@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pageResponse } from '../../organizations/dto/fields.js';
-import { WORKLOAD_STATES } from '../workload-states.js';
+import { WORKLOAD_STATES } from '#domain';
 
 const amount = z.object({
   /** Exact integer GPU-seconds as a decimal string. */

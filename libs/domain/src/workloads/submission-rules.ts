@@ -1,4 +1,7 @@
-import { formatGpuHoursForPeople, validateGang, type RuleViolation } from '#domain';
+import { ruleViolated, type DomainError } from '../errors/domain-error.js';
+import type { RuleViolation } from '../errors/rule-violation.js';
+import { validateGang } from '../scheduling/placement.js';
+import { formatGpuHoursForPeople } from '../units/gpu-seconds.js';
 import { maxPlaceableGpusOf, type DomainCapacity } from './placement-limits.js';
 
 export const SUBMISSION_RULES = [
@@ -124,4 +127,18 @@ function placementViolation(
     };
   }
   return null;
+}
+
+/** The one error a refused submission answers with: the first rule as its code, every rule listed. */
+export function submissionRefusal(violations: readonly RuleViolation[]): DomainError | null {
+  const [first] = violations;
+  if (!first) return null;
+  const summary = violations.map((violation) => violation.message).join(' ');
+  return ruleViolated(
+    first.rule,
+    violations.length === 1
+      ? summary
+      : `The workload breaks ${violations.length} rules and was not queued: ${summary}`,
+    violations,
+  );
 }

@@ -1,15 +1,7 @@
-import type { WorkloadEventBody } from './dto/workload-event.request.js';
-import { decideEvent } from './event-fencing.js';
+import { agentMustStop, decideEvent, type AgentEventFacts } from './event-fencing.js';
 
-const AT = '2026-06-01T00:00:00Z';
-const started = (attempt: number): WorkloadEventBody => ({ type: 'started', attempt, at: AT });
-const ended = (attempt: number): WorkloadEventBody => ({
-  type: 'ended',
-  attempt,
-  at: AT,
-  outcome: 'succeeded',
-  runtimeSeconds: 10,
-});
+const started = (attempt: number): AgentEventFacts => ({ type: 'started', attempt });
+const ended = (attempt: number): AgentEventFacts => ({ type: 'ended', attempt });
 
 describe('decideEvent', () => {
   it('moves admitted → running and admitted | running → ended, for the current attempt only', () => {
@@ -42,5 +34,13 @@ describe('decideEvent', () => {
       apply: false,
       reason: 'not_admitted',
     });
+  });
+
+  it('tells the agent to stop only a run gpupool no longer wants', () => {
+    expect(agentMustStop('stale_attempt')).toBe(true);
+    expect(agentMustStop('already_ended')).toBe(true);
+    expect(agentMustStop('already_running')).toBe(false);
+    expect(agentMustStop('unknown_attempt')).toBe(false);
+    expect(agentMustStop('not_admitted')).toBe(false);
   });
 });

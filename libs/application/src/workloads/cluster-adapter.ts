@@ -35,3 +35,6 @@ export abstract class ClusterAdapter {
   abstract dispatch(workload: DispatchRequest): Promise<void>;
   abstract cancel(workloadId: string, attempt: number, reason: string): Promise<void>;
 }
+
+/** The DI token of the scheduler's cluster adapters (a `ClusterAdapter[]`, one per `kind`). */
+export const CLUSTER_ADAPTERS = Symbol('CLUSTER_ADAPTERS');

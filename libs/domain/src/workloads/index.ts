@@ -1,0 +1,5 @@
+export * from './workload-state.js';
+export * from './event-fencing.js';
+export * from './attempt-hold.js';
+export * from './placement-limits.js';
+export * from './submission-rules.js';

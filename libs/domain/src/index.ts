@@ -26,6 +26,7 @@ export * from './usage/usage-record.js';
 export * from './usage/day-split.js';
 export * from './usage/alerts.js';
 export * from './usage/recall-rules.js';
+export * from './usage/recall-candidates.js';
 export * from './usage/reserved-utilization.js';
 export * from './billing/money.js';
 export * from './billing/rate-card.js';

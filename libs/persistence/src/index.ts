@@ -14,7 +14,9 @@ export {
 export * from './repositories/workload-lifecycle.js';
 export { postLedgerTransactions } from './repositories/ledger-batch.repository.js';
 export {
+  NotificationsRepository,
   recordNotification,
+  TypeormNotificationsRepository,
   type NotificationInput,
   type RecordedNotification,
 } from './repositories/notifications.repository.js';

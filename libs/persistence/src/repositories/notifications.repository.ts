@@ -1,4 +1,6 @@
+import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { Tx } from '../transaction.js';
 
 export interface NotificationInput {
   projectId?: string | null;
@@ -66,4 +68,20 @@ export async function recordNotification(
     [notificationId, input.projectId ?? null, input.kind],
   );
   return { notificationId, deliveryIds: deliveries.map((row) => row.id) };
+}
+
+/**
+ * The port use cases record notifications through (each once per dedupe key, with its webhook
+ * deliveries), inside their transaction; unit tests bind a fake.
+ */
+export abstract class NotificationsRepository {
+  /** Null when the dedupe key was already recorded. */
+  abstract record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null>;
+}
+
+@Injectable()
+export class TypeormNotificationsRepository extends NotificationsRepository {
+  override record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null> {
+    return recordNotification(tx, input);
+  }
 }

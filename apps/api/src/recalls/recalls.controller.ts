@@ -75,7 +75,8 @@ export class RecallsController {
     @Body({ schema: decideRecallRequest }) _body: unknown,
     @RequestId() requestId: string | null,
   ) {
-    return toRecallProposalResponse(await this.decide.confirm({ principal, requestId, proposalId: params.id }));
+    const { proposal } = await this.decide.confirm({ principal, requestId, proposalId: params.id });
+    return toRecallProposalResponse(proposal);
   }
 
   @Post(':id/dismiss')
@@ -90,6 +91,8 @@ export class RecallsController {
     @Body({ schema: decideRecallRequest }) _body: unknown,
     @RequestId() requestId: string | null,
   ) {
-    return toRecallProposalResponse(await this.decide.dismiss({ principal, requestId, proposalId: params.id }));
+    return toRecallProposalResponse(
+      await this.decide.dismiss({ principal, requestId, proposalId: params.id }),
+    );
   }
 }

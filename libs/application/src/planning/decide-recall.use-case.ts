@@ -67,7 +67,10 @@ export class DecideRecallUseCase {
    * Locks the proposal, then the allocation's scheduling partition, then the allocation row (the
    * order admission and cancellation use), so no admission spends the same balance meanwhile.
    */
-  async confirm(command: RecallDecisionCommand, now: Date = new Date()): Promise<RecallProposalEntity> {
+  async confirm(
+    command: RecallDecisionCommand,
+    now: Date = new Date(),
+  ): Promise<{ proposal: RecallProposalEntity; decision: RecallConfirmation }> {
     const adminUserId = userIdOf(command.principal);
     const outcome = await this.transactions.run(async (tx) => {
       const proposal = await this.lockOpenProposal(tx, command.proposalId, 'confirm');
@@ -76,7 +79,11 @@ export class DecideRecallUseCase {
       const decision =
         proposal.servers === null
           ? await this.confirmBudgetRecall(tx, proposal, allocation, adminUserId, now)
-          : await this.confirmServerRecall(tx, proposal, allocation, { adminUserId, now, requestId: command.requestId });
+          : await this.confirmServerRecall(tx, proposal, allocation, {
+              adminUserId,
+              now,
+              requestId: command.requestId,
+            });
       const row = await this.loaded(tx, command.proposalId);
       const release = decision.release;
       await this.recalls.auditDecision(tx, {
@@ -95,13 +102,13 @@ export class DecideRecallUseCase {
         },
         requestId: command.requestId,
       });
-      return { row, jobs: [...deliveryJobs(decision.deliveryIds), ...releaseJobs(release)] };
+      return { row, decision, jobs: [...deliveryJobs(decision.deliveryIds), ...releaseJobs(release)] };
     });
     await enqueueAfterCommit(this.producer, outcome.jobs, {
       logger: this.logger,
       recoveredBy: 'the scheduler reconciler',
     });
-    return outcome.row;
+    return { proposal: outcome.row, decision: outcome.decision };
   }
 
   async dismiss(command: RecallDecisionCommand, now: Date = new Date()): Promise<RecallProposalEntity> {

@@ -11,7 +11,12 @@ import {
   type RecallCandidate,
   type RecallRule,
 } from '#domain';
-import { NotificationsRepository, RecallRepository, TransactionRunner, type RecallCandidateRow } from '#persistence';
+import {
+  NotificationsRepository,
+  RecallRepository,
+  TransactionRunner,
+  type RecallCandidateRow,
+} from '#persistence';
 import { recallProposedNotice } from './recall-notices.js';
 
 /** Allocations proposed for in one transaction: bounds a sweep's transactions over thousands of them. */
@@ -106,7 +111,9 @@ export class ProposeRecallsUseCase {
         tx,
         chunk.map((item) => ({ proposal: item.proposal, programId: item.candidate.programId })),
       );
-      const byKey = new Map(chunk.map((item) => [`${item.proposal.allocationId}|${item.proposal.ruleId}`, item]));
+      const byKey = new Map(
+        chunk.map((item) => [`${item.proposal.allocationId}|${item.proposal.ruleId}`, item]),
+      );
       for (const row of inserted) {
         const item = byKey.get(`${row.allocationId}|${row.ruleId}`);
         if (!item) continue;

@@ -50,7 +50,9 @@ export function budgetRecallConfirmedNotice(
         `(it was used or held by running workloads since the proposal).`
       : `An administrator confirmed the recall of ${hours(recalled)} from allocation ${allocation.id} ` +
         `(${allocation.gpuModel}) under rule "${proposal.ruleId}"` +
-        (recalled < proposed ? ` (${hours(proposed)} were proposed; only ${hours(recalled)} were unused)` : '') +
+        (recalled < proposed
+          ? ` (${hours(proposed)} were proposed; only ${hours(recalled)} were unused)`
+          : '') +
         `: they went back to the program for projects on the waitlist. ${hours(left > 0n ? left : 0n)} remain ` +
         `to admit workloads against.`;
   return {

@@ -1,5 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { actorOf, conflict, invalid, notFound, ruleViolated, serversToRelease, type Principal } from '#domain';
+import {
+  actorOf,
+  conflict,
+  invalid,
+  notFound,
+  ruleViolated,
+  serversToRelease,
+  type Principal,
+} from '#domain';
 import { ReservationRepository, TransactionRunner, type ReservationStanding, type Tx } from '#persistence';
 import { enqueueAfterCommit, JobProducer } from '#queues';
 

@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { notFound, planWhatIf } from '#domain';
-import { queuedLineRequest, ReservationPlansRepository, TransactionRunner, type Tx, type WhatIfRequestRow } from '#persistence';
+import {
+  queuedLineRequest,
+  ReservationPlansRepository,
+  TransactionRunner,
+  type Tx,
+  type WhatIfRequestRow,
+} from '#persistence';
 import {
   namedCandidates,
   orderLines,
@@ -42,7 +48,9 @@ export class WhatIfUseCase {
           candidates,
         );
         const models = [...new Set(lines.map((line) => line.gpuModel))].sort();
-        const queue = (await this.plans.queue(tx, models)).filter((line) => line.allocationStatus === 'active');
+        const queue = (await this.plans.queue(tx, models)).filter(
+          (line) => line.allocationStatus === 'active',
+        );
         const queueRequests = queue.map((line, index) => queuedLineRequest(line, index));
         const asked = whatIfRequests(lines, candidates, queueRequests.length);
         const { input, calendar } = await this.plans.inputs(tx, models, [...queueRequests, ...asked], now);

@@ -91,7 +91,10 @@ export function serversToRelease(
     );
   }
   if (releasing.length === 0) {
-    throw conflict('NOTHING_TO_RELEASE', 'The reservation holds no server after that instant; nothing to release.');
+    throw conflict(
+      'NOTHING_TO_RELEASE',
+      'The reservation holds no server after that instant; nothing to release.',
+    );
   }
   return releasing;
 }

@@ -71,7 +71,6 @@ export async function reservedUsage(
   return result;
 }
 
-
 /** An active allocation inside its window whose program has recall rules, with what was proposed. */
 export interface RecallCandidateRow {
   allocationId: string;
@@ -163,7 +162,11 @@ export abstract class RecallRepository {
     proposalId: string,
     decision: { adminUserId: string; at: Date; recalledGpuSeconds: bigint; releasedServers: number | null },
   ): Promise<void>;
-  abstract markDismissed(tx: Tx, proposalId: string, decision: { adminUserId: string; at: Date }): Promise<void>;
+  abstract markDismissed(
+    tx: Tx,
+    proposalId: string,
+    decision: { adminUserId: string; at: Date },
+  ): Promise<void>;
   /** The proposal with its allocation, for people (in the transaction when given). */
   abstract find(proposalId: string, tx?: Tx): Promise<RecallProposalEntity | null>;
   abstract auditDecision(tx: Tx, audit: RecallDecisionAudit): Promise<void>;
@@ -370,7 +373,11 @@ export class TypeormRecallRepository extends RecallRepository {
     );
   }
 
-  override async markDismissed(tx: Tx, proposalId: string, decision: { adminUserId: string; at: Date }): Promise<void> {
+  override async markDismissed(
+    tx: Tx,
+    proposalId: string,
+    decision: { adminUserId: string; at: Date },
+  ): Promise<void> {
     await tx.query(
       `UPDATE recall_proposals SET status = 'dismissed', decided_by = $2, decided_at = $3 WHERE id = $1`,
       [proposalId, decision.adminUserId, decision.at],

@@ -44,11 +44,7 @@ export interface AffectedReservation {
 }
 
 /** The GPU model's lost nodes, each with the instant it was lost (never after `now`). */
-async function loadLostNodes(
-  manager: EntityManager,
-  gpuModel: string,
-  now: Date,
-): Promise<LostNodeRow[]> {
+async function loadLostNodes(manager: EntityManager, gpuModel: string, now: Date): Promise<LostNodeRow[]> {
   const rows = await manager.query<
     { id: string; name: string; cluster_id: string; state: string; lost_at: Date }[]
   >(

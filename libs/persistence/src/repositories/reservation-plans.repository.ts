@@ -549,7 +549,9 @@ export class ReservationPlansRepository {
 
   /** The named requests that exist, in no particular order. */
   async requestsByIds(tx: Tx, ids: readonly string[]): Promise<WhatIfRequestRow[]> {
-    const rows = await tx.query<WhatIfRequestSqlRow[]>(`${WHAT_IF_REQUEST_SELECT} WHERE r.id = ANY($1)`, [ids]);
+    const rows = await tx.query<WhatIfRequestSqlRow[]>(`${WHAT_IF_REQUEST_SELECT} WHERE r.id = ANY($1)`, [
+      ids,
+    ]);
     return rows.map(whatIfRequestRow);
   }
 

@@ -321,7 +321,10 @@ export class ReservationRepository {
   }
 
   async setStatus(tx: Tx, reservationId: string, status: 'placed' | 'released'): Promise<void> {
-    await tx.query(`UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1`, [reservationId, status]);
+    await tx.query(`UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1`, [
+      reservationId,
+      status,
+    ]);
   }
 
   /** The `allocation.reservation_released` audit event. */

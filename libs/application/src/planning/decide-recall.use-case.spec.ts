@@ -1,5 +1,5 @@
 import { allocationAccount, type Principal } from '#domain';
-import { ReservationRepository, type TransactionRunner } from '#persistence';
+import type { ReservationRepository } from '#persistence';
 import type { JobProducer } from '#queues';
 import {
   FakeJobProducer,
@@ -30,7 +30,7 @@ function setup() {
   const producer = new FakeJobProducer();
   // Budget recalls never release servers: a release that is reached fails the test.
   const release = new ReleaseReservedServersUseCase(
-    transactions as TransactionRunner,
+    transactions,
     null as unknown as ReservationRepository,
     producer as unknown as JobProducer,
   );

@@ -141,7 +141,7 @@ describe('shapeWhatIf', () => {
     start: JAN + 40 * DAY,
     end: JAN + 50 * DAY,
     delaySeconds: 38 * DAY,
-  } as RequestOutcome;
+  };
   const waitlisted = (lineId: string): RequestOutcome => ({
     status: 'waitlisted',
     lineId,

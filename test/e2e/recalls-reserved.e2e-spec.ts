@@ -1,11 +1,9 @@
-import pino from 'pino';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { displayRatio, meteredGpuSeconds } from '../../libs/domain/src/index.js';
-import { proposeRecalls } from '../../libs/persistence/src/index.js';
+import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer } from '../../libs/queues/src/index.js';
-import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
 import { seedPool } from '../factories/pool-fixtures.js';
 import { makeUser } from '../factories/program.factory.js';
 import {
@@ -15,11 +13,14 @@ import {
 } from '../factories/reservation-fixtures.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 
+/** The scheduler's use-it-or-lose-it sweep, run in process. */
+const proposeRecalls = (db: DataSource, now: Date) =>
+  createPlanningUseCases(db, null).proposeRecalls.execute(now);
+
 type Header = [string, string];
 const DAY = 86_400_000;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-const logger = pino({ level: 'silent' });
 const DAY30 = {
   id: 'day30',
   at: { days: 30 },
@@ -78,7 +79,9 @@ describe('reserved-server recalls over HTTP (e2e)', () => {
       new Date(startsAt.getTime() - 3 * DAY),
     );
     [allocationId] = await grantAll(db, [requestId]);
-    await new PlanningService(db, null, logger, () => new Date(startsAt.getTime() - DAY)).replan('H200');
+    await createPlanningUseCases(db, null).planning.replan('H200', {
+      clock: () => new Date(startsAt.getTime() - DAY),
+    });
 
     // 10 GPU-hours used.
     const endedAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 2 * HOUR);

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { meteredGpuSeconds } from '../../libs/domain/src/index.js';
-import { proposeRecalls } from '../../libs/persistence/src/index.js';
+import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { makeUser } from '../factories/program.factory.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
+
+/** The scheduler's use-it-or-lose-it sweep, run in process. */
+const proposeRecalls = (db: DataSource, now: Date) =>
+  createPlanningUseCases(db, null).proposeRecalls.execute(now);
 
 type Header = [string, string];
 const DAY_MS = 86_400_000;

@@ -9,20 +9,25 @@ import {
   holdTransaction,
   meteredGpuSeconds,
   programBudgetAccount,
+  type Principal,
   type RecallRule,
 } from '../../libs/domain/src/index.js';
 import {
   accountBalances,
-  confirmRecall,
   createDataSource,
-  dismissRecall,
   postLedgerTransaction,
-  proposeRecalls,
 } from '../../libs/persistence/src/index.js';
 import { burnRateAlerts, postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
+import { createPlanningUseCases } from '../../libs/application/src/index.js';
+import type { JobProducer } from '../../libs/queues/src/index.js';
 import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
+import { RecordingProducer } from '../support/recording-producer.js';
+
+/** The scheduler's use-it-or-lose-it sweep, run in process. */
+const proposeRecalls = (db: DataSource, now: Date) =>
+  createPlanningUseCases(db, null).proposeRecalls.execute(now);
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -160,10 +165,30 @@ describe('recalls and burn-rate alerts (real PostgreSQL)', () => {
       [`recall:${proposalId}`],
     );
 
-  const confirm = (proposalId: string) =>
-    dataSource.transaction((manager) => confirmRecall(manager, proposalId, adminId, new Date()));
-  const dismiss = (proposalId: string) =>
-    dataSource.transaction((manager) => dismissRecall(manager, proposalId, adminId, new Date()));
+  /** An admin's decision through DecideRecallUseCase; confirm answers what went back. */
+  const decider = () => {
+    const principal: Principal = {
+      kind: 'user',
+      userId: adminId,
+      email: 'recall-admin@test.gpupool.kr',
+      roles: ['admin'],
+      organizationId: null,
+      agencyCode: null,
+    };
+    const { decideRecall } = createPlanningUseCases(
+      dataSource,
+      new RecordingProducer() as unknown as JobProducer,
+    );
+    return { decideRecall, command: (proposalId: string) => ({ principal, requestId: null, proposalId }) };
+  };
+  const confirm = async (proposalId: string) => {
+    const { decideRecall, command } = decider();
+    return (await decideRecall.confirm(command(proposalId))).decision;
+  };
+  const dismiss = async (proposalId: string) => {
+    const { decideRecall, command } = decider();
+    await decideRecall.dismiss(command(proposalId));
+  };
 
   async function expectIllegal(promise: Promise<unknown>): Promise<void> {
     const error: unknown = await promise.then(

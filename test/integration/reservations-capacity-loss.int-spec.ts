@@ -1,11 +1,11 @@
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
-import { createDataSource, modelsWithUnhandledCapacityLoss } from '../../libs/persistence/src/index.js';
+import { createDataSource } from '../../libs/persistence/src/index.js';
+import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
 import { CycleService } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { PlanningReconciler } from '../../apps/scheduler/src/planning/planning-reconciler.service.js';
-import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
 import { createTestDatabase } from '../support/database.js';
 import { workloadUseCases } from '../support/workload-use-cases.js';
 import { poolFacts, seedPool, seedQuotas, submitWorkloads } from '../factories/pool-fixtures.js';
@@ -82,13 +82,8 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
       new Date(windowStart.getTime() - 2 * DAY),
     );
     const allocationIds = await grantAll(dataSource, requestIds);
-    const planning = new PlanningService(
-      dataSource,
-      null,
-      logger,
-      () => new Date(windowStart.getTime() - DAY),
-    );
-    await planning.replan(gpuModel);
+    const { planning } = createPlanningUseCases(dataSource, null);
+    await planning.replan(gpuModel, { clock: () => new Date(windowStart.getTime() - DAY) });
     const placed = await dataSource.query<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM reservation_plans WHERE allocation_id = ANY($1) AND status = 'placed'`,
       [allocationIds],
@@ -268,9 +263,11 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
         [await projectOf(owner), pi.pi_user_id],
       );
       lostAt = await setNodeState(lostNode, 'down', HOUR);
-      expect(await modelsWithUnhandledCapacityLoss(dataSource.manager, new Date())).toEqual(['A100']);
+      expect(
+        await createPlanningUseCases(dataSource, null).moves.modelsWithUnhandledLoss(new Date()),
+      ).toEqual(['A100']);
 
-      const result = await new PlanningService(dataSource, null, logger).replan('A100');
+      const result = await createPlanningUseCases(dataSource, null).planning.replan('A100');
       expect(result.capacityLoss).toMatchObject({
         gpuModel: 'A100',
         lostNodes: 1,
@@ -329,12 +326,14 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
         [owner],
       );
       expect(deliveries.n).toBe(1);
-      expect(await modelsWithUnhandledCapacityLoss(dataSource.manager, new Date())).toEqual([]);
+      expect(
+        await createPlanningUseCases(dataSource, null).moves.modelsWithUnhandledLoss(new Date()),
+      ).toEqual([]);
     });
 
     it('a repeated or redelivered re-plan changes nothing', async () => {
       const before = await digest();
-      const planning = new PlanningService(dataSource, null, logger);
+      const planning = createPlanningUseCases(dataSource, null).planning;
       const results = await Promise.all([planning.replan('A100'), planning.replan('A100')]);
       for (const result of results) {
         expect(result.capacityLoss).toMatchObject({ lostNodes: 1, affected: 0, moved: 0, notifications: 0 });
@@ -376,7 +375,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
     it('the node coming back up undoes nothing, and its free time is planned without double-booking', async () => {
       await setNodeState(lostNode, 'up');
       const before = await digest();
-      const result = await new PlanningService(dataSource, null, logger).replan('A100');
+      const result = await createPlanningUseCases(dataSource, null).planning.replan('A100');
       expect(result.capacityLoss).toMatchObject({ lostNodes: 0, affected: 0, moved: 0 });
       // Only the audit count of the state change itself differs from a run that changed nothing.
       expect(await digest()).toEqual(before);
@@ -402,7 +401,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
           },
         ]),
       );
-      await new PlanningService(dataSource, null, logger).replan('A100');
+      await createPlanningUseCases(dataSource, null).planning.replan('A100');
       const [firstSpan] = await spansOf(first);
       const [secondSpan] = await spansOf(second);
       expect(firstSpan.node_id).toBe(lostNode);
@@ -433,8 +432,10 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
 
     it('the reconciler re-plans a model whose reservation sits on a lost node', async () => {
       const producer = new RecordingProducer();
+      const { plans, moves } = createPlanningUseCases(dataSource, null);
       const swept = await new PlanningReconciler(
-        dataSource,
+        plans,
+        moves,
         producer as unknown as JobProducer,
         logger,
         HOUR,
@@ -445,7 +446,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
 
     it('keeps the healthy server, cuts the lost one, and tells the owner and the admins the options', async () => {
       const otherBefore = await spansOf(other);
-      const result = await new PlanningService(dataSource, null, logger).replan('H800');
+      const result = await createPlanningUseCases(dataSource, null).planning.replan('H800');
       expect(result.capacityLoss).toMatchObject({ affected: 1, moved: 0, unplaceable: 1, notifications: 2 });
 
       const end = at(30);
@@ -505,9 +506,11 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
       expect(audit.n).toBe(1);
 
       const before = await digest();
-      await new PlanningService(dataSource, null, logger).replan('H800');
+      await createPlanningUseCases(dataSource, null).planning.replan('H800');
       expect(await digest()).toEqual(before);
-      expect(await modelsWithUnhandledCapacityLoss(dataSource.manager, new Date())).toEqual([]);
+      expect(
+        await createPlanningUseCases(dataSource, null).moves.modelsWithUnhandledLoss(new Date()),
+      ).toEqual([]);
     });
   });
 
@@ -518,7 +521,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
     const [placed] = await spansOf(line);
     const [target] = placed.node_id === first.nodeIds[0] ? [second, first] : [first, second];
     const lostAt = await setNodeState(placed.node_id, 'down', HOUR);
-    const result = await new PlanningService(dataSource, null, logger).replan('V100');
+    const result = await createPlanningUseCases(dataSource, null).planning.replan('V100');
     expect(result.capacityLoss).toMatchObject({ moved: 1, unplaceable: 0 });
     expect(
       (await spansOf(line)).map(({ node_id, starts_at, ends_at }) => ({ node_id, starts_at, ends_at })),
@@ -555,7 +558,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
       const [lost] = await spansOf(spread);
       const domain = lost.domain;
       const lostAt = await setNodeState(lost.node_id, 'down', HOUR);
-      const result = await new PlanningService(dataSource, null, logger).replan('L4');
+      const result = await createPlanningUseCases(dataSource, null).planning.replan('L4');
       expect(result.capacityLoss).toMatchObject({ moved: 1, unplaceable: 0 });
       const now = (await spansOf(spread)).filter((span) => span.ends_at.getTime() > lostAt * 1000);
       expect(now).toHaveLength(3);
@@ -566,7 +569,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
     it('reports a line whose domain has no free node, offering the whole line in a free domain', async () => {
       const [lost] = await spansOf(packed);
       const lostAt = await setNodeState(lost.node_id, 'down', HOUR / 2);
-      const result = await new PlanningService(dataSource, null, logger).replan('L4');
+      const result = await createPlanningUseCases(dataSource, null).planning.replan('L4');
       expect(result.capacityLoss).toMatchObject({ moved: 0, unplaceable: 1 });
       const held = (await spansOf(packed)).filter((span) => span.ends_at.getTime() > lostAt * 1000);
       expect(held).toHaveLength(3);

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { seoulMonthKey, seoulPlanningMonths } from '../../libs/domain/src/index.js';
 import { configFrom } from '../../libs/config/src/index.js';
-import { createDataSource, releaseReservedServers } from '../../libs/persistence/src/index.js';
+import { createPlanningUseCases } from '../../libs/application/src/index.js';
+import { createDataSource } from '../../libs/persistence/src/index.js';
 import { JobProducer, QueueTransport } from '../../libs/queues/src/index.js';
 import { SchedulerProcess } from '../../apps/scheduler/src/scheduler.js';
-import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
 import { PlanningReconciler } from '../../apps/scheduler/src/planning/planning-reconciler.service.js';
 import { createTestDatabase } from '../support/database.js';
 import { waitFor } from '../support/processes.js';
@@ -169,7 +169,7 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
       status: 'pending',
       attempts: 0,
     });
-    const planning = new PlanningService(dataSource, null, logger);
+    const planning = createPlanningUseCases(dataSource, null).planning;
     const result = await planning.plan(allocationId);
     expect(result).toMatchObject({ outcome: 'planned', gpuModel: 'A10', placed: 1 });
     const [nodes] = await dataSource.query<{ n: number; domains: number }[]>(
@@ -274,8 +274,8 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
       );
       // Straight calls too, on both "processes" at once.
       const services = [
-        new PlanningService(dataSource, null, logger),
-        new PlanningService(second, null, logger),
+        createPlanningUseCases(dataSource, null).planning,
+        createPlanningUseCases(second, null).planning,
       ];
       const outcomes = await Promise.all(
         allocationIds.slice(0, 10).map((id, index) => services[index % 2].plan(id)),
@@ -304,8 +304,8 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
       // Granted directly (no jobs), then planned by many runs at once on two connections pools.
       const fresh = await grantAll(dataSource, more);
       const services = [
-        new PlanningService(dataSource, null, logger),
-        new PlanningService(second, null, logger),
+        createPlanningUseCases(dataSource, null).planning,
+        createPlanningUseCases(second, null).planning,
       ];
       const results = await Promise.all(fresh.map((id, index) => services[index % 2].plan(id)));
       const runs = results.filter((result) => result.outcome === 'planned');
@@ -328,7 +328,8 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
       // Granted without its job: as if Redis lost planning.plan after the grant committed.
       const [allocationId] = await grantAll(dataSource, [lost]);
       expect((await planRows(dataSource, [allocationId]))[0].status).toBe('pending');
-      const reconciler = new PlanningReconciler(dataSource, producer, logger, 0);
+      const { plans, moves } = createPlanningUseCases(dataSource, null);
+      const reconciler = new PlanningReconciler(plans, moves, producer, logger, 0);
       const swept = await reconciler.sweep();
       expect(swept.requeued).toBeGreaterThanOrEqual(1);
       await waitFor(
@@ -364,7 +365,7 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
       line('university', 2),
     ]);
     const [industry, national, academia] = await grantAll(dataSource, requests);
-    await new PlanningService(dataSource, null, logger).replan('L40S');
+    await createPlanningUseCases(dataSource, null).planning.replan('L40S');
     const plans = new Map(
       (await planRows(dataSource, [industry, national, academia])).map((plan) => [plan.allocation_id, plan]),
     );
@@ -393,7 +394,7 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
     });
     const requests = await seedApprovedReservedRequests(dataSource, program, [span(4), span(4)]);
     const [first, waiting] = await grantAll(dataSource, requests);
-    const planning = new PlanningService(dataSource, null, logger);
+    const planning = createPlanningUseCases(dataSource, null).planning;
     await planning.replan('MI300X');
     expect((await planRows(dataSource, [waiting]))[0]).toMatchObject({
       status: 'waitlisted',
@@ -407,8 +408,9 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
     expect(offer.earliest).toEqual(new Date(month.start.getTime() + 30 * DAY));
 
     // An admin confirms a recall: the first line gives back every server before it starts.
+    const { release } = createPlanningUseCases(dataSource, null);
     const released = await dataSource.transaction((manager) =>
-      releaseReservedServers(manager, first, null, new Date(), {
+      release.releaseWithin(manager, first, null, new Date(), {
         actorId: null,
         actorKind: 'system',
         requestId: null,

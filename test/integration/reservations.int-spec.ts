@@ -1,5 +1,4 @@
 import type { Job } from 'bullmq';
-import pino from 'pino';
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import {
@@ -9,15 +8,9 @@ import {
   seoulPlanningMonths,
   type PlanResult,
 } from '../../libs/domain/src/index.js';
-import {
-  createDataSource,
-  loadPlanningInputs,
-  loadPlanningQueue,
-  queuedLineRequest,
-} from '../../libs/persistence/src/index.js';
+import { createDataSource, queuedLineRequest } from '../../libs/persistence/src/index.js';
 import { JobProducer, QueueTransport, parseJob } from '../../libs/queues/src/index.js';
-import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
-import { PlanningService as ApiPlanningService } from '../../apps/api/src/planning/planning.service.js';
+import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import { loadPartition } from '../../apps/scheduler/src/cycle/partition-loader.js';
 import { seedQuotas, submitWorkloads } from '../factories/pool-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
@@ -41,7 +34,6 @@ const SECTOR_OF: Record<string, 'academia' | 'national' | 'industry'> = {
   startup: 'industry',
 };
 const TARGET: Record<string, number> = { national: 50, industry: 30, academia: 20 };
-const logger = pino({ level: 'silent' });
 
 /** Every table planning may write, as row counts and a digest of their contents. */
 async function snapshotOf(dataSource: DataSource): Promise<Record<string, string>> {
@@ -169,13 +161,13 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
   });
 
   it('places or waitlists every reserved line through planning.plan jobs', async () => {
-    const planning = new PlanningService(dataSource, producer, logger);
+    const { planning } = createPlanningUseCases(dataSource, producer);
     const worker = transport.createWorker(
       'planning',
       async (job: Job) => {
         const item = parseJob(job.name, job.data);
         if (item.name !== 'planning.plan') throw new Error(`unexpected ${item.name}`);
-        const result = await planning.plan(item.data.allocationId, job.id);
+        const result = await planning.plan(item.data.allocationId, { jobId: job.id });
         if (result.outcome === 'planned') runs.push(result);
         return result;
       },
@@ -388,7 +380,8 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
     };
     const replay = async (enforceSectorTargets: boolean): Promise<PlanResult> => {
       // The same approved queue planned again on an empty calendar (pure; nothing written).
-      const queue = await loadPlanningQueue(dataSource.manager, ['H200', 'B200']);
+      const { plans } = createPlanningUseCases(dataSource, null);
+      const queue = await plans.queue(dataSource.manager, ['H200', 'B200']);
       expect(queue.length).toBeGreaterThan(0);
       const all = await dataSource.query<{ id: string }[]>(
         `SELECT a.id FROM allocations a JOIN allocation_requests q ON q.id = a.request_id
@@ -421,7 +414,7 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
           index,
         );
       });
-      const { input } = await loadPlanningInputs(dataSource.manager, ['H200', 'B200'], requests, new Date());
+      const { input } = await plans.inputs(dataSource.manager, ['H200', 'B200'], requests, new Date());
       return planReservations({ ...input, reservations: [], enforceSectorTargets });
     };
     const withTargets = await replay(true);
@@ -462,9 +455,9 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
     await dataSource.query(`DELETE FROM grant_intents WHERE request_id = ANY($1)`, [ids]);
     const before = await snapshotOf(dataSource);
 
-    const api = new ApiPlanningService(dataSource, producer);
+    const { whatIf } = createPlanningUseCases(dataSource, producer);
     const started = Date.now();
-    const answer = await api.whatIf({ programId });
+    const answer = await whatIf.execute({ programId });
     const wallMs = Date.now() - started;
     expect(answer.lines).toHaveLength(40);
     expect(answer.requests).toHaveLength(40);
@@ -486,7 +479,7 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
         BigInt(cellOf.after.capacityGpuSeconds),
       );
     }
-    const byIds = await api.whatIf({ requestIds: ids.slice(0, 5) });
+    const byIds = await whatIf.execute({ requestIds: ids.slice(0, 5) });
     expect(byIds.lines.map((line) => line.requestId)).toEqual(ids.slice(0, 5));
     expect(await snapshotOf(dataSource)).toEqual(before);
     process.stdout.write(

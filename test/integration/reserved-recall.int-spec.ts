@@ -1,4 +1,3 @@
-import pino from 'pino';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import {
@@ -10,19 +9,14 @@ import {
   programBudgetAccount,
   type RecallRule,
 } from '../../libs/domain/src/index.js';
-import {
-  accountBalances,
-  createDataSource,
-  proposeRecalls,
-  reservedUsage,
-  TypeormAuditRepository,
-} from '../../libs/persistence/src/index.js';
+import { accountBalances, createDataSource, reservedUsage } from '../../libs/persistence/src/index.js';
 import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { JobProducer, QueueTransport } from '../../libs/queues/src/index.js';
-import { PlanningService } from '../../apps/scheduler/src/planning/planning.service.js';
-import { RecallsService } from '../../apps/api/src/recalls/recalls.service.js';
-import { AuditService } from '../../apps/api/src/audit/audit.service.js';
-import { WorkloadJobs } from '../../apps/api/src/workloads/workload-jobs.js';
+import { createPlanningUseCases, type RecallDecisionCommand } from '../../libs/application/src/index.js';
+import {
+  toRecallProposalResponse,
+  type RecallProposalResponse,
+} from '../../apps/api/src/recalls/dto/recall.response.js';
 import type { Principal } from '../../apps/api/src/auth/principal.js';
 import { seedPool, type PoolFixture } from '../factories/pool-fixtures.js';
 import {
@@ -37,7 +31,6 @@ const DAY = 86_400_000;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const GPUS_PER_NODE = 8;
-const logger = pino({ level: 'silent' });
 /** Under 10% of the reserved server time used by day 30: half of the servers still held go back. */
 const DAY30: RecallRule = {
   id: 'day30',
@@ -67,7 +60,13 @@ describe('reserved-server recalls (real PostgreSQL and Redis)', () => {
   let dataSource: DataSource;
   let transport: QueueTransport;
   let producer: JobProducer;
-  let recalls: RecallsService;
+  /** The admin's decisions as the API answers them (DecideRecallUseCase, mapped like the controller). */
+  let recalls: {
+    confirm(context: Omit<RecallDecisionCommand, 'proposalId'>, id: string): Promise<RecallProposalResponse>;
+    dismiss(context: Omit<RecallDecisionCommand, 'proposalId'>, id: string): Promise<RecallProposalResponse>;
+  };
+  const proposeRecalls = (db: DataSource, now: Date) =>
+    createPlanningUseCases(db, null).proposeRecalls.execute(now);
   let admin: Principal;
   let program: ReservedProgram;
   /** A whole minute, so planned windows are exact. */
@@ -92,8 +91,9 @@ describe('reserved-server recalls (real PostgreSQL and Redis)', () => {
       new Date(startsAt.getTime() - 3 * DAY),
     );
     const [allocationId] = await grantAll(dataSource, [requestId]);
-    const past = new PlanningService(dataSource, null, logger, () => new Date(startsAt.getTime() - DAY));
-    await expect(past.replan(pool.gpuModel)).resolves.toMatchObject({ placed: 1 });
+    const { planning } = createPlanningUseCases(dataSource, null);
+    const past = () => new Date(startsAt.getTime() - DAY);
+    await expect(planning.replan(pool.gpuModel, { clock: past })).resolves.toMatchObject({ placed: 1 });
     const [window] = await dataSource.query<{ starts_at: Date; ends_at: Date }[]>(
       'SELECT starts_at, ends_at FROM allocations WHERE id = $1',
       [allocationId],
@@ -195,11 +195,13 @@ describe('reserved-server recalls (real PostgreSQL and Redis)', () => {
       prefix: `t${randomBytes(4).toString('hex')}`,
     });
     producer = new JobProducer(transport);
-    recalls = new RecallsService(
-      dataSource,
-      new AuditService(new TypeormAuditRepository(dataSource)),
-      new WorkloadJobs(producer),
-    );
+    const { decideRecall } = createPlanningUseCases(dataSource, producer);
+    recalls = {
+      confirm: async (context, id) =>
+        toRecallProposalResponse((await decideRecall.confirm({ ...context, proposalId: id })).proposal),
+      dismiss: async (context, id) =>
+        toRecallProposalResponse(await decideRecall.dismiss({ ...context, proposalId: id })),
+    };
     const [user] = await dataSource.query<{ id: string }[]>(
       `INSERT INTO users (email, name, roles) VALUES ('reserved-recall-admin@test.gpupool.kr', 'Admin', '{admin}')
        RETURNING id`,
@@ -254,7 +256,7 @@ describe('reserved-server recalls (real PostgreSQL and Redis)', () => {
         },
       ]);
       [waiting] = await grantAll(dataSource, [requestId]);
-      await new PlanningService(dataSource, null, logger).replan('H200');
+      await createPlanningUseCases(dataSource, null).planning.replan('H200');
       const [plan] = await dataSource.query<{ status: string; code: string }[]>(
         'SELECT status, code FROM reservation_plans WHERE allocation_id = $1',
         [waiting],
@@ -398,9 +400,9 @@ describe('reserved-server recalls (real PostgreSQL and Redis)', () => {
       });
       // What the planning worker does with it: the waitlisted line lands on the freed servers.
       const [job] = await producer.queue('planning').getJobs(['waiting', 'prioritized', 'delayed']);
-      const replanned = await new PlanningService(dataSource, null, logger).replan(
+      const replanned = await createPlanningUseCases(dataSource, null).planning.replan(
         (job.data as { gpuModel: string }).gpuModel,
-        job.id,
+        { jobId: job.id },
       );
       expect(replanned).toMatchObject({ placed: 1 });
       const [plan] = await dataSource.query<{ status: string }[]>(

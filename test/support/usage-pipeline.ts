@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import {
   TypeormAuditRepository,
   LedgerRepository,
-  NotificationsRepository,
+  TypeormNotificationsRepository,
   TypeormBurnRateRepository,
   TypeormTransactionRunner,
   TypeormUsageBatchRepository,
@@ -41,7 +41,7 @@ export function usagePipeline(
 ) {
   const transactions = new TypeormTransactionRunner(dataSource);
   const ledger = new LedgerRepository();
-  const notifications = new NotificationsRepository();
+  const notifications = new TypeormNotificationsRepository();
   const batches = new TypeormUsageBatchRepository(dataSource);
   const maintenance = new TypeormUsageMaintenanceRepository(dataSource);
   const stop = workloadUseCases(dataSource).stopAllocationWorkloads;

@@ -7,11 +7,11 @@ import {
   EndAttemptUseCase,
   EndLostRunsUseCase,
   StopAllocationWorkloadsUseCase,
+  createPlanningUseCases,
 } from '#application';
 import {
   createDataSource,
   LedgerRepository,
-  proposeRecalls,
   TypeormAttemptHoldRepository,
   TypeormPartitionRepository,
   TypeormTransactionRunner,
@@ -39,7 +39,6 @@ import { WebhookDeliveryService } from './notifications/webhook-delivery.service
 import { WebhookReconciler } from './notifications/webhook-reconciler.service.js';
 import { GrantReconciler } from './reconciler/grant-reconciler.service.js';
 import { PlanningReconciler, WAITLIST_REPLAN_INTERVAL_MS } from './planning/planning-reconciler.service.js';
-import { PlanningService } from './planning/planning.service.js';
 import { WorkloadReconciler } from './reconciler/workload-reconciler.js';
 import { assertHandlers, type JobContext, type JobHandlers } from './workers/job-handlers.js';
 
@@ -153,14 +152,14 @@ export class SchedulerProcess {
         lostGraceMs: LOST_RUN_GRACE_MS,
       },
     );
-    const dataSource = this.dataSource;
+    const planningUseCases = createPlanningUseCases(this.dataSource, this.producer);
     const usage = usageUseCases(
       this.dataSource,
       this.producer,
       {
         unpostedGraceMs: this.config.RECONCILE_GRACE_MS,
         driftCheckIntervalMs: this.config.USAGE_DRIFT_CHECK_INTERVAL_MS,
-        proposeRecalls: (now) => proposeRecalls(dataSource, now),
+        proposeRecalls: (now) => planningUseCases.proposeRecalls.execute(now),
       },
       new StopAllocationWorkloadsUseCase(transactions, workloads, partitions, endAttempt),
     );
@@ -170,9 +169,10 @@ export class SchedulerProcess {
       sweepGraceMs: this.config.RECONCILE_GRACE_MS,
     });
 
-    const planning = new PlanningService(this.dataSource, this.producer, this.logger);
+    const planning = planningUseCases.planning;
     const planningReconciler = new PlanningReconciler(
-      this.dataSource,
+      planningUseCases.plans,
+      planningUseCases.moves,
       this.producer,
       this.logger,
       this.config.RECONCILE_GRACE_MS,
@@ -219,8 +219,8 @@ export class SchedulerProcess {
       'reconcile.webhooks': () => webhookReconciler.sweep(),
       'billing.export': (data, context) => billingExports.handle(data.exportId, context.attempt),
       'reconcile.exports': () => billingExports.sweep(),
-      'planning.plan': (data, context) => planning.plan(data.allocationId, context.jobId),
-      'planning.replan': (data, context) => planning.replan(data.gpuModel, context.jobId),
+      'planning.plan': (data, context) => planning.plan(data.allocationId, { jobId: context.jobId }),
+      'planning.replan': (data, context) => planning.replan(data.gpuModel, { jobId: context.jobId }),
       'reconcile.planning': (data) => planningReconciler.sweep(data),
     };
     assertHandlers(handlers);

@@ -6,3 +6,4 @@ export * from './directory/index.js';
 export * from './usage/index.js';
 export * from './allocations/index.js';
 export * from './workloads/index.js';
+export * from './planning/index.js';

@@ -27,6 +27,7 @@ export * from './usage/usage-record.js';
 export * from './usage/day-split.js';
 export * from './usage/alerts.js';
 export * from './usage/recall-rules.js';
+export * from './usage/recall-candidates.js';
 export * from './usage/reserved-utilization.js';
 export * from './usage/usage-batch.js';
 export * from './usage/usage-posting.js';

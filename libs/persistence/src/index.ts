@@ -15,6 +15,7 @@ export { postLedgerTransactions } from './repositories/ledger-batch.repository.j
 export {
   NotificationsRepository,
   recordNotification,
+  TypeormNotificationsRepository,
   type NotificationInput,
   type RecordedNotification,
 } from './repositories/notifications.repository.js';

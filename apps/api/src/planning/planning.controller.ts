@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { PlanningQueries, ReleaseReservedServersUseCase, WhatIfUseCase } from '#application';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
@@ -11,16 +12,19 @@ import {
   type WaitlistQuery,
   type WhatIfRequest,
 } from './dto/planning.request.js';
-import { waitlistPageResponse, whatIfResponse } from './dto/planning.response.js';
-import { reservationStandingResponse } from './dto/reservation.response.js';
-import { PlanningService } from './planning.service.js';
+import { toWaitlistEntryResponse, waitlistPageResponse, whatIfResponse } from './dto/planning.response.js';
+import { reservationStandingResponse, reservationStandingView } from './dto/reservation.response.js';
 
 @ApiTags('planning')
 @ApiBearerAuth()
 @Roles('admin')
 @Controller('v1/planning')
 export class PlanningController {
-  constructor(private readonly planning: PlanningService) {}
+  constructor(
+    private readonly whatIfUseCase: WhatIfUseCase,
+    private readonly queries: PlanningQueries,
+    private readonly releaseUseCase: ReleaseReservedServersUseCase,
+  ) {}
 
   @Post('what-if')
   @HttpCode(HttpStatus.OK)
@@ -34,7 +38,7 @@ export class PlanningController {
   })
   @ApiOkResponse({ standardSchema: whatIfResponse })
   whatIf(@Body({ schema: whatIfRequest }) body: WhatIfRequest) {
-    return this.planning.whatIf(body);
+    return this.whatIfUseCase.execute(body);
   }
 
   @Get('waitlist')
@@ -42,8 +46,9 @@ export class PlanningController {
     summary: 'Waitlisted reserved allocations with their earliest feasible start and reason (admin)',
   })
   @ApiOkResponse({ standardSchema: waitlistPageResponse })
-  waitlist(@Query({ schema: waitlistQuery }) query: WaitlistQuery) {
-    return this.planning.waitlist(query);
+  async waitlist(@Query({ schema: waitlistQuery }) query: WaitlistQuery) {
+    const page = await this.queries.waitlist(query);
+    return { items: page.items.map(toWaitlistEntryResponse), nextCursor: page.nextCursor };
   }
 
   @Post('reservations/:allocationId/release')
@@ -55,12 +60,18 @@ export class PlanningController {
       'reservation gets shorter; audited.',
   })
   @ApiOkResponse({ standardSchema: reservationStandingResponse })
-  release(
+  async release(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: allocationIdParams }) params: { allocationId: string },
     @Body({ schema: releaseRequest }) body: ReleaseRequest,
   ) {
-    return this.planning.release({ principal, requestId }, params.allocationId, body);
+    const standing = await this.releaseUseCase.execute({
+      principal,
+      requestId,
+      allocationId: params.allocationId,
+      ...body,
+    });
+    return reservationStandingView(standing);
   }
 }

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
+import { PlanningApplicationModule } from '#application';
 import { PlanningController } from './planning.controller.js';
-import { PlanningService } from './planning.service.js';
 
 /** The capacity calendar for admins: what-if, the waitlist and early releases (issue 7). */
 @Module({
+  imports: [PlanningApplicationModule],
   controllers: [PlanningController],
-  providers: [PlanningService],
 })
 export class PlanningModule {}

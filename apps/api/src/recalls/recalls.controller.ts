@@ -8,6 +8,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { DecideRecallUseCase } from '#application';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -17,7 +18,11 @@ import {
   listRecallProposalsQuery,
   type ListRecallProposalsQuery,
 } from './dto/recall.request.js';
-import { recallProposalPageResponse, recallProposalResponse } from './dto/recall.response.js';
+import {
+  recallProposalPageResponse,
+  recallProposalResponse,
+  toRecallProposalResponse,
+} from './dto/recall.response.js';
 import { RecallsService } from './recalls.service.js';
 
 const DECIDED = 'ILLEGAL_TRANSITION: the proposal was already confirmed or dismissed.';
@@ -29,7 +34,10 @@ const NO_BODY = { required: false, schema: z.toJSONSchema(decideRecallRequest.un
 @Roles('admin')
 @Controller('v1/recall-proposals')
 export class RecallsController {
-  constructor(private readonly recalls: RecallsService) {}
+  constructor(
+    private readonly recalls: RecallsService,
+    private readonly decide: DecideRecallUseCase,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -61,13 +69,14 @@ export class RecallsController {
   @ApiBody(NO_BODY)
   @ApiOkResponse({ standardSchema: recallProposalResponse })
   @ApiConflictResponse({ description: DECIDED })
-  confirm(
+  async confirm(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
     @Body({ schema: decideRecallRequest }) _body: unknown,
     @RequestId() requestId: string | null,
   ) {
-    return this.recalls.confirm({ principal, requestId }, params.id);
+    const { proposal } = await this.decide.confirm({ principal, requestId, proposalId: params.id });
+    return toRecallProposalResponse(proposal);
   }
 
   @Post(':id/dismiss')
@@ -76,12 +85,14 @@ export class RecallsController {
   @ApiBody(NO_BODY)
   @ApiOkResponse({ standardSchema: recallProposalResponse })
   @ApiConflictResponse({ description: DECIDED })
-  dismiss(
+  async dismiss(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
     @Body({ schema: decideRecallRequest }) _body: unknown,
     @RequestId() requestId: string | null,
   ) {
-    return this.recalls.dismiss({ principal, requestId }, params.id);
+    return toRecallProposalResponse(
+      await this.decide.dismiss({ principal, requestId, proposalId: params.id }),
+    );
   }
 }

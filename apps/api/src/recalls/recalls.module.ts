@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
-import { WorkloadsModule } from '../workloads/workloads.module.js';
+import { PlanningApplicationModule } from '#application';
 import { RecallsController } from './recalls.controller.js';
 import { RecallsService } from './recalls.service.js';
 
 /** Recall proposals and admins' decisions on them (the proposals come from the scheduler's sweep). */
 @Module({
-  imports: [WorkloadsModule],
+  imports: [PlanningApplicationModule],
   controllers: [RecallsController],
   providers: [RecallsService],
 })

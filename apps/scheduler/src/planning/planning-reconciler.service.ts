@@ -1,5 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { modelsWithUnhandledCapacityLoss, pendingPlans, waitlistedModels } from '#persistence';
+import type { ReservationMovesRepository, ReservationPlansRepository } from '#persistence';
 import { jobOptionsFor, type JobItem, type JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
 
@@ -18,7 +17,8 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
  */
 export class PlanningReconciler {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly plans: ReservationPlansRepository,
+    private readonly moves: ReservationMovesRepository,
     private readonly producer: JobProducer,
     private readonly logger: Logger,
     private readonly graceMs: number,
@@ -31,7 +31,7 @@ export class PlanningReconciler {
     /** Models re-planned because a reservation still sits on a lost node. */
     capacityLoss: number;
   }> {
-    const rows = await pendingPlans(this.dataSource.manager, this.graceMs);
+    const rows = await this.plans.pendingPlans(this.graceMs);
     const queue = this.producer.queue('planning');
     let requeued = 0;
     for (const row of rows) {
@@ -46,8 +46,8 @@ export class PlanningReconciler {
       await this.producer.enqueue(job);
       requeued += 1;
     }
-    const lossModels = await modelsWithUnhandledCapacityLoss(this.dataSource.manager, new Date());
-    const waitlisted = options.waitlists ? await waitlistedModels(this.dataSource.manager) : [];
+    const lossModels = await this.moves.modelsWithUnhandledLoss(new Date());
+    const waitlisted = options.waitlists ? await this.plans.waitlistedModels() : [];
     const models = [...new Set([...waitlisted, ...lossModels])].sort();
     if (models.length > 0) {
       await this.producer.enqueueMany(

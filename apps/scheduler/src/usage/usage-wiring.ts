@@ -11,7 +11,7 @@ import {
 } from '#application';
 import {
   LedgerRepository,
-  NotificationsRepository,
+  TypeormNotificationsRepository,
   TypeormAuditRepository,
   TypeormBurnRateRepository,
   TypeormTransactionRunner,
@@ -34,7 +34,7 @@ export function usageUseCases(
 ): { post: PostUsageBatchUseCase; sweep: UsageSweepUseCase } {
   const transactions = new TypeormTransactionRunner(dataSource);
   const ledger = new LedgerRepository();
-  const notifications = new NotificationsRepository();
+  const notifications = new TypeormNotificationsRepository();
   const maintenance = new TypeormUsageMaintenanceRepository(dataSource);
   const post = new PostUsageBatchUseCase(
     transactions,

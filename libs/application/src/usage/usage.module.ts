@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import {
-  NotificationsRepository,
   TypeormUsageBatchRepository,
   TypeormUsageMaintenanceRepository,
   TypeormUsagePostingRepository,
@@ -39,7 +38,6 @@ const USE_CASES = [
     { provide: UsagePostingRepository, useClass: TypeormUsagePostingRepository },
     { provide: UsageMaintenanceRepository, useClass: TypeormUsageMaintenanceRepository },
     { provide: UsageReconciliationRepository, useClass: TypeormUsageReconciliationRepository },
-    NotificationsRepository,
     ...USE_CASES,
   ],
   exports: USE_CASES,

@@ -215,48 +215,145 @@ export function findEarliestSlot(
   query: SlotQuery,
   stats?: SearchStats,
 ): Slot | null {
-  const duration = query.durationSeconds;
-  const servers = query.servers;
-  const latest = Math.min(query.latestStart ?? Infinity, calendar.horizonEnd - duration);
-  const from = query.earliestStart;
-  if (from > latest) return null;
-  const groupOf = query.sameInterconnectDomain ? calendar.domainOf : calendar.clusterOf;
-  const members = query.sameInterconnectDomain ? calendar.domainMembers : calendar.clusterMembers;
-  const candidates = query.allowedNodes ?? calendar.nodesOfModel(query.gpuModel);
-  const room = query.capRoom;
-  const horizonEnd = calendar.horizonEnd;
-  const ws = workspaceFor(calendar);
-  const {
-    windowOpen,
-    windowClose,
-    gapStart,
-    gapEnd,
-    active,
-    groupCount,
-    groupSize,
-    groupSeen,
-    opening,
-    closing,
-  } = ws;
+  const latest = Math.min(query.latestStart ?? Infinity, calendar.horizonEnd - query.durationSeconds);
+  if (query.earliestStart > latest) return null;
+  const search = new SlotSweep(calendar, query, stats);
+  const slot = search.run(months, latest);
+  search.clear();
+  return slot;
+}
 
-  // Groups too small for the line never qualify: leave their nodes out of the sweep.
-  const groups: number[] = [];
-  for (const i of candidates) {
-    const g = groupOf[i];
-    if (groupSeen[g] === 0) {
-      groupSeen[g] = 1;
-      groupSize[g] = 0;
-      groupCount[g] = 0;
-      groups.push(g);
-    }
-    groupSize[g] += 1;
+/** One earliest-start search: the sweep's state over the calendar's reusable workspace. */
+class SlotSweep {
+  private readonly duration: number;
+  private readonly servers: number;
+  private readonly from: number;
+  private readonly horizonEnd: number;
+  private readonly groupOf: Int32Array;
+  private readonly members: readonly number[][];
+  private readonly candidates: readonly number[];
+  private readonly ws: SweepWorkspace;
+  /** Groups holding at least one candidate node. */
+  private readonly groups: number[];
+  /** Groups with at least `servers` active nodes now. */
+  private qualifying = 0;
+
+  constructor(
+    private readonly calendar: NodeCalendar,
+    private readonly query: SlotQuery,
+    private readonly stats: SearchStats | undefined,
+  ) {
+    this.duration = query.durationSeconds;
+    this.servers = query.servers;
+    this.from = query.earliestStart;
+    this.horizonEnd = calendar.horizonEnd;
+    this.groupOf = query.sameInterconnectDomain ? calendar.domainOf : calendar.clusterOf;
+    this.members = query.sameInterconnectDomain ? calendar.domainMembers : calendar.clusterMembers;
+    this.candidates = query.allowedNodes ?? calendar.nodesOfModel(query.gpuModel);
+    this.ws = workspaceFor(calendar);
+    this.groups = this.sizeGroups();
   }
-  for (const g of groups) groupSeen[g] = 0;
+
+  run(months: readonly PlanningMonth[], latest: number): Slot | null {
+    const { duration, servers, stats } = this;
+    const room = this.query.capRoom;
+    const { windowOpen, opening } = this.ws;
+    this.seedWindows();
+    let t = this.from;
+    while (t <= latest) {
+      if (room !== undefined) {
+        const jump = capJump(months, room, t, duration, servers);
+        if (jump > t) {
+          if (stats) stats.capJumps += 1;
+          t = jump;
+          continue;
+        }
+      }
+      this.settleAt(t);
+      if (this.qualifying > 0) return this.chooseNodes(t);
+      if (opening.size === 0) return null;
+      t = windowOpen[opening.peek()];
+    }
+    return null;
+  }
+
+  /** Leaves the workspace clean for the next search. */
+  clear(): void {
+    const { active } = this.ws;
+    for (const i of this.candidates) active[i] = 0;
+  }
+
+  /** Counts candidate nodes per group (groups too small for the line never qualify). */
+  private sizeGroups(): number[] {
+    const { groupSeen, groupSize, groupCount } = this.ws;
+    const groupOf = this.groupOf;
+    const groups: number[] = [];
+    for (const i of this.candidates) {
+      const g = groupOf[i];
+      if (groupSeen[g] === 0) {
+        groupSeen[g] = 1;
+        groupSize[g] = 0;
+        groupCount[g] = 0;
+        groups.push(g);
+      }
+      groupSize[g] += 1;
+    }
+    for (const g of groups) groupSeen[g] = 0;
+    return groups;
+  }
+
+  /** Queues every node of a large enough group at its first window; nodes of small groups stay out. */
+  private seedWindows(): void {
+    const { active, groupSize, opening, closing } = this.ws;
+    opening.size = 0;
+    closing.size = 0;
+    for (const i of this.candidates) {
+      active[i] = 0;
+      if (groupSize[this.groupOf[i]] >= this.servers && this.advance(i, this.from)) opening.push(i);
+    }
+  }
+
+  /**
+   * At candidate start t: windows opened by t join the active set, windows closed before t leave it
+   * and their node's next window is queued — until nothing changes.
+   */
+  private settleAt(t: number): void {
+    const { windowOpen, windowClose, active, groupCount, opening, closing } = this.ws;
+    const { groupOf, servers, stats } = this;
+    let changed = true;
+    while (changed) {
+      changed = false;
+      while (opening.size > 0 && windowOpen[opening.peek()] <= t) {
+        const i = opening.pop();
+        if (stats) stats.windowsVisited += 1;
+        if (windowClose[i] >= t) {
+          active[i] = 1;
+          closing.push(i);
+          groupCount[groupOf[i]] += 1;
+          if (groupCount[groupOf[i]] === servers) this.qualifying += 1;
+        } else if (this.advance(i, t)) {
+          opening.push(i);
+        }
+      }
+      while (closing.size > 0 && windowClose[closing.peek()] < t) {
+        const i = closing.pop();
+        active[i] = 0;
+        if (groupCount[groupOf[i]] === servers) this.qualifying -= 1;
+        groupCount[groupOf[i]] -= 1;
+        if (this.advance(i, t)) {
+          opening.push(i);
+          changed = true;
+        }
+      }
+    }
+  }
 
   /** Puts node i's first window whose last start is ≥ t into the window arrays; false when none. */
-  const advance = (i: number, t: number): boolean => {
-    const starts = calendar.busyStarts[i];
-    const ends = calendar.busyEnds[i];
+  private advance(i: number, t: number): boolean {
+    const { duration, horizonEnd, from } = this;
+    const { windowOpen, windowClose, gapStart, gapEnd } = this.ws;
+    const starts = this.calendar.busyStarts[i];
+    const ends = this.calendar.busyEnds[i];
     // Gaps before the first busy interval starting at or after t + d close too early.
     for (let k = lowerBound(starts, t + duration); k <= starts.length; k += 1) {
       const g0 = k === 0 ? -Infinity : ends[k - 1];
@@ -273,68 +370,15 @@ export function findEarliestSlot(
       }
     }
     return false;
-  };
-
-  opening.size = 0;
-  closing.size = 0;
-  for (const i of candidates) {
-    active[i] = 0;
-    if (groupSize[groupOf[i]] >= servers && advance(i, from)) opening.push(i);
   }
 
-  let qualifying = 0;
-  let t = from;
-  let found: Slot | null = null;
-  while (t <= latest) {
-    if (room !== undefined) {
-      const jump = capJump(months, room, t, duration, servers);
-      if (jump > t) {
-        if (stats) stats.capJumps += 1;
-        t = jump;
-        continue;
-      }
-    }
-    let changed = true;
-    while (changed) {
-      changed = false;
-      while (opening.size > 0 && windowOpen[opening.peek()] <= t) {
-        const i = opening.pop();
-        if (stats) stats.windowsVisited += 1;
-        if (windowClose[i] >= t) {
-          active[i] = 1;
-          closing.push(i);
-          groupCount[groupOf[i]] += 1;
-          if (groupCount[groupOf[i]] === servers) qualifying += 1;
-        } else if (advance(i, t)) {
-          opening.push(i);
-        }
-      }
-      while (closing.size > 0 && windowClose[closing.peek()] < t) {
-        const i = closing.pop();
-        active[i] = 0;
-        if (groupCount[groupOf[i]] === servers) qualifying -= 1;
-        groupCount[groupOf[i]] -= 1;
-        if (advance(i, t)) {
-          opening.push(i);
-          changed = true;
-        }
-      }
-    }
-    if (qualifying > 0) {
-      found = chooseNodes(t);
-      break;
-    }
-    if (opening.size === 0) break;
-    t = windowOpen[opening.peek()];
-  }
-  // Leave the workspace clean for the next search.
-  for (const i of candidates) active[i] = 0;
-  return found;
-
-  function chooseNodes(start: number): Slot {
-    const end = start + duration;
+  /** Best fit at `start` (see findEarliestSlot): per group the tightest nodes, then the tightest group. */
+  private chooseNodes(start: number): Slot {
+    const { servers, members } = this;
+    const { gapStart, gapEnd, active, groupCount } = this.ws;
+    const end = start + this.duration;
     let best: { group: number; nodes: number[]; before: number; after: number } | null = null;
-    for (const g of groups) {
+    for (const g of this.groups) {
       if (groupCount[g] < servers) continue;
       const free = members[g].filter((i) => active[i] === 1);
       free.sort((a, b) => {

@@ -1,4 +1,4 @@
-import { invalid, notFound } from '../errors/domain-error.js';
+import { conflict, invalid, notFound, ruleViolated } from '../errors/domain-error.js';
 import type { PlacedReservation } from './types.js';
 
 export interface ReleaseResult {
@@ -68,4 +68,33 @@ export function applyRelease(
   const { kept, released } = releaseServers(reservations[index], nodeIds, at);
   const parts = [kept, released].filter((part): part is PlacedReservation => part !== null);
   return [...reservations.slice(0, index), ...parts, ...reservations.slice(index + 1)];
+}
+
+/**
+ * Which of a reservation's servers an early release at `at` takes: the named ones (all it holds
+ * after `at` when none are named). Refuses a node it does not hold then (NODES_NOT_HELD) and a
+ * release that would take nothing (NOTHING_TO_RELEASE).
+ */
+export function serversToRelease(
+  heldNodeIds: readonly string[],
+  named: readonly string[] | null,
+  at: Date,
+): string[] {
+  const held = new Set(heldNodeIds);
+  const releasing = named === null ? [...held] : [...new Set(named)];
+  const unknown = releasing.filter((id) => !held.has(id));
+  if (unknown.length > 0) {
+    throw ruleViolated(
+      'NODES_NOT_HELD',
+      `The reservation does not hold ${unknown.join(', ')} after ${at.toISOString()}; release only nodes it holds (${[...held].join(', ') || 'none'}).`,
+      { nodeIds: unknown },
+    );
+  }
+  if (releasing.length === 0) {
+    throw conflict(
+      'NOTHING_TO_RELEASE',
+      'The reservation holds no server after that instant; nothing to release.',
+    );
+  }
+  return releasing;
 }

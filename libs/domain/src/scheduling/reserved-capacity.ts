@@ -46,8 +46,56 @@ const MS_PER_SECOND = 1000;
 
 type Cycle = (snapshot: PartitionSnapshot) => CycleDecision;
 
+/** Who holds which node now, and what is queued for whom: the layout every pass reads. */
+interface ReservationLayout {
+  /** Allocations with any reservation: their work never runs on the shared nodes. */
+  reservedAllocations: Set<string>;
+  /** The reservation holding each node now. */
+  ownerOf: Map<string, NodeReservation>;
+  sharedQueued: QueuedWorkload[];
+  ownerQueued: Map<string, QueuedWorkload[]>;
+  nodesByOwner: Map<string, PoolNode[]>;
+  sharedNodes: PoolNode[];
+  /** Nodes free now but taken before the horizon, with the deadline of work lent on them. */
+  lendable: { node: PoolNode; deadlineMs: number }[];
+}
+
+/** What the passes decided so far, and the GPUs their admissions took per node. */
+class PassTally {
+  readonly admitted: Admission[] = [];
+  readonly preempted: Preemption[] = [];
+  readonly waiting: Waiting[] = [];
+  readonly takenOnNode = new Map<string, number>();
+
+  take(admission: Admission): void {
+    this.admitted.push(admission);
+    for (const part of admission.placement) {
+      this.takenOnNode.set(part.nodeId, (this.takenOnNode.get(part.nodeId) ?? 0) + part.gpus);
+    }
+  }
+}
+
 /** The pass structure above; `cycle` is the plain cycle (no reservations). */
 export function runWithReservations(snapshot: PartitionSnapshot, cycle: Cycle): CycleDecision {
+  const layout = layOutReservations(snapshot);
+  const reportWaiting = snapshot.settings.reportWaiting !== false;
+  const tally = new PassTally();
+  runOwnerPasses(snapshot, cycle, layout, tally, reportWaiting);
+  const shared = runSharedPass(snapshot, cycle, layout, tally);
+  const started = runLendingPasses(snapshot, cycle, layout, tally);
+
+  for (const w of shared.waiting) if (!started.has(w.workloadId)) tally.waiting.push(w);
+  const reservation =
+    shared.reservation && !started.has(shared.reservation.workloadId) ? shared.reservation : null;
+  return {
+    admitted: tally.admitted,
+    preempted: tally.preempted,
+    waiting: reportWaiting ? tally.waiting : [],
+    reservation,
+  };
+}
+
+function layOutReservations(snapshot: PartitionSnapshot): ReservationLayout {
   const nowMs = snapshot.now.getTime();
   const all = snapshot.nodeReservations ?? [];
   // An allocation with any reservation is an owner: its work never runs on the shared nodes.
@@ -56,7 +104,6 @@ export function runWithReservations(snapshot: PartitionSnapshot, cycle: Cycle): 
     ...all.map((r) => r.allocationId),
   ]);
   const reservations = all.filter((r) => r.endsAt.getTime() > nowMs);
-  const reportWaiting = snapshot.settings.reportWaiting !== false;
 
   // Who holds each node now, and when each node is next taken (deadline for lent work).
   const ownerOf = new Map<string, NodeReservation>();
@@ -89,110 +136,134 @@ export function runWithReservations(snapshot: PartitionSnapshot, cycle: Cycle): 
     if (start === undefined || start >= nowMs + horizonMs) sharedNodes.push(node);
     else lendable.push({ node, deadlineMs: start });
   }
+  return { reservedAllocations, ownerOf, sharedQueued, ownerQueued, nodesByOwner, sharedNodes, lendable };
+}
 
-  const admitted: Admission[] = [];
-  const preempted: Preemption[] = [];
-  const waiting: Waiting[] = [];
-  const takenOnNode = new Map<string, number>();
-  const take = (admission: Admission): void => {
-    admitted.push(admission);
-    for (const part of admission.placement) {
-      takenOnNode.set(part.nodeId, (takenOnNode.get(part.nodeId) ?? 0) + part.gpus);
-    }
-  };
-
-  // 1. Owners.
-  for (const allocationId of [...reservedAllocations].sort()) {
-    const queued = ownerQueued.get(allocationId) ?? [];
-    const nodes = nodesByOwner.get(allocationId) ?? [];
+/** 1. Owners: each reserved allocation's queue on its own nodes; what it leaves idle becomes lendable. */
+function runOwnerPasses(
+  snapshot: PartitionSnapshot,
+  cycle: Cycle,
+  layout: ReservationLayout,
+  tally: PassTally,
+  reportWaiting: boolean,
+): void {
+  for (const allocationId of [...layout.reservedAllocations].sort()) {
+    const queued = layout.ownerQueued.get(allocationId) ?? [];
+    const nodes = layout.nodesByOwner.get(allocationId) ?? [];
     if (nodes.length === 0) {
-      if (reportWaiting) {
-        queued.forEach((w, i) =>
-          waiting.push({
-            workloadId: w.id,
-            reason: 'capacity',
-            detail:
-              'Waiting for its reserved servers: the reservation has not started yet or its servers are ' +
-              'not in service; it runs only on the servers reserved for its allocation',
-            position: i + 1,
-            estimatedStartAt: null,
-          }),
-        );
-      }
+      if (reportWaiting) tally.waiting.push(...waitingForReservedServers(queued));
       continue;
     }
-    const ownerProgram = `reservation:${allocationId}`;
-    const realProgram = new Map<string, string>();
-    const nodeIds = new Set(nodes.map((n) => n.id));
-    const running = snapshot.running
-      .filter((r) => allOn(r, nodeIds))
-      .map((r) => {
-        // Other work on the owner's nodes is lent, or was admitted before the reservation was
-        // planned: either way the owner's window comes first, so it is preemptible here.
-        if (r.allocationId !== allocationId) return r.borrowed ? r : { ...r, borrowed: true };
-        realProgram.set(ownerProgram, r.programId);
-        return { ...r, programId: ownerProgram, borrowed: false };
-      });
-    const decision = cycle({
-      ...snapshot,
-      nodes,
-      queued: queued.map((w) => {
-        realProgram.set(ownerProgram, w.programId);
-        return { ...w, programId: ownerProgram };
-      }),
-      running,
-      entitlementsBasisPoints: new Map([[ownerProgram, 10_000]]),
-      settings: { ...snapshot.settings, preemption: true, starvationAfterSeconds: undefined },
-      queueLanes: undefined,
-      nodeReservations: undefined,
-      reservedAllocationIds: undefined,
-    });
-    for (const a of decision.admitted) take({ ...a, borrowed: false });
-    for (const p of decision.preempted) {
-      preempted.push({
-        ...p,
-        forProgramId: realProgram.get(p.forProgramId) ?? p.forProgramId,
-        reclaimedForAllocationId: allocationId,
-      });
-    }
-    waiting.push(...decision.waiting);
+    runOwnerPass(snapshot, cycle, allocationId, queued, nodes, tally);
     // What the owner leaves idle until its window ends may be lent.
-    for (const node of nodes) lendable.push({ node, deadlineMs: ownerOf.get(node.id)!.endsAt.getTime() });
+    for (const node of nodes) {
+      layout.lendable.push({ node, deadlineMs: layout.ownerOf.get(node.id)!.endsAt.getTime() });
+    }
   }
+}
 
-  // 2. The shared pool.
-  const sharedIds = new Set(sharedNodes.map((n) => n.id));
+function waitingForReservedServers(queued: readonly QueuedWorkload[]): Waiting[] {
+  return queued.map((w, i) => ({
+    workloadId: w.id,
+    reason: 'capacity',
+    detail:
+      'Waiting for its reserved servers: the reservation has not started yet or its servers are ' +
+      'not in service; it runs only on the servers reserved for its allocation',
+    position: i + 1,
+    estimatedStartAt: null,
+  }));
+}
+
+function runOwnerPass(
+  snapshot: PartitionSnapshot,
+  cycle: Cycle,
+  allocationId: string,
+  queued: readonly QueuedWorkload[],
+  nodes: PoolNode[],
+  tally: PassTally,
+): void {
+  const ownerProgram = `reservation:${allocationId}`;
+  const realProgram = new Map<string, string>();
+  const nodeIds = new Set(nodes.map((n) => n.id));
+  const running = snapshot.running
+    .filter((r) => allOn(r, nodeIds))
+    .map((r) => {
+      // Other work on the owner's nodes is lent, or was admitted before the reservation was
+      // planned: either way the owner's window comes first, so it is preemptible here.
+      if (r.allocationId !== allocationId) return r.borrowed ? r : { ...r, borrowed: true };
+      realProgram.set(ownerProgram, r.programId);
+      return { ...r, programId: ownerProgram, borrowed: false };
+    });
+  const decision = cycle({
+    ...snapshot,
+    nodes,
+    queued: queued.map((w) => {
+      realProgram.set(ownerProgram, w.programId);
+      return { ...w, programId: ownerProgram };
+    }),
+    running,
+    entitlementsBasisPoints: new Map([[ownerProgram, 10_000]]),
+    settings: { ...snapshot.settings, preemption: true, starvationAfterSeconds: undefined },
+    queueLanes: undefined,
+    nodeReservations: undefined,
+    reservedAllocationIds: undefined,
+  });
+  for (const a of decision.admitted) tally.take({ ...a, borrowed: false });
+  for (const p of decision.preempted) {
+    tally.preempted.push({
+      ...p,
+      forProgramId: realProgram.get(p.forProgramId) ?? p.forProgramId,
+      reclaimedForAllocationId: allocationId,
+    });
+  }
+  tally.waiting.push(...decision.waiting);
+}
+
+/** 2. The shared pool: the other queued workloads on the nodes no reservation touches before the horizon. */
+function runSharedPass(
+  snapshot: PartitionSnapshot,
+  cycle: Cycle,
+  layout: ReservationLayout,
+  tally: PassTally,
+): CycleDecision {
+  const sharedIds = new Set(layout.sharedNodes.map((n) => n.id));
   const shared = cycle({
     ...snapshot,
-    nodes: sharedNodes,
-    queued: sharedQueued,
+    nodes: layout.sharedNodes,
+    queued: layout.sharedQueued,
     running: snapshot.running.filter((r) => allOn(r, sharedIds)),
     queueLanes: undefined,
     nodeReservations: undefined,
     reservedAllocationIds: undefined,
   });
-  for (const a of shared.admitted) take(a);
-  preempted.push(...shared.preempted);
+  for (const a of shared.admitted) tally.take(a);
+  tally.preempted.push(...shared.preempted);
+  return shared;
+}
 
-  // 3. Lending, earliest deadline first (short work fills the groups that must empty soonest).
-  const started = new Set(admitted.map((a) => a.workloadId));
-  let allocations = afterAdmissions(snapshot.allocations, admitted, snapshot.queued);
-  const buckets = new Map<number, { deadlineMs: number; nodes: PoolNode[] }>();
-  for (const { node, deadlineMs } of lendable) {
-    const key = Math.floor(deadlineMs / LENDING_BUCKET_MS);
-    const bucket = buckets.get(key) ?? { deadlineMs, nodes: [] };
-    bucket.deadlineMs = Math.min(bucket.deadlineMs, deadlineMs);
-    bucket.nodes.push(node);
-    buckets.set(key, bucket);
-  }
-  for (const key of [...buckets.keys()].sort((a, b) => a - b)) {
-    const bucket = buckets.get(key)!;
+/**
+ * 3. Lending, earliest deadline first (short work fills the groups that must empty soonest).
+ * Returns the workloads started by any pass.
+ */
+function runLendingPasses(
+  snapshot: PartitionSnapshot,
+  cycle: Cycle,
+  layout: ReservationLayout,
+  tally: PassTally,
+): Set<string> {
+  const nowMs = snapshot.now.getTime();
+  const started = new Set(tally.admitted.map((a) => a.workloadId));
+  let allocations = afterAdmissions(snapshot.allocations, tally.admitted, snapshot.queued);
+  for (const bucket of lendingBuckets(layout.lendable)) {
     const windowMs = bucket.deadlineMs - nowMs;
-    const queued = sharedQueued.filter(
+    const queued = layout.sharedQueued.filter(
       (w) => !started.has(w.id) && w.walltimeSeconds * MS_PER_SECOND <= windowMs,
     );
     if (queued.length === 0) continue;
-    const nodes = bucket.nodes.map((n) => ({ ...n, gpusFree: n.gpusFree - (takenOnNode.get(n.id) ?? 0) }));
+    const nodes = bucket.nodes.map((n) => ({
+      ...n,
+      gpusFree: n.gpusFree - (tally.takenOnNode.get(n.id) ?? 0),
+    }));
     if (!nodes.some((n) => n.gpusFree > 0)) continue;
     const ids = new Set(nodes.map((n) => n.id));
     const decision = cycle({
@@ -214,16 +285,27 @@ export function runWithReservations(snapshot: PartitionSnapshot, cycle: Cycle): 
       reservedAllocationIds: undefined,
     });
     for (const a of decision.admitted) {
-      take({ ...a, borrowed: true });
+      tally.take({ ...a, borrowed: true });
       started.add(a.workloadId);
     }
     allocations = afterAdmissions(allocations, decision.admitted, queued);
   }
+  return started;
+}
 
-  for (const w of shared.waiting) if (!started.has(w.workloadId)) waiting.push(w);
-  const reservation =
-    shared.reservation && !started.has(shared.reservation.workloadId) ? shared.reservation : null;
-  return { admitted, preempted, waiting: reportWaiting ? waiting : [], reservation };
+/** Lendable nodes grouped by deadline day (`LENDING_BUCKET_MS`), earliest first. */
+function lendingBuckets(
+  lendable: readonly { node: PoolNode; deadlineMs: number }[],
+): { deadlineMs: number; nodes: PoolNode[] }[] {
+  const buckets = new Map<number, { deadlineMs: number; nodes: PoolNode[] }>();
+  for (const { node, deadlineMs } of lendable) {
+    const key = Math.floor(deadlineMs / LENDING_BUCKET_MS);
+    const bucket = buckets.get(key) ?? { deadlineMs, nodes: [] };
+    bucket.deadlineMs = Math.min(bucket.deadlineMs, deadlineMs);
+    bucket.nodes.push(node);
+    buckets.set(key, bucket);
+  }
+  return [...buckets.keys()].sort((a, b) => a - b).map((key) => buckets.get(key)!);
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {

@@ -70,10 +70,18 @@ export async function recordNotification(
   return { notificationId, deliveryIds: deliveries.map((row) => row.id) };
 }
 
-/** Notifications as use cases record them, inside their transaction (see recordNotification). */
+/**
+ * The port use cases record notifications through (each once per dedupe key, with its webhook
+ * deliveries), inside their transaction; unit tests bind a fake.
+ */
+export abstract class NotificationsRepository {
+  /** Null when the dedupe key was already recorded. */
+  abstract record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null>;
+}
+
 @Injectable()
-export class NotificationsRepository {
-  record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null> {
+export class TypeormNotificationsRepository extends NotificationsRepository {
+  override record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null> {
     return recordNotification(tx, input);
   }
 }

@@ -1,7 +1,9 @@
-import type { EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
 import { floorSeconds, planningHorizon, type PlanningMonth } from '#domain';
 import { auditJson } from '../mappers/audit-json.js';
-import { recordNotification, type NotificationInput } from './notifications.repository.js';
+import type { Tx } from '../transaction.js';
+import type { NotificationInput } from './notifications.repository.js';
 import { loadCalendar, type LoadedCalendar } from './reservation-calendar.repository.js';
 import { PLANNING_EXTRA_MONTHS } from './reservation-plans.repository.js';
 
@@ -42,11 +44,7 @@ export interface AffectedReservation {
 }
 
 /** The GPU model's lost nodes, each with the instant it was lost (never after `now`). */
-export async function loadLostNodes(
-  manager: EntityManager,
-  gpuModel: string,
-  now: Date,
-): Promise<LostNodeRow[]> {
+async function loadLostNodes(manager: EntityManager, gpuModel: string, now: Date): Promise<LostNodeRow[]> {
   const rows = await manager.query<
     { id: string; name: string; cluster_id: string; state: string; lost_at: Date }[]
   >(
@@ -70,7 +68,7 @@ export async function loadLostNodes(
  * caller's transaction (an admin release of the same reservation waits), with every node each has a
  * span on. Empty when every loss is already handled: the cheap check of an idempotent re-plan.
  */
-export async function lockAffectedReservations(
+async function lockAffectedReservations(
   manager: EntityManager,
   lost: readonly { nodeId: string; lostAt: number }[],
 ): Promise<AffectedReservation[]> {
@@ -117,7 +115,7 @@ export async function lockAffectedReservations(
  * The model's calendar for moving reservations off lost nodes: Seoul months from the earliest loss
  * through the last affected span's end, plus PLANNING_EXTRA_MONTHS (room to offer a later start).
  */
-export async function loadCapacityLossCalendar(
+async function loadCapacityLossCalendar(
   manager: EntityManager,
   gpuModel: string,
   window: { from: number; now: Date },
@@ -170,24 +168,17 @@ export interface CapacityLossWrites {
   notifications: readonly NotificationInput[];
 }
 
-export interface CapacityLossRecorded {
-  /** Notifications written (a dedupe key already recorded writes none). */
-  notifications: number;
-  /** Webhook deliveries of those notifications: enqueue `webhook.deliver` after commit. */
-  deliveryIds: string[];
-}
-
 /**
  * Writes a capacity-loss run in the caller's transaction: the lost nodes' spans cut at the loss (or
  * removed when they had not started), the replacement spans (the exclusion constraint refuses a node
  * booked twice, and so the whole run), a moved-whole line's new cluster, one audit event per line
- * and the notifications (each once per dedupe key).
+ * (the notifications in `writes` are the caller's to record, through NotificationsRepository).
  */
-export async function recordCapacityLoss(
+async function recordCapacityLoss(
   manager: EntityManager,
   writes: CapacityLossWrites,
   jobId: string | null,
-): Promise<CapacityLossRecorded> {
+): Promise<void> {
   const { cuts, adds } = writes;
   if (cuts.length > 0) {
     const params = [cuts.map((c) => c.allocationId), cuts.map((c) => c.nodeId), cuts.map((c) => c.at)];
@@ -245,21 +236,13 @@ export async function recordCapacityLoss(
       ],
     );
   }
-  const recorded: CapacityLossRecorded = { notifications: 0, deliveryIds: [] };
-  for (const notification of writes.notifications) {
-    const result = await recordNotification(manager, notification);
-    if (!result) continue;
-    recorded.notifications += 1;
-    recorded.deliveryIds.push(...result.deliveryIds);
-  }
-  return recorded;
 }
 
 /**
  * GPU models with a reserved span on a down or draining node past the node's loss: capacity loss the
  * re-plan has not handled yet (its job lost, or never enqueued). The planning reconciler re-plans them.
  */
-export async function modelsWithUnhandledCapacityLoss(manager: EntityManager, now: Date): Promise<string[]> {
+async function modelsWithUnhandledCapacityLoss(manager: EntityManager, now: Date): Promise<string[]> {
   const rows = await manager.query<{ gpu_model: string }[]>(
     `SELECT DISTINCT l.gpu_model
        FROM (SELECT n.id, n.gpu_model, ${lostAtSql('$1::timestamptz')} AS lost_at FROM nodes n WHERE n.state <> 'up') l
@@ -268,4 +251,63 @@ export async function modelsWithUnhandledCapacityLoss(manager: EntityManager, no
     [now],
   );
   return rows.map((row) => row.gpu_model);
+}
+
+/**
+ * Reservations moved off lost capacity (down or draining nodes): what a capacity-loss run reads
+ * under the model's planning lock and the spans, clusters and audit events it writes. A port: the
+ * capacity-loss use case is unit-tested with a fake.
+ */
+export abstract class ReservationMovesRepository {
+  /** The model's down or draining nodes, with when each stopped serving (never later than `now`). */
+  abstract lostNodes(tx: Tx, gpuModel: string, now: Date): Promise<LostNodeRow[]>;
+  /** Reservations holding a lost node after its loss, locked for the transaction. */
+  abstract lockAffected(
+    tx: Tx,
+    lost: readonly { nodeId: string; lostAt: number }[],
+  ): Promise<AffectedReservation[]>;
+  /** The model's calendar from the first loss through the last reserved end. */
+  abstract calendarFrom(
+    tx: Tx,
+    gpuModel: string,
+    window: { from: number; now: Date },
+  ): Promise<{ calendar: LoadedCalendar; months: PlanningMonth[] }>;
+  /** Cuts, replacement spans, cluster changes and audit events (not the notifications). */
+  abstract record(tx: Tx, writes: CapacityLossWrites, jobId: string | null): Promise<void>;
+  /** GPU models with a reserved span on a lost node past its loss: capacity loss not handled yet. */
+  abstract modelsWithUnhandledLoss(now: Date): Promise<string[]>;
+}
+
+@Injectable()
+export class TypeormReservationMovesRepository extends ReservationMovesRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override lostNodes(tx: Tx, gpuModel: string, now: Date): Promise<LostNodeRow[]> {
+    return loadLostNodes(tx, gpuModel, now);
+  }
+
+  override lockAffected(
+    tx: Tx,
+    lost: readonly { nodeId: string; lostAt: number }[],
+  ): Promise<AffectedReservation[]> {
+    return lockAffectedReservations(tx, lost);
+  }
+
+  override calendarFrom(
+    tx: Tx,
+    gpuModel: string,
+    window: { from: number; now: Date },
+  ): Promise<{ calendar: LoadedCalendar; months: PlanningMonth[] }> {
+    return loadCapacityLossCalendar(tx, gpuModel, window);
+  }
+
+  override record(tx: Tx, writes: CapacityLossWrites, jobId: string | null): Promise<void> {
+    return recordCapacityLoss(tx, writes, jobId);
+  }
+
+  override modelsWithUnhandledLoss(now: Date): Promise<string[]> {
+    return modelsWithUnhandledCapacityLoss(this.dataSource.manager, now);
+  }
 }

@@ -1,4 +1,5 @@
-import type { EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
 import {
   ceilSeconds,
   floorSeconds,
@@ -10,6 +11,8 @@ import {
   type Sector,
 } from '#domain';
 import { auditJson } from '../mappers/audit-json.js';
+import type { Tx } from '../transaction.js';
+import { markPartitionDirty } from './partition.repository.js';
 import { loadCalendar, loadSectorTargets, type LoadedCalendar } from './reservation-calendar.repository.js';
 
 /** Months of calendar after the last requested end: room to offer a waitlisted line a later start. */
@@ -73,12 +76,12 @@ interface QueueRow {
  * caller's transaction. Distinct from the scheduling cycle's partition lock: a plan and a cycle of
  * the same model may run at once (the cycle only reads the calendar).
  */
-export async function lockPlanningModel(manager: EntityManager, gpuModel: string): Promise<void> {
+async function lockPlanningModel(manager: EntityManager, gpuModel: string): Promise<void> {
   await manager.query("SELECT pg_advisory_xact_lock(hashtext('gpupool:planning'), hashtext($1))", [gpuModel]);
 }
 
 /** The plan row of an allocation and its GPU model; null when the allocation has no plan. */
-export async function planStatusOf(
+async function planStatusOf(
   manager: EntityManager,
   allocationId: string,
 ): Promise<{ status: string; gpuModel: string } | null> {
@@ -95,7 +98,7 @@ export async function planStatusOf(
  * every plan still `pending` or `waitlisted`. With `lock`, the plan rows are locked for the caller's
  * transaction.
  */
-export async function loadPlanningQueue(
+async function loadPlanningQueue(
   manager: EntityManager,
   gpuModels: readonly string[],
   options: { lock?: boolean; programId?: string } = {},
@@ -174,7 +177,7 @@ export interface PlanningInputs {
  * months from now through the last requested end, plus PLANNING_EXTRA_MONTHS), the calendar of the
  * models, and the programs' sector targets. `requests` are planned in orderKey order.
  */
-export async function loadPlanningInputs(
+async function loadPlanningInputs(
   manager: EntityManager,
   gpuModels: readonly string[],
   requests: readonly ReservationRequest[],
@@ -237,7 +240,7 @@ export interface WaitlistRecord {
  * constraint refuses a double-booked node and so the whole run), the allocation's window moved to
  * the planned one (same length, never earlier than asked), the plan `placed`, and an audit event.
  */
-export async function recordPlacements(
+async function recordPlacements(
   manager: EntityManager,
   placements: readonly PlacementRecord[],
   jobId: string | null,
@@ -311,7 +314,7 @@ export async function recordPlacements(
  * Only rows whose status, offer or sentence change are written, so re-planning an unchanged waitlist
  * changes nothing.
  */
-export async function recordWaitlisted(
+async function recordWaitlisted(
   manager: EntityManager,
   waitlisted: readonly WaitlistRecord[],
   current: ReadonlyMap<string, QueuedReservedLine>,
@@ -377,7 +380,7 @@ async function insertAuditEvents(
 }
 
 /** Pending plans older than `graceMs`, oldest first: the outbox sweep's work. */
-export async function pendingPlans(
+async function pendingPlans(
   manager: EntityManager,
   graceMs: number,
   limit = 1000,
@@ -392,10 +395,192 @@ export async function pendingPlans(
 }
 
 /** GPU models with a waitlist: the periodic re-plan's work. */
-export async function waitlistedModels(manager: EntityManager): Promise<string[]> {
+async function waitlistedModels(manager: EntityManager): Promise<string[]> {
   const rows = await manager.query<{ gpu_model: string }[]>(
     `SELECT DISTINCT a.gpu_model FROM reservation_plans p JOIN allocations a ON a.id = p.allocation_id
       WHERE p.status = 'waitlisted' ORDER BY a.gpu_model`,
   );
   return rows.map((row) => row.gpu_model);
+}
+
+/** A pending request's row as what-if plans it: its window, program and the organization's type. */
+export interface WhatIfRequestRow {
+  id: string;
+  status: string;
+  programId: string;
+  projectId: string;
+  startsAt: Date;
+  endsAt: Date;
+  sector: string | null;
+  organizationType: string;
+  programEndsAt: Date;
+}
+
+/** A reserved line of an allocation request (what-if plans it as if approved). */
+export interface RequestReservedLine {
+  id: string;
+  requestId: string;
+  gpuModel: string;
+  servers: number;
+  startsAt: Date | null;
+  endsAt: Date | null;
+  sameInterconnectDomain: boolean;
+}
+
+interface WhatIfRequestSqlRow {
+  id: string;
+  status: string;
+  program_id: string;
+  project_id: string;
+  starts_at: Date;
+  ends_at: Date;
+  sector: string | null;
+  organization_type: string;
+  program_ends_at: Date;
+}
+
+const WHAT_IF_REQUEST_SELECT = `SELECT r.id, r.status, r.program_id, r.project_id, r.starts_at, r.ends_at, r.sector,
+                           o.type AS organization_type, pr.ends_at AS program_ends_at
+                      FROM allocation_requests r
+                      JOIN projects p ON p.id = r.project_id
+                      JOIN organizations o ON o.id = p.organization_id
+                      JOIN programs pr ON pr.id = r.program_id`;
+
+function whatIfRequestRow(row: WhatIfRequestSqlRow): WhatIfRequestRow {
+  return {
+    id: row.id,
+    status: row.status,
+    programId: row.program_id,
+    projectId: row.project_id,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    sector: row.sector,
+    organizationType: row.organization_type,
+    programEndsAt: row.program_ends_at,
+  };
+}
+
+/**
+ * The planning queue of reserved allocations (`reservation_plans`) and what a planning run reads
+ * and writes: the model's advisory lock, the queue, the calendar inputs, placements and the
+ * waitlist; and the pending requests what-if plans on a copy of it.
+ */
+@Injectable()
+export class ReservationPlansRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Serializes planning runs of one GPU model across every scheduler process, for the rest of the
+   * transaction. Distinct from the scheduling cycle's partition lock.
+   */
+  lockModel(tx: Tx, gpuModel: string): Promise<void> {
+    return lockPlanningModel(tx, gpuModel);
+  }
+
+  /** A READ ONLY transaction from here on: what-if writes nothing, whatever happens. */
+  async readOnly(tx: Tx): Promise<void> {
+    await tx.query('SET TRANSACTION READ ONLY');
+  }
+
+  planStatusOf(allocationId: string, tx?: Tx): Promise<{ status: string; gpuModel: string } | null> {
+    return planStatusOf(tx ?? this.dataSource.manager, allocationId);
+  }
+
+  queue(
+    tx: Tx,
+    gpuModels: readonly string[],
+    options: { lock?: boolean; programId?: string } = {},
+  ): Promise<QueuedReservedLine[]> {
+    return loadPlanningQueue(tx, gpuModels, options);
+  }
+
+  inputs(
+    tx: Tx,
+    gpuModels: readonly string[],
+    requests: readonly ReservationRequest[],
+    now: Date,
+  ): Promise<PlanningInputs> {
+    return loadPlanningInputs(tx, gpuModels, requests, now);
+  }
+
+  recordPlacements(tx: Tx, placements: readonly PlacementRecord[], jobId: string | null): Promise<void> {
+    return recordPlacements(tx, placements, jobId);
+  }
+
+  /** Returns how many waitlisted lines changed (and so were written). */
+  recordWaitlisted(
+    tx: Tx,
+    waitlisted: readonly WaitlistRecord[],
+    queue: ReadonlyMap<string, QueuedReservedLine>,
+    jobId: string | null,
+  ): Promise<number> {
+    return recordWaitlisted(tx, waitlisted, queue, jobId);
+  }
+
+  /** Reserved nodes changed: the shared queue's next cycle of the model must see them. */
+  markPartitionDirty(tx: Tx, gpuModel: string): Promise<void> {
+    return markPartitionDirty(tx, gpuModel);
+  }
+
+  /** Pending plans older than `graceMs`, oldest first: the outbox sweep's work. */
+  pendingPlans(graceMs: number, limit?: number): Promise<{ allocationId: string; gpuModel: string }[]> {
+    return pendingPlans(this.dataSource.manager, graceMs, limit);
+  }
+
+  /** GPU models with a waitlist: the periodic re-plan's work. */
+  waitlistedModels(): Promise<string[]> {
+    return waitlistedModels(this.dataSource.manager);
+  }
+
+  async programExists(tx: Tx, programId: string): Promise<boolean> {
+    const rows = await tx.query<{ id: string }[]>('SELECT id FROM programs WHERE id = $1', [programId]);
+    return rows.length > 0;
+  }
+
+  /** A program's requests in the given states, in submission order. */
+  async requestsOfProgram(tx: Tx, programId: string, states: readonly string[]): Promise<WhatIfRequestRow[]> {
+    const rows = await tx.query<WhatIfRequestSqlRow[]>(
+      `${WHAT_IF_REQUEST_SELECT} WHERE r.program_id = $1 AND r.status = ANY($2)
+          ORDER BY r.submitted_at NULLS LAST, r.created_at, r.id`,
+      [programId, states],
+    );
+    return rows.map(whatIfRequestRow);
+  }
+
+  /** The named requests that exist, in no particular order. */
+  async requestsByIds(tx: Tx, ids: readonly string[]): Promise<WhatIfRequestRow[]> {
+    const rows = await tx.query<WhatIfRequestSqlRow[]>(`${WHAT_IF_REQUEST_SELECT} WHERE r.id = ANY($1)`, [
+      ids,
+    ]);
+    return rows.map(whatIfRequestRow);
+  }
+
+  /** The reserved lines (with servers) of the given requests. */
+  async reservedLinesOf(tx: Tx, requestIds: readonly string[]): Promise<RequestReservedLine[]> {
+    const rows = await tx.query<
+      {
+        id: string;
+        request_id: string;
+        gpu_model: string;
+        servers: number;
+        starts_at: Date | null;
+        ends_at: Date | null;
+        same_interconnect_domain: boolean;
+      }[]
+    >(
+      `SELECT id, request_id, gpu_model, servers, starts_at, ends_at, same_interconnect_domain
+           FROM allocation_request_lines
+          WHERE request_id = ANY($1) AND kind = 'reserved' AND servers IS NOT NULL`,
+      [requestIds],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      requestId: row.request_id,
+      gpuModel: row.gpu_model,
+      servers: row.servers,
+      startsAt: row.starts_at,
+      endsAt: row.ends_at,
+      sameInterconnectDomain: row.same_interconnect_domain,
+    }));
+  }
 }

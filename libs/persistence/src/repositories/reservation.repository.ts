@@ -1,6 +1,8 @@
-import type { EntityManager } from 'typeorm';
-import { conflict, isOrganizationType, notFound, requestSector, ruleViolated, type Sector } from '#domain';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import { isOrganizationType, requestSector, type Sector } from '#domain';
 import { auditJson } from '../mappers/audit-json.js';
+import type { Tx } from '../transaction.js';
 
 /** Where a reserved allocation stands on the calendar, for people reading it. */
 export interface ReservationStanding {
@@ -153,7 +155,7 @@ export interface WaitlistEntry {
  * Waitlisted reserved allocations in approval order per GPU model (model, then decision time, then
  * allocation id), keyset-paged after `after` (the last row's position key).
  */
-export async function waitlistEntries(
+async function waitlistEntries(
   manager: EntityManager,
   filter: { programId?: string; gpuModel?: string },
   page: { limit: number; afterPosition?: number },
@@ -240,90 +242,109 @@ export async function reservedGpusAt(manager: EntityManager, at: Date): Promise<
   return new Map(rows.map((row) => [row.gpu_model, Number(row.gpus)]));
 }
 
-export interface ReleaseOutcome {
-  allocationId: string;
+/** A reservation row, locked for the transaction. */
+export interface LockedReservation {
+  id: string;
   gpuModel: string;
-  releasedNodeIds: string[];
-  /** True when every server of the reservation is released. */
-  fullyReleased: boolean;
+  status: string;
+}
+
+/** A server a reservation holds and the span it holds it. */
+export interface HeldNode {
+  nodeId: string;
+  startsAt: Date;
+  endsAt: Date;
 }
 
 /**
- * Early release (e.g. a confirmed recall): the named nodes of an allocation's reservation (all when
- * none are named) stop being held at `at` — their span ends there, or disappears when the release is
- * before it starts. The reservation becomes `released` once no node is held after `at`. In the
- * caller's transaction; the caller re-plans the model's waitlist after commit.
+ * Reservations of reserved allocations (`reservations`, `reservation_nodes`): their standing and the
+ * waitlist for people, and the writes of an early release. The exclusion constraint on
+ * reservation_nodes refuses a node held twice.
  */
-export async function releaseReservedServers(
-  manager: EntityManager,
-  allocationId: string,
-  nodeIds: readonly string[] | null,
-  at: Date,
-  actor: { actorId: string | null; actorKind: string; requestId: string | null; reason: string },
-): Promise<ReleaseOutcome> {
-  const [reservation] = await manager.query<{ id: string; gpu_model: string; status: string }[]>(
-    'SELECT id, gpu_model, status FROM reservations WHERE allocation_id = $1 FOR UPDATE',
-    [allocationId],
-  );
-  if (!reservation) throw notFound('Reservation of allocation', allocationId);
-  const held = await manager.query<{ node_id: string; starts_at: Date; ends_at: Date }[]>(
-    `SELECT node_id, lower(during) AS starts_at, upper(during) AS ends_at FROM reservation_nodes
-      WHERE reservation_id = $1 AND upper(during) > $2::timestamptz ORDER BY node_id`,
-    [reservation.id, at],
-  );
-  const heldIds = new Set(held.map((row) => row.node_id));
-  const releasing = nodeIds === null ? [...heldIds] : [...new Set(nodeIds)];
-  const unknown = releasing.filter((id) => !heldIds.has(id));
-  if (unknown.length > 0) {
-    throw ruleViolated(
-      'NODES_NOT_HELD',
-      `The reservation does not hold ${unknown.join(', ')} after ${at.toISOString()}; release only nodes it holds (${[...heldIds].join(', ') || 'none'}).`,
-      { nodeIds: unknown },
+@Injectable()
+export class ReservationRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  standings(allocationIds: readonly string[], tx?: Tx): Promise<Map<string, ReservationStanding>> {
+    return reservationStandings(tx ?? this.dataSource.manager, allocationIds);
+  }
+
+  waitlist(
+    filter: { programId?: string; gpuModel?: string },
+    page: { limit: number; afterPosition?: number },
+  ): Promise<WaitlistEntry[]> {
+    return waitlistEntries(this.dataSource.manager, filter, page);
+  }
+
+  async allocationExists(tx: Tx, allocationId: string): Promise<boolean> {
+    const rows = await tx.query<{ id: string }[]>('SELECT id FROM allocations WHERE id = $1', [allocationId]);
+    return rows.length > 0;
+  }
+
+  async lockOf(tx: Tx, allocationId: string): Promise<LockedReservation | null> {
+    const [row] = await tx.query<{ id: string; gpu_model: string; status: string }[]>(
+      'SELECT id, gpu_model, status FROM reservations WHERE allocation_id = $1 FOR UPDATE',
+      [allocationId],
+    );
+    return row ? { id: row.id, gpuModel: row.gpu_model, status: row.status } : null;
+  }
+
+  /** The servers the reservation holds after `at`, by node id. */
+  async heldAfter(tx: Tx, reservationId: string, at: Date): Promise<HeldNode[]> {
+    const rows = await tx.query<{ node_id: string; starts_at: Date; ends_at: Date }[]>(
+      `SELECT node_id, lower(during) AS starts_at, upper(during) AS ends_at FROM reservation_nodes
+        WHERE reservation_id = $1 AND upper(during) > $2::timestamptz ORDER BY node_id`,
+      [reservationId, at],
+    );
+    return rows.map((row) => ({ nodeId: row.node_id, startsAt: row.starts_at, endsAt: row.ends_at }));
+  }
+
+  /**
+   * The nodes stop being held at `at`: a span that starts at or after `at` is removed, one running
+   * then ends there. Returns how many servers the reservation still holds after `at`.
+   */
+  async endSpansAt(tx: Tx, reservationId: string, nodeIds: readonly string[], at: Date): Promise<number> {
+    await tx.query(
+      `DELETE FROM reservation_nodes WHERE reservation_id = $1 AND node_id = ANY($2) AND lower(during) >= $3::timestamptz`,
+      [reservationId, nodeIds, at],
+    );
+    await tx.query(
+      `UPDATE reservation_nodes SET during = tstzrange(lower(during), $3::timestamptz, '[)')
+        WHERE reservation_id = $1 AND node_id = ANY($2) AND lower(during) < $3::timestamptz`,
+      [reservationId, nodeIds, at],
+    );
+    const [left] = await tx.query<{ n: string }[]>(
+      `SELECT count(*)::text AS n FROM reservation_nodes WHERE reservation_id = $1 AND upper(during) > $2::timestamptz`,
+      [reservationId, at],
+    );
+    return Number(left?.n ?? 0);
+  }
+
+  async setStatus(tx: Tx, reservationId: string, status: 'placed' | 'released'): Promise<void> {
+    await tx.query(`UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1`, [
+      reservationId,
+      status,
+    ]);
+  }
+
+  /** The `allocation.reservation_released` audit event. */
+  async auditRelease(
+    tx: Tx,
+    allocationId: string,
+    actor: { actorId: string | null; actorKind: string; requestId: string | null },
+    change: { before: object; after: object },
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO audit_events (actor_id, actor_kind, action, subject_type, subject_id, before, after, request_id)
+       VALUES ($1, $2, 'allocation.reservation_released', 'allocation', $3, $4::jsonb, $5::jsonb, $6)`,
+      [
+        actor.actorId,
+        actor.actorKind,
+        allocationId,
+        JSON.stringify(auditJson(change.before)),
+        JSON.stringify(auditJson(change.after)),
+        actor.requestId,
+      ],
     );
   }
-  if (releasing.length === 0) {
-    throw conflict(
-      'NOTHING_TO_RELEASE',
-      'The reservation holds no server after that instant; nothing to release.',
-    );
-  }
-  // Before a node's span starts the release removes the span; inside it, the span ends at `at`.
-  await manager.query(
-    `DELETE FROM reservation_nodes WHERE reservation_id = $1 AND node_id = ANY($2) AND lower(during) >= $3::timestamptz`,
-    [reservation.id, releasing, at],
-  );
-  await manager.query(
-    `UPDATE reservation_nodes SET during = tstzrange(lower(during), $3::timestamptz, '[)')
-      WHERE reservation_id = $1 AND node_id = ANY($2) AND lower(during) < $3::timestamptz`,
-    [reservation.id, releasing, at],
-  );
-  const [left] = await manager.query<{ n: string }[]>(
-    `SELECT count(*)::text AS n FROM reservation_nodes WHERE reservation_id = $1 AND upper(during) > $2::timestamptz`,
-    [reservation.id, at],
-  );
-  const fullyReleased = Number(left?.n ?? 0) === 0;
-  await manager.query(`UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1`, [
-    reservation.id,
-    fullyReleased ? 'released' : 'placed',
-  ]);
-  await manager.query(
-    `INSERT INTO audit_events (actor_id, actor_kind, action, subject_type, subject_id, before, after, request_id)
-     VALUES ($1, $2, 'allocation.reservation_released', 'allocation', $3, $4::jsonb, $5::jsonb, $6)`,
-    [
-      actor.actorId,
-      actor.actorKind,
-      allocationId,
-      JSON.stringify(auditJson({ status: reservation.status, nodeIds: [...heldIds] })),
-      JSON.stringify(
-        auditJson({
-          status: fullyReleased ? 'released' : 'placed',
-          releasedNodeIds: releasing,
-          at,
-          reason: actor.reason,
-        }),
-      ),
-      actor.requestId,
-    ],
-  );
-  return { allocationId, gpuModel: reservation.gpu_model, releasedNodeIds: releasing, fullyReleased };
 }

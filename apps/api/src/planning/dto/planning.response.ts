@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { WaitlistEntry } from '#persistence';
 
 const instant = z.iso.datetime();
 
@@ -93,3 +94,26 @@ export const waitlistPageResponse = z.object({
   items: z.array(waitlistEntryResponse),
   nextCursor: z.string().nullable(),
 });
+
+export function toWaitlistEntryResponse(row: WaitlistEntry): WaitlistEntryResponse {
+  return {
+    allocationId: row.allocationId,
+    requestId: row.requestId,
+    projectId: row.projectId,
+    projectTitle: row.projectTitle,
+    programId: row.programId,
+    gpuModel: row.gpuModel,
+    servers: row.servers,
+    sameInterconnectDomain: row.sameInterconnectDomain,
+    sector: row.sector,
+    requestedStartsAt: row.startsAt.toISOString(),
+    requestedEndsAt: row.endsAt.toISOString(),
+    earliestFeasibleStart: row.earliestFeasibleStart?.toISOString() ?? null,
+    code: row.code,
+    reason: row.reason,
+    attempts: row.attempts,
+    approvedAt: row.approvedAt?.toISOString() ?? null,
+    updatedAt: row.updatedAt.toISOString(),
+    position: row.position,
+  };
+}

@@ -1,0 +1,10 @@
+export * from './decide-recall.use-case.js';
+export * from './handle-capacity-loss.use-case.js';
+export * from './plan-reservations.use-case.js';
+export * from './planning.queries.js';
+export * from './propose-recalls.use-case.js';
+export * from './release-reserved-servers.use-case.js';
+export * from './what-if.use-case.js';
+export type { WhatIfLine, WhatIfResult } from './what-if-shaping.js';
+export * from './planning.module.js';
+export * from './planning.factory.js';

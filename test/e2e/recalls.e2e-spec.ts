@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { meteredGpuSeconds } from '../../libs/domain/src/index.js';
 import { postUsageBatch, proposeRecalls, storeUsageBatch } from '../../libs/persistence/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { makeUser } from '../factories/program.factory.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
@@ -59,7 +59,7 @@ describe('program usage policy and recalls (e2e)', () => {
       startsAt: new Date(Date.now() - 31 * DAY_MS),
       endsAt: new Date(Date.now() + 150 * DAY_MS),
     });
-    const granted = await new GrantService(db).grant(approved.requestId);
+    const granted = await grantUseCase(db).execute(approved.requestId);
     if (granted.outcome !== 'granted') throw new Error(`grant failed: ${granted.outcome}`);
     const allocationId = granted.allocationIds[0];
     const policy = await api.http

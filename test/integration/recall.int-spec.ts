@@ -22,7 +22,7 @@ import {
   proposeRecalls,
   storeUsageBatch,
 } from '../../libs/persistence/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
 
@@ -57,7 +57,7 @@ describe('recalls and burn-rate alerts (real PostgreSQL)', () => {
       startsAt: new Date(now - (options.startedDaysAgo ?? 31) * DAY_MS),
       endsAt: new Date(now + 150 * DAY_MS),
     });
-    const outcome = await new GrantService(dataSource).grant(approved.requestId);
+    const outcome = await grantUseCase(dataSource).execute(approved.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
     await dataSource.query('UPDATE programs SET recall_rules = $2::jsonb WHERE id = $1', [
       approved.programId,

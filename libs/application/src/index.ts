@@ -2,3 +2,4 @@
 // the CLI). See docs/ARCHITECTURE.md.
 export * from './access/project-access.js';
 export * from './access/access.module.js';
+export * from './requests/index.js';

@@ -36,3 +36,4 @@ export * from './transaction.js';
 export * from './persistence.module.js';
 export * from './repositories/project-scope.sql.js';
 export * from './repositories/project-membership.repository.js';
+export * from './repositories/grant.repository.js';

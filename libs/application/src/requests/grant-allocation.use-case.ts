@@ -134,7 +134,12 @@ export class GrantAllocationUseCase {
     }
     if (this.faultDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.faultDelayMs));
     await this.grants.completeIntent(tx, intent, 'done');
-    await this.grants.audit(tx, { requestId: request.id, action: 'request.granted', after: { allocationIds }, jobId });
+    await this.grants.audit(tx, {
+      requestId: request.id,
+      action: 'request.granted',
+      after: { allocationIds },
+      jobId,
+    });
     return { outcome: 'granted', allocationIds, plannedAllocationIds };
   }
 }

@@ -17,7 +17,7 @@ import { createDataSource, ensureDatabase } from '#persistence';
 import { createApiApp } from '../../apps/api/src/bootstrap.js';
 import { bootstrapAdmin } from '../../apps/api/src/cli/bootstrap-admin.js';
 import { seedNationalPool } from '../../apps/api/src/cli/pool-seed.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { spawn } from 'node:child_process';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     grantedGpuHours: [50_000_000n],
     maxConcurrentGpus: 40_000,
   });
-  await new GrantService(dataSource).grant(fixture.requestId);
+  await grantUseCase(dataSource).execute(fixture.requestId);
   const [allocation] = await dataSource.query<{ id: string }[]>(
     'SELECT id FROM allocations WHERE request_id = $1',
     [fixture.requestId],

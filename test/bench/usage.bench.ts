@@ -762,7 +762,7 @@ async function measure(options: Options, config: GpupoolConfig, resources: Resou
 
   // Allocations to charge: one approved request each, granted by the real grant service.
   const anchorMs = Math.floor(Date.now() / DAY_MS) * DAY_MS - 21 * DAY_MS;
-  const { GrantService } = await import('../../apps/scheduler/src/grants/grant.service.js');
+  const { grantUseCase } = await import('../support/grant.js');
   const { seedApprovedRequest } = await import('../factories/grant-fixtures.js');
   const requestIds: string[] = [];
   for (let i = 0; i < options.allocations; i++) {
@@ -773,7 +773,7 @@ async function measure(options: Options, config: GpupoolConfig, resources: Resou
       startsAt: new Date(anchorMs - DAY_MS),
       endsAt: new Date(Date.now() + 180 * DAY_MS),
     });
-    await new GrantService(db).grant(fixture.requestId);
+    await grantUseCase(db).execute(fixture.requestId);
     requestIds.push(fixture.requestId);
   }
   const allocationIds = (

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { meteredGpuSeconds } from '../../libs/domain/src/index.js';
 import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { makeUser } from '../factories/program.factory.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
@@ -64,7 +64,7 @@ describe('program usage policy and recalls (e2e)', () => {
       startsAt: new Date(Date.now() - 31 * DAY_MS),
       endsAt: new Date(Date.now() + 150 * DAY_MS),
     });
-    const granted = await new GrantService(db).grant(approved.requestId);
+    const granted = await grantUseCase(db).execute(approved.requestId);
     if (granted.outcome !== 'granted') throw new Error(`grant failed: ${granted.outcome}`);
     const allocationId = granted.allocationIds[0];
     const policy = await api.http

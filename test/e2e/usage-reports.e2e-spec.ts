@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { meteredGpuSeconds } from '../../libs/domain/src/index.js';
 import type { StoredUsageRecord } from '../../libs/domain/src/index.js';
 import { postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import {
   makeGrantedAllocation,
@@ -89,7 +89,7 @@ describe('usage reports and reconciliation (e2e)', () => {
       startsAt: new Date('2026-01-01T00:00:00Z'),
       endsAt: new Date('2027-01-01T00:00:00Z'),
     });
-    const granted = await new GrantService(db).grant(approved.requestId);
+    const granted = await grantUseCase(db).execute(approved.requestId);
     if (granted.outcome !== 'granted') throw new Error(`grant failed: ${granted.outcome}`);
     programId = approved.programId;
     projectA = approved.projectId;

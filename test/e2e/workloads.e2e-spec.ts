@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import {
   allocationAccount,
   consumedAccount,
@@ -171,7 +171,7 @@ describe('workloads (e2e)', () => {
     requestId: string;
   }> {
     const approved = await seedApprovedRequest(db, { grantedGpuHours: [GRANTED_GPU_HOURS] });
-    const outcome = await new GrantService(db).grant(approved.requestId);
+    const outcome = await grantUseCase(db).execute(approved.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
     const allocationId = outcome.allocationIds[0];
     // The fixture's window is in the past of this run: open it around now, with room for 64 GPUs.

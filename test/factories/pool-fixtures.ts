@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { markPartitionDirty } from '../../libs/persistence/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from './grant-fixtures.js';
 
 export interface PoolFixture {
@@ -129,7 +129,7 @@ export async function seedQuotas(
   gpuModel: string,
   quotas: { grantedGpuHours: bigint; maxConcurrentGpus: number; programBudgetGpuHours?: bigint }[],
 ): Promise<QuotaFixture[]> {
-  const grants = new GrantService(dataSource);
+  const grants = grantUseCase(dataSource);
   const result: QuotaFixture[] = [];
   for (const quota of quotas) {
     const fixture = await seedApprovedRequest(dataSource, {
@@ -137,7 +137,7 @@ export async function seedQuotas(
       grantedGpuHours: [quota.grantedGpuHours],
       ...(quota.programBudgetGpuHours === undefined ? {} : { budgetGpuHours: quota.programBudgetGpuHours }),
     });
-    const outcome = await grants.grant(fixture.requestId);
+    const outcome = await grants.execute(fixture.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
     const allocationId = outcome.allocationIds[0];
     if (!allocationId) throw new Error('no allocation');

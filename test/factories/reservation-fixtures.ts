@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { programBudgetTransaction } from '../../libs/domain/src/index.js';
 import { postLedgerTransaction } from '../../libs/persistence/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { NATIONAL_POOL } from '../../apps/api/src/cli/pool-seed.js';
 
 /** Interconnect domains of the national pool (the cluster API's default). */
@@ -220,10 +220,10 @@ export async function seedApprovedReservedRequests(
 
 /** Runs the real grant for each request (in order); returns the reserved allocation ids in the same order. */
 export async function grantAll(dataSource: DataSource, requestIds: readonly string[]): Promise<string[]> {
-  const grants = new GrantService(dataSource);
+  const grants = grantUseCase(dataSource);
   const allocationIds: string[] = [];
   for (const requestId of requestIds) {
-    const outcome = await grants.grant(requestId);
+    const outcome = await grants.execute(requestId);
     if (outcome.outcome === 'granted') {
       allocationIds.push(...outcome.plannedAllocationIds);
     } else if (outcome.outcome === 'already_granted') {

@@ -1,20 +1,21 @@
 import type { DataSource } from 'typeorm';
 import { gpuHoursToSeconds } from '../../libs/domain/src/index.js';
 import { createDataSource } from '../../libs/persistence/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
+import type { GrantAllocationUseCase } from '#application';
 import { createTestDatabase } from '../support/database.js';
 import { grantFacts, seedApprovedRequest } from '../factories/grant-fixtures.js';
 
-describe('GrantService (real PostgreSQL)', () => {
+describe('GrantAllocationUseCase (real PostgreSQL)', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let dataSource: DataSource;
-  let grants: GrantService;
+  let grants: GrantAllocationUseCase;
 
   beforeAll(async () => {
     database = await createTestDatabase('grant');
     dataSource = createDataSource({ url: database.url, poolSize: 12 });
     await dataSource.initialize();
-    grants = new GrantService(dataSource);
+    grants = grantUseCase(dataSource);
   });
   afterAll(async () => {
     await dataSource.destroy();
@@ -26,7 +27,7 @@ describe('GrantService (real PostgreSQL)', () => {
       models: ['H200', 'B200'],
       grantedGpuHours: [1_000n, 250n],
     });
-    const outcome = await grants.grant(fixture.requestId);
+    const outcome = await grants.execute(fixture.requestId);
     expect(outcome.outcome).toBe('granted');
     const facts = await grantFacts(dataSource, fixture.requestId);
     expect(facts).toEqual({
@@ -40,10 +41,10 @@ describe('GrantService (real PostgreSQL)', () => {
 
   it('grants exactly once when the same job runs 8 times concurrently and again later', async () => {
     const fixture = await seedApprovedRequest(dataSource, { grantedGpuHours: [777n] });
-    const outcomes = await Promise.all(Array.from({ length: 8 }, () => grants.grant(fixture.requestId)));
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => grants.execute(fixture.requestId)));
     expect(outcomes.filter((outcome) => outcome.outcome === 'granted')).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome.outcome === 'already_granted')).toHaveLength(7);
-    await expect(grants.grant(fixture.requestId)).resolves.toEqual({ outcome: 'already_granted' });
+    await expect(grants.execute(fixture.requestId)).resolves.toEqual({ outcome: 'already_granted' });
     const facts = await grantFacts(dataSource, fixture.requestId);
     expect(facts.allocations).toBe(1);
     expect(facts.grantTransactions).toBe(1);
@@ -52,7 +53,7 @@ describe('GrantService (real PostgreSQL)', () => {
 
   it('never grants beyond the program budget: the intent fails and nothing is written', async () => {
     const fixture = await seedApprovedRequest(dataSource, { budgetGpuHours: 100n, grantedGpuHours: [101n] });
-    const outcome = await grants.grant(fixture.requestId);
+    const outcome = await grants.execute(fixture.requestId);
     expect(outcome).toEqual({
       outcome: 'insufficient_budget',
       gpuModel: 'H200',
@@ -66,7 +67,7 @@ describe('GrantService (real PostgreSQL)', () => {
 
   it('refuses to change or delete ledger rows (append-only)', async () => {
     const fixture = await seedApprovedRequest(dataSource);
-    await grants.grant(fixture.requestId);
+    await grants.execute(fixture.requestId);
     await expect(dataSource.query('UPDATE ledger_entries SET amount = amount + 1')).rejects.toThrow(
       /append-only/,
     );

@@ -20,7 +20,7 @@ import {
 import { burnRateAlerts, postUsageBatch, storeUsageBatch } from '../support/usage-pipeline.js';
 import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { createTestDatabase } from '../support/database.js';
 import { RecordingProducer } from '../support/recording-producer.js';
@@ -60,7 +60,7 @@ describe('recalls and burn-rate alerts (real PostgreSQL)', () => {
       startsAt: new Date(now - (options.startedDaysAgo ?? 31) * DAY_MS),
       endsAt: new Date(now + 150 * DAY_MS),
     });
-    const outcome = await new GrantService(dataSource).grant(approved.requestId);
+    const outcome = await grantUseCase(dataSource).execute(approved.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
     await dataSource.query('UPDATE programs SET recall_rules = $2::jsonb WHERE id = $1', [
       approved.programId,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { configFrom } from '../../libs/config/src/index.js';
 import { bootstrapAdmin } from '../../apps/api/src/cli/bootstrap-admin.js';
-import { GrantService } from '../../apps/scheduler/src/grants/grant.service.js';
+import { grantUseCase } from './grant.js';
 import { reconcileUsageAndBalances } from './usage-pipeline.js';
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
@@ -217,7 +217,7 @@ export async function seedProjects(
   models: string[],
   grantedGpuSeconds: bigint[][],
 ): Promise<SeededProject[]> {
-  const grants = new GrantService(dataSource);
+  const grants = grantUseCase(dataSource);
   const projects: SeededProject[] = [];
   for (const granted of grantedGpuSeconds) {
     const hours = granted.map((seconds) => (seconds + 3599n) / 3600n);
@@ -230,7 +230,7 @@ export async function seedProjects(
       startsAt: new Date(Date.now() - 60 * DAY_MS),
       endsAt: new Date(Date.now() + 120 * DAY_MS),
     });
-    const outcome = await grants.grant(fixture.requestId);
+    const outcome = await grants.execute(fixture.requestId);
     if (outcome.outcome !== 'granted') throw new Error(`grant failed: ${outcome.outcome}`);
     // allocationIds come in line order (one line per model).
     const rows = await dataSource.query<{ id: string; gpu_model: string }[]>(

@@ -8,17 +8,20 @@ import {
   EndLostRunsUseCase,
   StopAllocationWorkloadsUseCase,
   createPlanningUseCases,
+  GrantAllocationUseCase,
 } from '#application';
 import {
   createDataSource,
   LedgerRepository,
   TypeormAttemptHoldRepository,
+  TypeormGrantRepository,
   TypeormPartitionRepository,
   TypeormTransactionRunner,
   TypeormWorkloadPlacementRepository,
   TypeormWorkloadRepository,
 } from '#persistence';
 import {
+  enqueueAfterCommit,
   JobProducer,
   parseJob,
   QUEUE_NAMES,
@@ -32,7 +35,6 @@ import { SimulatorAdapter } from './adapters/simulator.adapter.js';
 import { BillingExportService } from './billing/billing-export.service.js';
 import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
-import { GrantService } from './grants/grant.service.js';
 import { createLogger, type Logger } from './logger.js';
 import { usageUseCases } from './usage/usage-wiring.js';
 import { WebhookDeliveryService } from './notifications/webhook-delivery.service.js';
@@ -99,9 +101,15 @@ export class SchedulerProcess {
       prefix: this.config.QUEUE_PREFIX,
     });
     this.producer = new JobProducer(this.transport);
-    const grants = new GrantService(this.dataSource, this.config.FAULT_GRANT_DELAY_MS);
+    const grantRepository = new TypeormGrantRepository(this.dataSource);
+    const grants = new GrantAllocationUseCase(
+      new TypeormTransactionRunner(this.dataSource),
+      grantRepository,
+      new LedgerRepository(),
+      this.config.FAULT_GRANT_DELAY_MS,
+    );
     const reconciler = new GrantReconciler(
-      this.dataSource,
+      grantRepository,
       this.producer,
       this.logger,
       this.config.RECONCILE_GRACE_MS,
@@ -181,26 +189,20 @@ export class SchedulerProcess {
 
     const handlers: JobHandlers = {
       'grant.allocation': async (data, context) => {
-        const result = await grants.grant(data.requestId, context.jobId);
+        const result = await grants.execute(data.requestId, context.jobId);
         this.logger.info(
           { jobId: context.jobId, requestId: data.requestId, outcome: result.outcome },
           'grant job done',
         );
         if (result.outcome === 'granted' && result.plannedAllocationIds.length > 0) {
-          // After commit; if this fails the planning reconciler finds the pending plans.
-          await producer
-            .enqueueMany(
-              result.plannedAllocationIds.map((allocationId) => ({
-                name: 'planning.plan' as const,
-                data: { allocationId },
-              })),
-            )
-            .catch((error: unknown) =>
-              this.logger.warn(
-                { requestId: data.requestId, err: error instanceof Error ? error.message : String(error) },
-                'planning.plan enqueue failed; the planning reconciler will retry from reservation_plans',
-              ),
-            );
+          await enqueueAfterCommit(
+            producer,
+            result.plannedAllocationIds.map((allocationId) => ({
+              name: 'planning.plan' as const,
+              data: { allocationId },
+            })),
+            { logger: this.logger, recoveredBy: 'the planning reconciler (reservation_plans)' },
+          );
         }
         return { outcome: result.outcome };
       },

@@ -7,3 +7,4 @@ export * from './usage/index.js';
 export * from './allocations/index.js';
 export * from './workloads/index.js';
 export * from './planning/index.js';
+export * from './requests/index.js';

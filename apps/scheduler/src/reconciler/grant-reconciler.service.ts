@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { GrantRepository } from '#persistence';
 import type { JobProducer } from '#queues';
 import { jobOptionsFor } from '#queues';
 import type { Logger } from '../logger.js';
@@ -10,22 +10,18 @@ import type { Logger } from '../logger.js';
  */
 export class GrantReconciler {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly grants: GrantRepository,
     private readonly producer: JobProducer,
     private readonly logger: Logger,
     private readonly graceMs: number,
   ) {}
 
   async sweep(): Promise<{ pending: number; requeued: number }> {
-    const rows = await this.dataSource.query<{ request_id: string }[]>(
-      `SELECT request_id FROM grant_intents WHERE status = 'pending' AND created_at < now() - ($1::int * interval '1 millisecond')
-       ORDER BY created_at LIMIT 1000`,
-      [this.graceMs],
-    );
+    const requestIds = await this.grants.pendingRequestIds(this.graceMs);
     let requeued = 0;
     const queue = this.producer.queue('intake');
-    for (const row of rows) {
-      const job = { name: 'grant.allocation' as const, data: { requestId: row.request_id } };
+    for (const requestId of requestIds) {
+      const job = { name: 'grant.allocation' as const, data: { requestId } };
       const jobId = jobOptionsFor(job).jobId;
       const existing = jobId ? await queue.getJob(jobId) : undefined;
       if (existing) {
@@ -45,13 +41,10 @@ export class GrantReconciler {
       await this.producer.enqueue(job);
       requeued += 1;
     }
-    if (rows.length > 0) {
-      await this.dataSource.query(
-        `UPDATE grant_intents SET enqueued_at = now() WHERE request_id = ANY($1) AND status = 'pending'`,
-        [rows.map((row) => row.request_id)],
-      );
-      this.logger.info({ pending: rows.length, requeued }, 'grant reconciler swept pending intents');
+    if (requestIds.length > 0) {
+      await this.grants.markEnqueued(requestIds);
+      this.logger.info({ pending: requestIds.length, requeued }, 'grant reconciler swept pending intents');
     }
-    return { pending: rows.length, requeued };
+    return { pending: requestIds.length, requeued };
   }
 }

@@ -1,0 +1,2 @@
+export * from './grant-allocation.use-case.js';
+export * from './requests.module.js';

@@ -6,6 +6,7 @@ import {
   ProjectMembershipRepository,
   ProjectRepository,
   UserRepository,
+  type NewAccount,
   type NewOrganization,
   type NewProject,
   type NewUser,
@@ -196,6 +197,16 @@ export class FakeUserRepository extends UserRepository {
 
   override page(): Promise<Page<UserEntity>> {
     return Promise.resolve({ items: [...this.store.users.values()], nextCursor: null });
+  }
+
+  override findByEmail(email: string): Promise<UserEntity | null> {
+    return Promise.resolve([...this.store.users.values()].find((row) => row.email === email) ?? null);
+  }
+
+  override insertIfEmailAbsent(account: NewAccount): Promise<string | null> {
+    if ([...this.store.users.values()].some((row) => row.email === account.email))
+      return Promise.resolve(null);
+    return Promise.resolve(this.store.addUser(account).id);
   }
 }
 

@@ -255,4 +255,8 @@ export class FakeProjectMembershipRepository extends ProjectMembershipRepository
       this.store.members.filter((row) => row.userId === userId).map((row) => row.projectId),
     );
   }
+
+  override membershipsOf(userId: string): Promise<ProjectMemberEntity[]> {
+    return Promise.resolve(this.store.members.filter((row) => row.userId === userId));
+  }
 }

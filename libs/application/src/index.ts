@@ -9,3 +9,4 @@ export * from './workloads/index.js';
 export * from './planning/index.js';
 export * from './requests/index.js';
 export * from './identity/index.js';
+export * from './pool/index.js';

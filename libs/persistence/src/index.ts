@@ -53,3 +53,5 @@ export * from './repositories/idempotency-key.repository.js';
 export * from './repositories/grant.repository.js';
 export * from './repositories/api-token.repository.js';
 export * from './repositories/operations-metrics.repository.js';
+export * from './repositories/node.repository.js';
+export * from './repositories/capacity.repository.js';

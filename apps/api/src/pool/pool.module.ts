@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { WorkloadsApplicationModule } from '#application';
+import { PoolApplicationModule, WorkloadsApplicationModule } from '#application';
 import { CapacityController } from './capacity.controller.js';
 import { CapacityService } from './capacity.service.js';
 import { ClustersController } from './clusters.controller.js';
@@ -10,7 +10,7 @@ import { PoolJobs } from './pool-jobs.js';
 
 /** The GPU pool: sites, clusters, node pools and nodes (operators), and its capacity (everyone). */
 @Module({
-  imports: [WorkloadsApplicationModule],
+  imports: [WorkloadsApplicationModule, PoolApplicationModule],
   controllers: [ClustersController, NodesController, CapacityController],
   providers: [ClustersService, NodesService, CapacityService, PoolJobs],
 })

@@ -1,0 +1,6 @@
+export * from './pool.module.js';
+export * from './capacity.queries.js';
+export * from './node.views.js';
+export * from './node.queries.js';
+export * from './change-node-state.use-case.js';
+export { cycleJobs as poolCycleJobs } from './pool-jobs.js';

@@ -55,3 +55,4 @@ export * from './repositories/api-token.repository.js';
 export * from './repositories/operations-metrics.repository.js';
 export * from './repositories/node.repository.js';
 export * from './repositories/capacity.repository.js';
+export * from './repositories/cluster.repository.js';

@@ -6,6 +6,7 @@ import {
   ProjectMembershipRepository,
   ProjectRepository,
   UserRepository,
+  type NewAccount,
   type NewOrganization,
   type NewProject,
   type NewUser,
@@ -197,6 +198,16 @@ export class FakeUserRepository extends UserRepository {
   override page(): Promise<Page<UserEntity>> {
     return Promise.resolve({ items: [...this.store.users.values()], nextCursor: null });
   }
+
+  override findByEmail(email: string): Promise<UserEntity | null> {
+    return Promise.resolve([...this.store.users.values()].find((row) => row.email === email) ?? null);
+  }
+
+  override insertIfEmailAbsent(account: NewAccount): Promise<string | null> {
+    if ([...this.store.users.values()].some((row) => row.email === account.email))
+      return Promise.resolve(null);
+    return Promise.resolve(this.store.addUser(account).id);
+  }
 }
 
 export class FakeOrganizationRepository extends OrganizationRepository {
@@ -243,5 +254,9 @@ export class FakeProjectMembershipRepository extends ProjectMembershipRepository
     return Promise.resolve(
       this.store.members.filter((row) => row.userId === userId).map((row) => row.projectId),
     );
+  }
+
+  override membershipsOf(userId: string): Promise<ProjectMemberEntity[]> {
+    return Promise.resolve(this.store.members.filter((row) => row.userId === userId));
   }
 }

@@ -5,7 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
 import { dataSourceOptions, IdempotencyKeyRepository, PersistenceModule } from '#persistence';
 import { AuthGuard } from './auth/auth.guard.js';
-import { AccessModule } from '#application';
+import { AccessModule, IdentityApplicationModule } from '#application';
 import { QueueModule } from './common/queue.module.js';
 import { CoreModule } from './common/core.module.js';
 import { OperationsModule } from './health/operations.module.js';
@@ -35,6 +35,8 @@ export class AppModule {
         PersistenceModule,
         QueueModule,
         AccessModule,
+        // The global AuthGuard resolves principals through it.
+        IdentityApplicationModule,
         OperationsModule,
         ...features,
       ],

@@ -8,3 +8,5 @@ export * from './allocations/index.js';
 export * from './workloads/index.js';
 export * from './planning/index.js';
 export * from './requests/index.js';
+export * from './identity/index.js';
+export * from './pool/index.js';

@@ -51,3 +51,8 @@ export * from './repositories/workload-placement.repository.js';
 export * from './repositories/attempt-hold.repository.js';
 export * from './repositories/idempotency-key.repository.js';
 export * from './repositories/grant.repository.js';
+export * from './repositories/api-token.repository.js';
+export * from './repositories/operations-metrics.repository.js';
+export * from './repositories/node.repository.js';
+export * from './repositories/capacity.repository.js';
+export * from './repositories/cluster.repository.js';

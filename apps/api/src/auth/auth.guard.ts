@@ -1,9 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, IsNull } from 'typeorm';
+import { PrincipalResolver } from '#application';
 import { DomainError } from '#domain';
-import { ApiTokenEntity, UserEntity } from '#persistence';
 import { CredentialsService } from './credentials.service.js';
 import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, type AuthenticatedRequest } from './decorators.js';
 import type { ApiTokenScope, Principal, Role } from './principal.js';
@@ -21,7 +19,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly credentials: CredentialsService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly principals: PrincipalResolver,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -54,12 +52,6 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  /** Records when a token was last used, at most once a minute per token (no write per request). */
-  private async touch(tokenId: string, lastUsedAt: Date | null): Promise<void> {
-    if (lastUsedAt && Date.now() - lastUsedAt.getTime() < 60_000) return;
-    await this.dataSource.getRepository(ApiTokenEntity).update(tokenId, { lastUsedAt: new Date() });
-  }
-
   private async authenticate(request: HeaderRequest): Promise<Principal> {
     const header = request.headers.authorization;
     const value = Array.isArray(header) ? header[0] : header;
@@ -73,40 +65,23 @@ export class AuthGuard implements CanActivate {
     }
     const token = match[1];
     if (this.credentials.isApiToken(token)) {
-      const row = await this.dataSource.getRepository(ApiTokenEntity).findOne({
-        where: { tokenHash: this.credentials.hashApiToken(token), revokedAt: IsNull() },
-        relations: { creator: true },
-      });
+      // The resolver also records the token's use, at most once a minute (no write per request).
+      const principal = await this.principals.apiToken(this.credentials.hashApiToken(token));
       // A token acts for the account that made it: a deactivated creator disables their tokens.
-      if (!row?.creator?.active) {
+      if (!principal) {
         throw new DomainError('unauthenticated', 'INVALID_TOKEN', 'The API token is unknown or revoked.');
       }
-      await this.touch(row.id, row.lastUsedAt);
-      return {
-        kind: 'api_token',
-        tokenId: row.id,
-        scopes: row.scopes as ApiTokenScope[],
-        createdBy: row.createdBy,
-      };
+      return principal;
     }
     const userId = await this.credentials.verifyAccessToken(token);
-    const user = userId
-      ? await this.dataSource.getRepository(UserEntity).findOne({ where: { id: userId } })
-      : null;
-    if (!user?.active) {
+    const principal = userId ? await this.principals.user(userId) : null;
+    if (!principal) {
       throw new DomainError(
         'unauthenticated',
         'INVALID_TOKEN',
         'The access token is invalid or expired; sign in again.',
       );
     }
-    return {
-      kind: 'user',
-      userId: user.id,
-      email: user.email,
-      roles: user.roles as Role[],
-      organizationId: user.organizationId,
-      agencyCode: user.agencyCode,
-    };
+    return principal;
   }
 }

@@ -1,17 +1,23 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { IsNull } from 'typeorm';
+import { MintSimulatorTokenUseCase, SIMULATOR_TOKEN_NAME } from '#application';
 import { loadConfig, type GpupoolConfig } from '#config';
-import { ApiTokenEntity, createDataSource, TypeormAuditRepository, UserEntity } from '#persistence';
+import {
+  createDataSource,
+  TypeormApiTokenRepository,
+  TypeormAuditRepository,
+  TypeormTransactionRunner,
+  TypeormUserRepository,
+} from '#persistence';
 import { CredentialsService } from '../auth/credentials.service.js';
 
-export const SIMULATOR_TOKEN_NAME = 'simulator';
+export { SIMULATOR_TOKEN_NAME };
 
 /**
  * The simulated cluster agent's API token (scope `agent`), created by the bootstrap admin. Secrets
  * are never stored, so each start revokes the older `simulator` tokens and mints a fresh one; the
- * returned secret goes to the simulator's environment only. Serialized by an advisory lock, so two
- * launchers at once still leave exactly one live token each time one finishes.
+ * returned secret goes to the simulator's environment only (MintSimulatorTokenUseCase, composed
+ * by hand here: one connection, no Nest container for a one-shot command).
  */
 export async function ensureSimulatorToken(config: GpupoolConfig): Promise<string> {
   const dataSource = createDataSource({
@@ -21,55 +27,14 @@ export async function ensureSimulatorToken(config: GpupoolConfig): Promise<strin
   });
   await dataSource.initialize();
   try {
-    const credentials = new CredentialsService(config);
-    const audit = new TypeormAuditRepository(dataSource);
-    return await dataSource.transaction(async (manager) => {
-      await manager.query("SELECT pg_advisory_xact_lock(hashtext('gpupool:simulator-token'))");
-      const admin = await manager
-        .getRepository(UserEntity)
-        .findOne({ where: { email: config.GPUPOOL_ADMIN_EMAIL.toLowerCase() } });
-      if (!admin?.active) {
-        throw new Error(
-          `the bootstrap admin ${config.GPUPOOL_ADMIN_EMAIL} does not exist or is inactive: run the seed first`,
-        );
-      }
-      const tokens = manager.getRepository(ApiTokenEntity);
-      const older = await tokens.find({ where: { name: SIMULATOR_TOKEN_NAME, revokedAt: IsNull() } });
-      const revokedAt = new Date();
-      for (const token of older) {
-        await tokens.update({ id: token.id }, { revokedAt });
-        await audit.record(manager, {
-          action: 'api_token.revoked',
-          subjectType: 'api_token',
-          subjectId: token.id,
-          before: { name: token.name, revokedAt: null },
-          after: { name: token.name, revokedAt, reason: 'replaced by a new simulator token at start' },
-        });
-      }
-      const { token, tokenHash, tokenPrefix } = credentials.newApiToken();
-      const row = await tokens.save(
-        tokens.create({
-          name: SIMULATOR_TOKEN_NAME,
-          scopes: ['agent', 'usage:write'],
-          tokenHash,
-          tokenPrefix,
-          createdBy: admin.id,
-        }),
-      );
-      await audit.record(manager, {
-        action: 'api_token.created',
-        subjectType: 'api_token',
-        subjectId: row.id,
-        before: null,
-        after: {
-          name: SIMULATOR_TOKEN_NAME,
-          scopes: ['agent', 'usage:write'],
-          tokenPrefix,
-          createdBy: admin.id,
-        },
-      });
-      return token;
-    });
+    const useCase = new MintSimulatorTokenUseCase(
+      new TypeormTransactionRunner(dataSource),
+      new TypeormUserRepository(dataSource),
+      new TypeormApiTokenRepository(dataSource),
+      new CredentialsService(config),
+      new TypeormAuditRepository(dataSource),
+    );
+    return await useCase.execute(config.GPUPOOL_ADMIN_EMAIL);
   } finally {
     await dataSource.destroy();
   }

@@ -1,10 +1,12 @@
-import { hash } from '@node-rs/argon2';
+import { BootstrapAdminUseCase } from '#application';
 import type { GpupoolConfig } from '#config';
-import { createDataSource, UserEntity } from '#persistence';
+import { createDataSource, TypeormUserRepository } from '#persistence';
+import { CredentialsService } from '../auth/credentials.service.js';
 
 /**
  * Creates the bootstrap admin from GPUPOOL_ADMIN_EMAIL / GPUPOOL_ADMIN_PASSWORD when no user has
  * that email. Never changes an existing account (a password changed later stays changed).
+ * The use case is composed by hand: one connection, no Nest container for a one-shot command.
  */
 export async function bootstrapAdmin(config: GpupoolConfig): Promise<{ created: boolean; userId: string }> {
   const dataSource = createDataSource({
@@ -14,26 +16,14 @@ export async function bootstrapAdmin(config: GpupoolConfig): Promise<{ created: 
   });
   await dataSource.initialize();
   try {
-    const users = dataSource.getRepository(UserEntity);
-    const email = config.GPUPOOL_ADMIN_EMAIL.toLowerCase();
-    const existing = await users.findOne({ where: { email } });
-    if (existing) return { created: false, userId: existing.id };
-    const inserted = await users
-      .createQueryBuilder()
-      .insert()
-      .values({
-        email,
-        name: 'gpupool administrator',
-        passwordHash: await hash(config.GPUPOOL_ADMIN_PASSWORD),
-        roles: ['admin'],
-      })
-      .orIgnore()
-      .returning(['id'])
-      .execute();
-    const row = (inserted.raw as { id: string }[])[0];
-    if (row) return { created: true, userId: row.id };
-    const raced = await users.findOneOrFail({ where: { email } });
-    return { created: false, userId: raced.id };
+    const useCase = new BootstrapAdminUseCase(
+      new TypeormUserRepository(dataSource),
+      new CredentialsService(config),
+    );
+    return await useCase.execute({
+      email: config.GPUPOOL_ADMIN_EMAIL,
+      password: config.GPUPOOL_ADMIN_PASSWORD,
+    });
   } finally {
     await dataSource.destroy();
   }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { OperationsMetricsRepository } from '#persistence';
 import { MetricsController } from '../metrics/metrics.controller.js';
 import { HealthController } from './health.controller.js';
 
@@ -7,5 +8,6 @@ import { HealthController } from './health.controller.js';
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController, MetricsController],
+  providers: [OperationsMetricsRepository],
 })
 export class OperationsModule {}

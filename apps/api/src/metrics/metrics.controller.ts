@@ -1,8 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { OperationsMetricsRepository } from '#persistence';
 import { Public } from '../auth/decorators.js';
 
 /** Prometheus metrics: process metrics plus the outbox backlog (grants approved but not yet posted). */
@@ -12,7 +11,7 @@ import { Public } from '../auth/decorators.js';
 export class MetricsController {
   private readonly registry = new Registry();
 
-  constructor(@InjectDataSource() dataSource: DataSource) {
+  constructor(metrics: OperationsMetricsRepository) {
     collectDefaultMetrics({ register: this.registry, prefix: 'gpupool_api_' });
     new Gauge({
       name: 'gpupool_grant_intents',
@@ -20,11 +19,9 @@ export class MetricsController {
       labelNames: ['status'],
       registers: [this.registry],
       async collect() {
-        const rows = await dataSource.query<{ status: string; count: string }[]>(
-          'SELECT status, count(*)::text AS count FROM grant_intents GROUP BY status',
-        );
+        const rows = await metrics.grantIntentCounts();
         this.reset();
-        for (const row of rows) this.set({ status: row.status }, Number(row.count));
+        for (const row of rows) this.set({ status: row.status }, row.count);
       },
     });
   }

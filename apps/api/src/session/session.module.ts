@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
+import { IdentityApplicationModule } from '#application';
 import { SessionController } from './session.controller.js';
 import { SessionService } from './session.service.js';
 
-@Module({ controllers: [SessionController], providers: [SessionService] })
+@Module({
+  imports: [IdentityApplicationModule],
+  controllers: [SessionController],
+  providers: [SessionService],
+})
 export class SessionModule {}

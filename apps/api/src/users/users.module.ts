@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { IdentityApplicationModule } from '#application';
 import { UsersController } from './users.controller.js';
 import { UsersService } from './users.service.js';
 
-@Module({ controllers: [UsersController], providers: [UsersService] })
+@Module({ imports: [IdentityApplicationModule], controllers: [UsersController], providers: [UsersService] })
 export class UsersModule {}

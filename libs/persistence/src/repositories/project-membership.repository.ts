@@ -27,4 +27,9 @@ export class ProjectMembershipRepository {
       .find({ where: { userId } });
     return rows.map((row) => row.projectId);
   }
+
+  /** Every project membership of the user. */
+  membershipsOf(userId: string, tx?: Tx): Promise<ProjectMemberEntity[]> {
+    return (tx ?? this.dataSource.manager).getRepository(ProjectMemberEntity).find({ where: { userId } });
+  }
 }

@@ -13,6 +13,14 @@ export interface NewUser {
   agencyCode: string | null;
 }
 
+/** An account outside any organization (the bootstrap admin). */
+export interface NewAccount {
+  email: string;
+  name: string;
+  passwordHash: string;
+  roles: string[];
+}
+
 export interface UserListFilter {
   role?: string | undefined;
   organizationId?: string | undefined;
@@ -26,6 +34,10 @@ export abstract class UserRepository {
   abstract emailTaken(email: string, tx?: Tx): Promise<boolean>;
   abstract insert(tx: Tx, user: NewUser): Promise<UserEntity>;
   abstract page(filter: UserListFilter, page: PageQuery): Promise<Page<UserEntity>>;
+  /** Emails are stored lowercased; pass the lowercased address. */
+  abstract findByEmail(email: string, tx?: Tx): Promise<UserEntity | null>;
+  /** Inserts an account with no organization unless the email is taken: its id, or null when taken. */
+  abstract insertIfEmailAbsent(account: NewAccount): Promise<string | null>;
 }
 
 @Injectable()
@@ -62,5 +74,21 @@ export class TypeormUserRepository extends UserRepository {
         organizationId: filter.organizationId,
       });
     return keysetPage(builder, page, (row) => row);
+  }
+
+  override findByEmail(email: string, tx?: Tx): Promise<UserEntity | null> {
+    return (tx ?? this.dataSource.manager).getRepository(UserEntity).findOne({ where: { email } });
+  }
+
+  override async insertIfEmailAbsent(account: NewAccount): Promise<string | null> {
+    const inserted = await this.dataSource
+      .getRepository(UserEntity)
+      .createQueryBuilder()
+      .insert()
+      .values(account)
+      .orIgnore()
+      .returning(['id'])
+      .execute();
+    return (inserted.raw as { id: string }[])[0]?.id ?? null;
   }
 }

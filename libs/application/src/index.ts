@@ -8,3 +8,4 @@ export * from './allocations/index.js';
 export * from './workloads/index.js';
 export * from './planning/index.js';
 export * from './requests/index.js';
+export * from './billing/index.js';

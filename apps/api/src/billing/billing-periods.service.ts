@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { forbidden, parsePeriod, periodBounds, type BillingPeriodState, type PricedAmounts } from '#domain';
-import { billingStatements, closeBillingPeriod, type AmountsJson } from '#persistence';
-import { AuditService } from '../audit/audit.service.js';
+import { parsePeriod, periodBounds, type BillingPeriodState, type PricedAmounts } from '#domain';
+import { BillingCloseQueries, RequestBillingCloseUseCase } from '#application';
+import { billingStatements, type AmountsJson, type BillingCloseRecord } from '#persistence';
 import type { Principal } from '../auth/principal.js';
 import { billingScopeOf, type BillingScope } from './billing-access.js';
 import { amountsView } from './dto/amounts.response.js';
 import type { ListPeriodsQuery } from './dto/billing-period.request.js';
-import type { BillingPeriodResponse, ClosedPeriodResponse } from './dto/billing-period.response.js';
+import type { BillingCloseResponse, BillingPeriodResponse } from './dto/billing-period.response.js';
 
 interface PeriodRow {
   period: string;
@@ -30,7 +30,8 @@ const PERIOD_COLUMNS =
 export class BillingPeriodsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly audit: AuditService,
+    private readonly requestClose: RequestBillingCloseUseCase,
+    private readonly closes: BillingCloseQueries,
   ) {}
 
   async get(principal: Principal, periodText: string): Promise<BillingPeriodResponse> {
@@ -59,42 +60,24 @@ export class BillingPeriodsService {
   }
 
   /**
-   * Closes a period that is over (finance users not tied to an agency: a close covers every agency).
-   * The close and its audit event commit together.
+   * Requests the close of a period that is over (finance users not tied to an agency: a close covers
+   * every agency): the scheduler's `billing.close` job runs it. A repeat while one is queued or
+   * running answers that one.
    */
   async close(
     principal: Principal,
     periodText: string,
     requestId: string | null,
-  ): Promise<ClosedPeriodResponse> {
-    const scope = billingScopeOf(principal);
-    if (scope.kind === 'agency' || principal.kind !== 'user') {
-      throw forbidden(
-        'POOL_FINANCE_REQUIRED',
-        'Closing a billing period fixes every agency’s statements; it is done by a finance user not tied to one agency.',
-      );
-    }
-    const summary = await closeBillingPeriod(this.dataSource, {
-      period: periodText,
-      closedBy: principal.userId,
-      beforeCommit: (manager, closed) =>
-        this.audit.record(manager, {
-          principal,
-          action: 'billing_period.closed',
-          subjectType: 'billing_period',
-          subjectId: closed.period,
-          before: { status: 'closing' },
-          after: { status: 'closed', lineCount: closed.lineCount, totals: amountsView(closed.totals) },
-          requestId,
-        }),
-    });
-    return {
-      ...(await this.get(principal, summary.period)),
-      correctionLines: summary.correctionLines,
-      chargedPieces: summary.chargedPieces,
-      creditedPieces: summary.creditedPieces,
-      refundedGpuSeconds: summary.refundedGpuSeconds.toString(),
-    };
+  ): Promise<BillingCloseResponse> {
+    billingScopeOf(principal);
+    const { record } = await this.requestClose.execute({ principal, period: periodText, requestId });
+    return closeView(record);
+  }
+
+  /** The period's latest close (404 when none was requested). */
+  async latestClose(principal: Principal, periodText: string): Promise<BillingCloseResponse> {
+    billingScopeOf(principal);
+    return closeView(await this.closes.latestOf(periodText));
   }
 
   private async view(
@@ -160,5 +143,27 @@ function amountsFromJson(json: AmountsJson): PricedAmounts {
     totalDueFromOrganization: BigInt(json.totalDueFromOrganization),
     totalFromProgram: BigInt(json.totalFromProgram),
     total: BigInt(json.total),
+  };
+}
+
+export function closeHref(period: string): string {
+  return `/v1/billing/periods/${period}/close`;
+}
+
+function closeView(record: BillingCloseRecord): BillingCloseResponse {
+  return {
+    id: record.id,
+    period: record.period,
+    status: record.status,
+    phase: record.phase,
+    requestedBy: record.requestedBy,
+    requestId: record.requestId,
+    attempts: record.attempts,
+    error: record.errorCode === null ? null : { code: record.errorCode, message: record.errorMessage ?? '' },
+    createdAt: record.createdAt.toISOString(),
+    startedAt: record.startedAt?.toISOString() ?? null,
+    finishedAt: record.finishedAt?.toISOString() ?? null,
+    result: record.result,
+    href: closeHref(record.period),
   };
 }

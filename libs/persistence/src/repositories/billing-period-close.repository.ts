@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { BillingPeriod, BillingPeriodState } from '#domain';
+import type { BillingPeriodState } from '#domain';
 import type { Tx } from '../transaction.js';
 import {
   checkBillingPeriodClosable,
@@ -61,7 +61,7 @@ export abstract class BillingCloseRepository {
 export abstract class BillingPeriodCloser {
   /** 409/422 errors a request can be refused with before any job runs; the period's state. */
   abstract checkClosable(period: string, now?: Date): Promise<BillingPeriodState>;
-  abstract stateOf(period: BillingPeriod | string): Promise<BillingPeriodState>;
+  abstract stateOf(period: string): Promise<BillingPeriodState>;
   /** The whole close in one transaction; `beforeCommit` runs inside it. */
   abstract close(input: {
     period: string;

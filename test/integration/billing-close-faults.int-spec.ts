@@ -214,4 +214,28 @@ describe('billing close under faults', () => {
     await producer.close();
     await transport.close();
   });
+  it('a close whose job Redis lost is found by the reconcile.closes sweep and finds the period closed', async () => {
+    // March is closed by the test above: a close recorded without its job (a failed enqueue, a
+    // flush) is re-enqueued by the sweep, and its job marks it succeeded without closing again.
+    const prefix = `s${randomBytes(3).toString('hex')}`;
+    const closes = new TypeormBillingCloseRepository(db);
+    const before = await facts();
+    const { record } = await db.transaction((tx) =>
+      closes.requestClose(tx, { period: MARCH, requestedBy: financeId, requestId: null }),
+    );
+    const scheduler = startSchedulerProcess(schedulerEnv(prefix));
+    children.push(scheduler);
+    const done = await waitFor(
+      'the sweep to run the lost close',
+      async () => {
+        const current = await closes.findById(record.id);
+        return current?.status === 'succeeded' ? current : undefined;
+      },
+      60_000,
+    );
+    expect(done.result).toMatchObject({ lineCount: 0, closedByThisRecord: false });
+    const after = await facts();
+    expect(after).toEqual({ ...before, closes: ['succeeded', 'succeeded'] });
+    await stopProcess(scheduler);
+  });
 });

@@ -52,3 +52,4 @@ export * from './repositories/attempt-hold.repository.js';
 export * from './repositories/idempotency-key.repository.js';
 export * from './repositories/grant.repository.js';
 export * from './repositories/billing-period-close.repository.js';
+export * from './repositories/billing-period.repository.js';

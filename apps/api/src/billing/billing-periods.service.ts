@@ -1,35 +1,23 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
-import { parsePeriod, periodBounds, type BillingPeriodState, type PricedAmounts } from '#domain';
+import { parsePeriod, periodBounds, type PricedAmounts } from '#domain';
 import { BillingCloseQueries, RequestBillingCloseUseCase } from '#application';
-import { billingStatements, type AmountsJson, type BillingCloseRecord } from '#persistence';
+import {
+  BillingPeriodRepository,
+  type AmountsJson,
+  type BillingCloseRecord,
+  type BillingPeriodRow as PeriodRow,
+} from '#persistence';
 import type { Principal } from '../auth/principal.js';
 import { billingScopeOf, type BillingScope } from './billing-access.js';
 import { amountsView } from './dto/amounts.response.js';
 import type { ListPeriodsQuery } from './dto/billing-period.request.js';
 import type { BillingCloseResponse, BillingPeriodResponse } from './dto/billing-period.response.js';
 
-interface PeriodRow {
-  period: string;
-  status: BillingPeriodState;
-  starts_at: Date;
-  ends_at: Date;
-  closing_started_at: Date | null;
-  closed_at: Date | null;
-  closed_by: string | null;
-  line_count: number | null;
-  totals: AmountsJson | null;
-}
-
-const PERIOD_COLUMNS =
-  'period, status, starts_at, ends_at, closing_started_at, closed_at, closed_by, line_count, totals';
-
 /** Billing periods (Asia/Seoul months): their state, totals, and the close. */
 @Injectable()
 export class BillingPeriodsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly periods: BillingPeriodRepository,
     private readonly requestClose: RequestBillingCloseUseCase,
     private readonly closes: BillingCloseQueries,
   ) {}
@@ -37,11 +25,8 @@ export class BillingPeriodsService {
   async get(principal: Principal, periodText: string): Promise<BillingPeriodResponse> {
     const scope = billingScopeOf(principal);
     const period = parsePeriod(periodText);
-    const [row] = await this.dataSource.query<PeriodRow[]>(
-      `SELECT ${PERIOD_COLUMNS} FROM billing_periods WHERE period = $1`,
-      [period],
-    );
-    return this.view(this.dataSource.manager, scope, row ?? openPeriod(period));
+    const row = await this.periods.find(period);
+    return this.view(scope, row ?? openPeriod(period));
   }
 
   async list(
@@ -49,13 +34,10 @@ export class BillingPeriodsService {
     query: ListPeriodsQuery,
   ): Promise<{ items: BillingPeriodResponse[]; nextCursor: string | null }> {
     const scope = billingScopeOf(principal);
-    const rows = await this.dataSource.query<PeriodRow[]>(
-      `SELECT ${PERIOD_COLUMNS} FROM billing_periods WHERE ($1::text IS NULL OR period < $1) ORDER BY period DESC LIMIT $2`,
-      [query.cursor ?? null, query.limit + 1],
-    );
+    const rows = await this.periods.list(query.cursor ?? null, query.limit + 1);
     const page = rows.slice(0, query.limit);
     const items: BillingPeriodResponse[] = [];
-    for (const row of page) items.push(await this.view(this.dataSource.manager, scope, row));
+    for (const row of page) items.push(await this.view(scope, row));
     return { items, nextCursor: rows.length > query.limit ? (page[page.length - 1]?.period ?? null) : null };
   }
 
@@ -80,23 +62,12 @@ export class BillingPeriodsService {
     return closeView(await this.closes.latestOf(periodText));
   }
 
-  private async view(
-    manager: EntityManager,
-    scope: BillingScope,
-    row: PeriodRow,
-  ): Promise<BillingPeriodResponse> {
+  private async view(scope: BillingScope, row: PeriodRow): Promise<BillingPeriodResponse> {
     let totals = row.totals === null ? null : amountsView(amountsFromJson(row.totals));
     let lineCount = row.line_count;
     if (scope.kind === 'agency' && row.status === 'closed') {
       // An agency's finance user sees its own share of the period, not the pool's.
-      const own = await billingStatements(manager, {
-        period: row.period,
-        groupBy: 'agency',
-        agencyCode: scope.agencyCode,
-        programId: null,
-        limit: 1,
-        after: null,
-      });
+      const own = await this.periods.agencyShare(row.period, scope.agencyCode);
       totals = amountsView(own.totals);
       lineCount = own.lineCount;
     }

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import {
   BillingCloseRepository,
   BillingPeriodCloser,
+  BillingPeriodRepository,
+  TypeormBillingPeriodRepository,
   TypeormBillingCloseRepository,
   TypeormBillingPeriodCloser,
 } from '#persistence';
@@ -21,8 +23,10 @@ import {
     BillingCloseQueries,
     { provide: BillingCloseRepository, useClass: TypeormBillingCloseRepository },
     { provide: BillingPeriodCloser, useClass: TypeormBillingPeriodCloser },
+    { provide: BillingPeriodRepository, useClass: TypeormBillingPeriodRepository },
   ],
   exports: [
+    BillingPeriodRepository,
     RequestBillingCloseUseCase,
     CloseBillingPeriodUseCase,
     SweepBillingClosesUseCase,

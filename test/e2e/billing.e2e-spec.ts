@@ -338,11 +338,29 @@ describe('billing (e2e)', () => {
     });
 
     it('closes March once: totals, then 409 for a second close and for a price inside it', async () => {
-      const closed = await api.http.post(`/v1/billing/periods/${MARCH}/close`).set(...poolFinance);
-      expect(closed.status).toBe(200);
+      const requested = await api.http.post(`/v1/billing/periods/${MARCH}/close`).set(...poolFinance);
+      expect(requested.status).toBe(202);
+      expect(requested.headers.location).toBe(`/v1/billing/periods/${MARCH}/close`);
+      expect(requested.body).toMatchObject({ period: MARCH, href: requested.headers.location });
+      // A repeat while the close is queued or running answers the same close.
+      const repeat = await api.http.post(`/v1/billing/periods/${MARCH}/close`).set(...poolFinance);
+      if (repeat.status === 202) expect(repeat.body.id).toBe(requested.body.id);
+      else expect(repeat.body.error.code).toBe('ILLEGAL_TRANSITION');
+      const job = await waitFor(
+        `close of ${MARCH}`,
+        async () => {
+          const response = await api.http.get(`/v1/billing/periods/${MARCH}/close`).set(...poolFinance);
+          const body = response.body as Record<string, unknown>;
+          return body.status === 'succeeded' || body.status === 'failed' ? body : undefined;
+        },
+        60_000,
+      );
+      expect(job).toMatchObject({ id: requested.body.id, status: 'succeeded', phase: 'done', error: null });
+      const closed = await api.http.get(`/v1/billing/periods/${MARCH}`).set(...poolFinance);
       // What the preview showed is what the close billed.
       expect(closed.body.totals).toEqual(marchPreview);
-      expect(closed.body).toMatchObject({ period: MARCH, status: 'closed', correctionLines: 0 });
+      expect(closed.body).toMatchObject({ period: MARCH, status: 'closed' });
+      expect(job.result).toMatchObject({ lineCount: 4, correctionLines: 0, closedByThisRecord: true });
       // Four allocations, each used on one side of the price change of the 16th: one line each.
       expect(closed.body.lineCount).toBe(4);
       const seconds = 4 * 10 * 3600 + 2 * 5 * 3600 + 1 * 3 * 3600 + 8 * 2 * 3600;

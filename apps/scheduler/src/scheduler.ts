@@ -33,6 +33,7 @@ import {
 } from '#queues';
 import { SimulatorAdapter } from './adapters/simulator.adapter.js';
 import { BillingExportService } from './billing/billing-export.service.js';
+import { billingCloseJobs } from './billing/billing-close-wiring.js';
 import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
 import { createLogger, type Logger } from './logger.js';
@@ -49,6 +50,7 @@ const RECONCILE_WORKLOADS_SCHEDULER_ID = 'reconcile-workloads';
 const RECONCILE_USAGE_SCHEDULER_ID = 'reconcile-usage';
 const RECONCILE_WEBHOOKS_SCHEDULER_ID = 'reconcile-webhooks';
 const RECONCILE_EXPORTS_SCHEDULER_ID = 'reconcile-exports';
+const RECONCILE_CLOSES_SCHEDULER_ID = 'reconcile-closes';
 const RECONCILE_PLANNING_SCHEDULER_ID = 'reconcile-planning';
 const REPLAN_WAITLISTS_SCHEDULER_ID = 'replan-waitlists';
 
@@ -177,6 +179,7 @@ export class SchedulerProcess {
       sweepGraceMs: this.config.RECONCILE_GRACE_MS,
     });
 
+    const billingCloses = billingCloseJobs(this.dataSource, this.producer, this.config);
     const planning = planningUseCases.planning;
     const planningReconciler = new PlanningReconciler(
       planningUseCases.plans,
@@ -221,6 +224,8 @@ export class SchedulerProcess {
       'reconcile.webhooks': () => webhookReconciler.sweep(),
       'billing.export': (data, context) => billingExports.handle(data.exportId, context.attempt),
       'reconcile.exports': () => billingExports.sweep(),
+      'billing.close': (data, context) => billingCloses.close(data.closeId, context.attempt),
+      'reconcile.closes': () => billingCloses.sweep(),
       'planning.plan': (data, context) => planning.plan(data.allocationId, { jobId: context.jobId }),
       'planning.replan': (data, context) => planning.replan(data.gpuModel, { jobId: context.jobId }),
       'reconcile.planning': (data) => planningReconciler.sweep(data),
@@ -296,6 +301,10 @@ export class SchedulerProcess {
         return handlers['billing.export'](item.data, context);
       case 'reconcile.exports':
         return handlers['reconcile.exports'](item.data, context);
+      case 'billing.close':
+        return handlers['billing.close'](item.data, context);
+      case 'reconcile.closes':
+        return handlers['reconcile.closes'](item.data, context);
       case 'planning.plan':
         return handlers['planning.plan'](item.data, context);
       case 'planning.replan':
@@ -340,6 +349,12 @@ export class SchedulerProcess {
       RECONCILE_EXPORTS_SCHEDULER_ID,
       { every: this.config.RECONCILE_INTERVAL_MS },
       { name: 'reconcile.exports', data: {}, opts },
+    );
+    // Billing closes too: a close whose job Redis lost is enqueued again.
+    await maintenance.upsertJobScheduler(
+      RECONCILE_CLOSES_SCHEDULER_ID,
+      { every: this.config.RECONCILE_INTERVAL_MS },
+      { name: 'reconcile.closes', data: {}, opts },
     );
     // Planning is an outbox too: pending plans whose job Redis lost are enqueued again; and every
     // waitlist is re-planned now and then (offers move with time; capacity may have come back).

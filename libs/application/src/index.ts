@@ -10,3 +10,4 @@ export * from './planning/index.js';
 export * from './requests/index.js';
 export * from './identity/index.js';
 export * from './pool/index.js';
+export * from './billing/index.js';

@@ -57,6 +57,8 @@ export const configSchema = z.strictObject({
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30000),
   /** Fault injection for tests only: hold each grant transaction open this long before committing. */
   FAULT_GRANT_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(0),
+  /** Tests of faults only: hold the billing close's transaction open this long before it commits. */
+  FAULT_CLOSE_DELAY_MS: z.coerce.number().int().min(0).max(60000).default(0),
   /** Fair share: recent usage counts half as much after this long. */
   FAIR_SHARE_HALF_LIFE_SECONDS: z.coerce
     .number()

@@ -56,3 +56,5 @@ export * from './repositories/operations-metrics.repository.js';
 export * from './repositories/node.repository.js';
 export * from './repositories/capacity.repository.js';
 export * from './repositories/cluster.repository.js';
+export * from './repositories/billing-period-close.repository.js';
+export * from './repositories/billing-period.repository.js';

@@ -47,6 +47,10 @@ export const jobSchemas = {
   'billing.export': z.strictObject({ exportId: z.uuid() }),
   /** Sweep: billing exports queued or running whose job Redis may have lost. */
   'reconcile.exports': z.strictObject({}),
+  /** Run one recorded close of a billing period (billing_period_closes), exactly once. */
+  'billing.close': z.strictObject({ closeId: z.uuid() }),
+  /** Sweep: billing closes queued or running whose job Redis may have lost. */
+  'reconcile.closes': z.strictObject({}),
   /**
    * Place one reserved allocation on the capacity calendar (with the rest of its GPU model's queue);
    * a no-op once its plan is placed or waitlisted.
@@ -92,6 +96,8 @@ const queueOfJob: Record<JobName, QueueName> = {
   'reconcile.webhooks': 'maintenance',
   'billing.export': 'exports',
   'reconcile.exports': 'maintenance',
+  'billing.close': 'exports',
+  'reconcile.closes': 'maintenance',
   'planning.plan': 'planning',
   'planning.replan': 'planning',
   'reconcile.planning': 'maintenance',
@@ -113,6 +119,8 @@ export const SCHEDULER_JOB_NAMES: JobName[] = [
   'reconcile.webhooks',
   'billing.export',
   'reconcile.exports',
+  'billing.close',
+  'reconcile.closes',
   'planning.plan',
   'planning.replan',
   'reconcile.planning',
@@ -159,6 +167,7 @@ export function jobOptionsFor(job: JobItem): JobOptions {
     case 'reconcile.usage':
     case 'reconcile.webhooks':
     case 'reconcile.exports':
+    case 'reconcile.closes':
     case 'reconcile.planning':
       return { ...base, attempts: 1 };
     case 'schedule.cycle':
@@ -207,6 +216,16 @@ export function jobOptionsFor(job: JobItem): JobOptions {
         ...base,
         attempts: 3,
         jobId: `export-${job.data.exportId}`,
+        removeOnComplete: true,
+        removeOnFail: true,
+      };
+    case 'billing.close':
+      // One job per close record while it exists; closing is exactly-once in PostgreSQL (the record
+      // turns succeeded in the closing transaction), so a redelivery or a sweep's re-enqueue is a no-op.
+      return {
+        ...base,
+        attempts: 5,
+        jobId: `close-${job.data.closeId}`,
         removeOnComplete: true,
         removeOnFail: true,
       };

@@ -1,7 +1,10 @@
-import { Controller, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import {
+  ApiAcceptedResponse,
   ApiBearerAuth,
   ApiConflictResponse,
+  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -17,9 +20,9 @@ import {
   type PeriodParams,
 } from './dto/billing-period.request.js';
 import {
+  billingCloseResponse,
   billingPeriodPageResponse,
   billingPeriodResponse,
-  closedPeriodResponse,
 } from './dto/billing-period.response.js';
 
 @ApiTags('billing')
@@ -49,12 +52,14 @@ export class BillingPeriodsController {
 
   @Roles('finance')
   @Post(':period/close')
-  @HttpCode(HttpStatus.OK)
+  @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary:
-      'Close a billing period (finance not tied to an agency, audited): its statements never change again',
+      'Request the close of a billing period (finance not tied to an agency, audited): its statements never change again',
     description:
-      'The month must be over in Asia/Seoul (409 PERIOD_NOT_OVER) and open (409 ILLEGAL_TRANSITION when ' +
+      'Answers 202 with the close (Location: where to poll it); the scheduler’s billing.close job runs it. ' +
+      'A repeat while a close of the period is queued or running answers that close. What can be decided ' +
+      'up front is refused at once; the rest fails the close (its error). The month must be over in Asia/Seoul (409 PERIOD_NOT_OVER) and open (409 ILLEGAL_TRANSITION when ' +
       'closed); earlier months with usage close first (409 EARLIER_PERIOD_OPEN) and a month before a ' +
       'closed one does not close on its own (409 LATER_PERIOD_CLOSED). Every posted usage ' +
       'record piece of the month is priced per allocation, GPU model and rate card (a price change ' +
@@ -64,18 +69,32 @@ export class BillingPeriodsController {
       'GPU model without a rate card in effect is 422 NO_RATE_CARD (nothing changes). The period’s usage ' +
       'is checked against the ledger’s daily rollups (409 STATEMENT_LEDGER_MISMATCH).',
   })
-  @ApiOkResponse({ standardSchema: closedPeriodResponse })
+  @ApiAcceptedResponse({ standardSchema: billingCloseResponse })
   @ApiConflictResponse({
     description:
       'PERIOD_NOT_OVER, ILLEGAL_TRANSITION, EARLIER_PERIOD_OPEN, LATER_PERIOD_CLOSED, CLOSE_IN_PROGRESS, ' +
       'STATEMENT_LEDGER_MISMATCH.',
   })
   @ApiUnprocessableEntityResponse({ description: 'NO_RATE_CARD.' })
-  close(
+  async close(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: periodParams }) params: PeriodParams,
     @RequestId() requestId: string | null,
+    @Res({ passthrough: true }) response: Response,
   ) {
-    return this.periods.close(principal, params.period, requestId);
+    const close = await this.periods.close(principal, params.period, requestId);
+    response.setHeader('location', close.href);
+    return close;
+  }
+
+  @Roles('admin', 'finance')
+  @Get(':period/close')
+  @ApiOperation({
+    summary: 'The latest close of a billing period: its status, phase and, once succeeded, what it billed',
+  })
+  @ApiOkResponse({ standardSchema: billingCloseResponse })
+  @ApiNotFoundResponse({ description: 'No close of the period was requested.' })
+  getClose(@CurrentPrincipal() principal: Principal, @Param({ schema: periodParams }) params: PeriodParams) {
+    return this.periods.latestClose(principal, params.period);
   }
 }

@@ -1,46 +1,32 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
-import { forbidden, parsePeriod, periodBounds, type BillingPeriodState, type PricedAmounts } from '#domain';
-import { billingStatements, closeBillingPeriod, type AmountsJson } from '#persistence';
-import { AuditService } from '../audit/audit.service.js';
+import { parsePeriod, periodBounds, type PricedAmounts } from '#domain';
+import { BillingCloseQueries, RequestBillingCloseUseCase } from '#application';
+import {
+  BillingPeriodRepository,
+  type AmountsJson,
+  type BillingCloseRecord,
+  type BillingPeriodRow as PeriodRow,
+} from '#persistence';
 import type { Principal } from '../auth/principal.js';
 import { billingScopeOf, type BillingScope } from './billing-access.js';
 import { amountsView } from './dto/amounts.response.js';
 import type { ListPeriodsQuery } from './dto/billing-period.request.js';
-import type { BillingPeriodResponse, ClosedPeriodResponse } from './dto/billing-period.response.js';
-
-interface PeriodRow {
-  period: string;
-  status: BillingPeriodState;
-  starts_at: Date;
-  ends_at: Date;
-  closing_started_at: Date | null;
-  closed_at: Date | null;
-  closed_by: string | null;
-  line_count: number | null;
-  totals: AmountsJson | null;
-}
-
-const PERIOD_COLUMNS =
-  'period, status, starts_at, ends_at, closing_started_at, closed_at, closed_by, line_count, totals';
+import type { BillingCloseResponse, BillingPeriodResponse } from './dto/billing-period.response.js';
 
 /** Billing periods (Asia/Seoul months): their state, totals, and the close. */
 @Injectable()
 export class BillingPeriodsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly audit: AuditService,
+    private readonly periods: BillingPeriodRepository,
+    private readonly requestClose: RequestBillingCloseUseCase,
+    private readonly closes: BillingCloseQueries,
   ) {}
 
   async get(principal: Principal, periodText: string): Promise<BillingPeriodResponse> {
     const scope = billingScopeOf(principal);
     const period = parsePeriod(periodText);
-    const [row] = await this.dataSource.query<PeriodRow[]>(
-      `SELECT ${PERIOD_COLUMNS} FROM billing_periods WHERE period = $1`,
-      [period],
-    );
-    return this.view(this.dataSource.manager, scope, row ?? openPeriod(period));
+    const row = await this.periods.find(period);
+    return this.view(scope, row ?? openPeriod(period));
   }
 
   async list(
@@ -48,72 +34,40 @@ export class BillingPeriodsService {
     query: ListPeriodsQuery,
   ): Promise<{ items: BillingPeriodResponse[]; nextCursor: string | null }> {
     const scope = billingScopeOf(principal);
-    const rows = await this.dataSource.query<PeriodRow[]>(
-      `SELECT ${PERIOD_COLUMNS} FROM billing_periods WHERE ($1::text IS NULL OR period < $1) ORDER BY period DESC LIMIT $2`,
-      [query.cursor ?? null, query.limit + 1],
-    );
+    const rows = await this.periods.list(query.cursor ?? null, query.limit + 1);
     const page = rows.slice(0, query.limit);
     const items: BillingPeriodResponse[] = [];
-    for (const row of page) items.push(await this.view(this.dataSource.manager, scope, row));
+    for (const row of page) items.push(await this.view(scope, row));
     return { items, nextCursor: rows.length > query.limit ? (page[page.length - 1]?.period ?? null) : null };
   }
 
   /**
-   * Closes a period that is over (finance users not tied to an agency: a close covers every agency).
-   * The close and its audit event commit together.
+   * Requests the close of a period that is over (finance users not tied to an agency: a close covers
+   * every agency): the scheduler's `billing.close` job runs it. A repeat while one is queued or
+   * running answers that one.
    */
   async close(
     principal: Principal,
     periodText: string,
     requestId: string | null,
-  ): Promise<ClosedPeriodResponse> {
-    const scope = billingScopeOf(principal);
-    if (scope.kind === 'agency' || principal.kind !== 'user') {
-      throw forbidden(
-        'POOL_FINANCE_REQUIRED',
-        'Closing a billing period fixes every agency’s statements; it is done by a finance user not tied to one agency.',
-      );
-    }
-    const summary = await closeBillingPeriod(this.dataSource, {
-      period: periodText,
-      closedBy: principal.userId,
-      beforeCommit: (manager, closed) =>
-        this.audit.record(manager, {
-          principal,
-          action: 'billing_period.closed',
-          subjectType: 'billing_period',
-          subjectId: closed.period,
-          before: { status: 'closing' },
-          after: { status: 'closed', lineCount: closed.lineCount, totals: amountsView(closed.totals) },
-          requestId,
-        }),
-    });
-    return {
-      ...(await this.get(principal, summary.period)),
-      correctionLines: summary.correctionLines,
-      chargedPieces: summary.chargedPieces,
-      creditedPieces: summary.creditedPieces,
-      refundedGpuSeconds: summary.refundedGpuSeconds.toString(),
-    };
+  ): Promise<BillingCloseResponse> {
+    billingScopeOf(principal);
+    const { record } = await this.requestClose.execute({ principal, period: periodText, requestId });
+    return closeView(record);
   }
 
-  private async view(
-    manager: EntityManager,
-    scope: BillingScope,
-    row: PeriodRow,
-  ): Promise<BillingPeriodResponse> {
+  /** The period's latest close (404 when none was requested). */
+  async latestClose(principal: Principal, periodText: string): Promise<BillingCloseResponse> {
+    billingScopeOf(principal);
+    return closeView(await this.closes.latestOf(periodText));
+  }
+
+  private async view(scope: BillingScope, row: PeriodRow): Promise<BillingPeriodResponse> {
     let totals = row.totals === null ? null : amountsView(amountsFromJson(row.totals));
     let lineCount = row.line_count;
     if (scope.kind === 'agency' && row.status === 'closed') {
       // An agency's finance user sees its own share of the period, not the pool's.
-      const own = await billingStatements(manager, {
-        period: row.period,
-        groupBy: 'agency',
-        agencyCode: scope.agencyCode,
-        programId: null,
-        limit: 1,
-        after: null,
-      });
+      const own = await this.periods.agencyShare(row.period, scope.agencyCode);
       totals = amountsView(own.totals);
       lineCount = own.lineCount;
     }
@@ -160,5 +114,27 @@ function amountsFromJson(json: AmountsJson): PricedAmounts {
     totalDueFromOrganization: BigInt(json.totalDueFromOrganization),
     totalFromProgram: BigInt(json.totalFromProgram),
     total: BigInt(json.total),
+  };
+}
+
+export function closeHref(period: string): string {
+  return `/v1/billing/periods/${period}/close`;
+}
+
+function closeView(record: BillingCloseRecord): BillingCloseResponse {
+  return {
+    id: record.id,
+    period: record.period,
+    status: record.status,
+    phase: record.phase,
+    requestedBy: record.requestedBy,
+    requestId: record.requestId,
+    attempts: record.attempts,
+    error: record.errorCode === null ? null : { code: record.errorCode, message: record.errorMessage ?? '' },
+    createdAt: record.createdAt.toISOString(),
+    startedAt: record.startedAt?.toISOString() ?? null,
+    finishedAt: record.finishedAt?.toISOString() ?? null,
+    result: record.result,
+    href: closeHref(record.period),
   };
 }

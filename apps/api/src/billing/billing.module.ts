@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BillingApplicationModule } from '#application';
 import { BillingExportsController } from './billing-exports.controller.js';
 import { BillingExportsService } from './billing-exports.service.js';
 import { BillingPeriodsController } from './billing-periods.controller.js';
@@ -15,6 +16,7 @@ import { StatementsService } from './statements.service.js';
  * statements, and settlement exports (written by the scheduler's `billing.export` job).
  */
 @Module({
+  imports: [BillingApplicationModule],
   controllers: [
     RateCardsController,
     ProgramPricingController,

@@ -6,6 +6,7 @@ import { Notifications1764270000004 } from './1764270000004-notifications.js';
 import { Billing1764270000005 } from './1764270000005-billing.js';
 import { Reservations1764270000006 } from './1764270000006-reservations.js';
 import { ReservedRecalls1764270000007 } from './1764270000007-reserved-recalls.js';
+import { BillingCloses1764270000008 } from './1764270000008-billing-closes.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Billing1764270000005,
   Reservations1764270000006,
   ReservedRecalls1764270000007,
+  BillingCloses1764270000008,
 ];

@@ -153,6 +153,36 @@ export async function closeBillingPeriod(
 }
 
 /**
+ * What a close request can decide up front, without starting the close: the period is over, not
+ * closed (409 ILLEGAL_TRANSITION otherwise) and in order (EARLIER_PERIOD_OPEN, LATER_PERIOD_CLOSED).
+ * Returns the period's state. The close itself checks all of it again in its own transaction.
+ */
+export async function checkBillingPeriodClosable(
+  manager: EntityManager,
+  periodText: string,
+  now: Date = new Date(),
+): Promise<BillingPeriodState> {
+  const period = parsePeriod(periodText);
+  const bounds = periodBounds(period);
+  if (now.getTime() < bounds.endsAt.getTime()) {
+    throw conflict(
+      'PERIOD_NOT_OVER',
+      `Billing period ${period} runs until ${bounds.endsAt.toISOString()} (Seoul midnight); it can be closed once it is over.`,
+      { period, endsAt: bounds.endsAt.toISOString() },
+    );
+  }
+  const [row] = await manager.query<PeriodRow[]>(
+    'SELECT status, closing_started_at FROM billing_periods WHERE period = $1',
+    [period],
+  );
+  const status = row?.status ?? 'open';
+  if (status === 'closing') return status;
+  transitionBillingPeriod(status, 'start_closing', period);
+  await assertCloseOrder(manager, period);
+  return status;
+}
+
+/**
  * The pool-wide close lock (session level, so the closing transaction's snapshot starts after it is
  * held). Rate-card writes hold it shared for an instant: wait a little for them, not for another close.
  */

@@ -1,0 +1,2 @@
+export * from './billing-close.use-cases.js';
+export * from './billing.module.js';

@@ -51,3 +51,5 @@ export * from './repositories/workload-placement.repository.js';
 export * from './repositories/attempt-hold.repository.js';
 export * from './repositories/idempotency-key.repository.js';
 export * from './repositories/grant.repository.js';
+export * from './repositories/allocation-request.repository.js';
+export * from './repositories/review.repository.js';

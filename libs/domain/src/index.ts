@@ -56,3 +56,4 @@ export { planningInputProblems, planningCalendarProblems } from './planning/vali
 export * from './access/principal.js';
 export * from './access/project-scope.js';
 export * from './workloads/index.js';
+export * from './requests/request-viewer.js';

@@ -58,3 +58,5 @@ export * from './repositories/capacity.repository.js';
 export * from './repositories/cluster.repository.js';
 export * from './repositories/billing-period-close.repository.js';
 export * from './repositories/billing-period.repository.js';
+export * from './repositories/allocation-request.repository.js';
+export * from './repositories/review.repository.js';

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DeclareConflictUseCase, ReviewRequestUseCase } from '#application';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -23,7 +24,6 @@ import {
   type ConflictRequestBody,
   type ReviewRequestBody,
 } from './dto/review.request.js';
-import { ReviewsService } from './reviews.service.js';
 
 interface IdParams {
   id: string;
@@ -35,7 +35,8 @@ interface IdParams {
 export class AllocationRequestsController {
   constructor(
     private readonly requests: AllocationRequestsService,
-    private readonly reviews: ReviewsService,
+    private readonly reviewRequest: ReviewRequestUseCase,
+    private readonly declareConflictUseCase: DeclareConflictUseCase,
   ) {}
 
   @Post()
@@ -104,7 +105,7 @@ export class AllocationRequestsController {
     @Param({ schema: idParams }) params: IdParams,
     @Body({ schema: reviewRequestBody }) body: ReviewRequestBody,
   ) {
-    return this.reviews.review({ principal, requestId }, params.id, body);
+    return this.reviewRequest.execute({ principal, requestId }, params.id, body);
   }
 
   @Post(':id/conflicts')
@@ -115,7 +116,7 @@ export class AllocationRequestsController {
     @Param({ schema: idParams }) params: IdParams,
     @Body({ schema: conflictRequestBody }) body: ConflictRequestBody,
   ) {
-    return this.reviews.declareConflict({ principal, requestId }, params.id, body);
+    return this.declareConflictUseCase.execute({ principal, requestId }, params.id, body.reason);
   }
 
   @Post(':id/approve')

@@ -35,12 +35,11 @@ import { AuditService } from '../audit/audit.service.js';
 import { hasRole, type Principal } from '../auth/principal.js';
 import { encodeCursor, type Page } from '../common/pagination.js';
 import { newestFirst } from '../common/query-support.js';
-import { ProjectAccess } from '#application';
 import type { CreateRequestBody, UpdateRequestBody } from './dto/create-request.request.js';
 import type { ApproveRequestBody, GrantLineInput, RejectRequestBody } from './dto/decision.request.js';
 import type { ListRequestsQuery } from './dto/list-requests.request.js';
 import { ProgramRulesReader } from './program-rules.reader.js';
-import { AUDIT_SUBJECT, RequestAccess, stateOf, userIdOf } from './request-access.service.js';
+import { AUDIT_SUBJECT, ProjectAccess, RequestVisibility, stateOf, userIdOf } from '#application';
 import { detailView, summaryView, type RequestDetailView, type RequestSummaryView } from './request-view.js';
 import { lineRows, refreshReservedLines } from './reserved-lines.js';
 
@@ -199,7 +198,7 @@ export class AllocationRequestsService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly access: RequestAccess,
+    private readonly access: RequestVisibility,
     private readonly projects: ProjectAccess,
     private readonly programs: ProgramRulesReader,
     private readonly audit: AuditService,

@@ -7,7 +7,7 @@ import type {
   GrantIntentEntity,
   ReviewEntity,
 } from '#persistence';
-import type { RequestViewer } from './request-access.service.js';
+import type { RequestViewer } from '#domain';
 
 export interface RequestLineView {
   gpuModel: string;

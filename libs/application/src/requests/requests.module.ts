@@ -1,6 +1,16 @@
 import { Module } from '@nestjs/common';
-import { GrantRepository, TypeormGrantRepository } from '#persistence';
+import {
+  AllocationRequestRepository,
+  GrantRepository,
+  ReviewRepository,
+  TypeormAllocationRequestRepository,
+  TypeormGrantRepository,
+  TypeormReviewRepository,
+} from '#persistence';
+import { DirectoryApplicationModule } from '../directory/directory.module.js';
 import { GrantAllocationUseCase } from './grant-allocation.use-case.js';
+import { RequestVisibility } from './request-visibility.js';
+import { DeclareConflictUseCase, ReviewRequestUseCase } from './review-request.use-case.js';
 
 /**
  * Allocation requests and their grants (needs PersistenceModule). The scheduler imports it for the
@@ -11,3 +21,26 @@ import { GrantAllocationUseCase } from './grant-allocation.use-case.js';
   exports: [GrantAllocationUseCase, GrantRepository],
 })
 export class RequestsApplicationModule {}
+
+/**
+ * The request lifecycle the API drives: who sees a request (RequestVisibility), reviews and conflict
+ * declarations (needs PersistenceModule, AccessModule and what DirectoryApplicationModule needs).
+ */
+@Module({
+  imports: [DirectoryApplicationModule, RequestsApplicationModule],
+  providers: [
+    RequestVisibility,
+    ReviewRequestUseCase,
+    DeclareConflictUseCase,
+    { provide: AllocationRequestRepository, useClass: TypeormAllocationRequestRepository },
+    { provide: ReviewRepository, useClass: TypeormReviewRepository },
+  ],
+  exports: [
+    RequestsApplicationModule,
+    RequestVisibility,
+    ReviewRequestUseCase,
+    DeclareConflictUseCase,
+    AllocationRequestRepository,
+  ],
+})
+export class RequestLifecycleApplicationModule {}

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
 import { runSchedulingCycle } from '#domain';
 import {
+  AccessModule,
   AllocationsApplicationModule,
   CLUSTER_ADAPTERS,
   DispatchWorkloadUseCase,
@@ -123,6 +124,8 @@ export class SchedulerModule {
           autoLoadEntities: false,
         }),
         PersistenceModule,
+        // Workloads' submission check needs ProjectAccess in the container (the scheduler does not submit).
+        AccessModule,
         WorkloadsApplicationModule,
         AllocationsApplicationModule,
         UsageApplicationModule.withSweep(sweepSettings),

@@ -22,6 +22,7 @@ export class SchedulerProcess {
   async start(): Promise<void> {
     this.context = await NestFactory.createApplicationContext(SchedulerModule.forRoot(this.config), {
       logger: false,
+      abortOnError: false,
     });
   }
 

@@ -63,12 +63,12 @@ describe('handleJob', () => {
   it('refuses the simulated cluster’s jobs without retry', async () => {
     const { handlers, calls } = table();
     assertHandlers(handlers);
-    for (const name of ['cluster.run', 'cluster.cancel']) {
-      const attempt = handleJob(handlers, {
-        name,
-        data: { workloadId: requestId, attempt: 1 },
-        attemptsMade: 0,
-      });
+    const jobs = [
+      { name: 'cluster.run', data: { workloadId: requestId, attempt: 1, gpus: 8, runtimeSeconds: 60 } },
+      { name: 'cluster.cancel', data: { workloadId: requestId, attempt: 1 } },
+    ];
+    for (const job of jobs) {
+      const attempt = handleJob(handlers, { ...job, attemptsMade: 0 });
       await expect(attempt).rejects.toThrow(/belongs to the simulated cluster/);
       await expect(attempt).rejects.toBeInstanceOf(UnrecoverableError);
     }

@@ -25,10 +25,13 @@ import {
 import {
   dataSourceOptions,
   GrantRepository,
+  LedgerRepository,
   PartitionRepository,
   PersistenceModule,
   ReservationMovesRepository,
   ReservationPlansRepository,
+  SchedulingCycleRepository,
+  TransactionRunner,
   WorkloadRepository,
 } from '#persistence';
 import { enqueueAfterCommit, JobProducer, QueueTransport } from '#queues';
@@ -133,6 +136,7 @@ export class SchedulerModule {
         RequestsApplicationModule,
       ],
       providers: [
+        SchedulingCycleRepository,
         // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
         {
           provide: CLUSTER_ADAPTERS,
@@ -154,15 +158,26 @@ export class SchedulerModule {
         },
         {
           provide: CycleService,
-          inject: [DataSource, JobProducer, SCHEDULER_LOGGER, EndAttemptUseCase],
+          inject: [
+            TransactionRunner,
+            SchedulingCycleRepository,
+            LedgerRepository,
+            JobProducer,
+            SCHEDULER_LOGGER,
+            EndAttemptUseCase,
+          ],
           useFactory: (
-            dataSource: DataSource,
+            transactions: TransactionRunner,
+            rounds: SchedulingCycleRepository,
+            ledger: LedgerRepository,
             producer: JobProducer,
             logger: Logger,
             endAttempt: EndAttemptUseCase,
           ) =>
             new CycleService(
-              dataSource,
+              transactions,
+              rounds,
+              ledger,
               producer,
               logger,
               runSchedulingCycle,

@@ -51,3 +51,4 @@ export * from './repositories/workload-placement.repository.js';
 export * from './repositories/attempt-hold.repository.js';
 export * from './repositories/idempotency-key.repository.js';
 export * from './repositories/grant.repository.js';
+export * from './repositories/scheduling-cycle.repository.js';

@@ -1,7 +1,12 @@
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
-import { createDataSource } from '../../libs/persistence/src/index.js';
+import {
+  createDataSource,
+  LedgerRepository,
+  SchedulingCycleRepository,
+  TypeormTransactionRunner,
+} from '../../libs/persistence/src/index.js';
 import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
 import { CycleService } from '../../apps/scheduler/src/cycle/cycle.service.js';
@@ -132,7 +137,9 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
 
   function cycles(): CycleService {
     return new CycleService(
-      dataSource,
+      new TypeormTransactionRunner(dataSource),
+      new SchedulingCycleRepository(dataSource),
+      new LedgerRepository(),
       new RecordingProducer() as unknown as JobProducer,
       logger,
       runSchedulingCycle,

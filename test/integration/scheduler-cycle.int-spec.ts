@@ -2,7 +2,13 @@ import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { ClusterAdapter, LOST_RUN_REASON, type DispatchRequest } from '../../libs/application/src/index.js';
 import { runSchedulingCycle } from '../../libs/domain/src/index.js';
-import { createDataSource, lockPartition } from '../../libs/persistence/src/index.js';
+import {
+  createDataSource,
+  lockPartition,
+  LedgerRepository,
+  SchedulingCycleRepository,
+  TypeormTransactionRunner,
+} from '../../libs/persistence/src/index.js';
 import type { JobProducer } from '../../libs/queues/src/index.js';
 import { CycleService, type CycleStats } from '../../apps/scheduler/src/cycle/cycle.service.js';
 import { DispatchService } from '../../apps/scheduler/src/dispatch/dispatch.service.js';
@@ -56,7 +62,9 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
     await dataSource.initialize();
     producer = new RecordingProducer();
     cycles = new CycleService(
-      dataSource,
+      new TypeormTransactionRunner(dataSource),
+      new SchedulingCycleRepository(dataSource),
+      new LedgerRepository(),
       producer as unknown as JobProducer,
       logger,
       runSchedulingCycle,

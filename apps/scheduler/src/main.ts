@@ -4,6 +4,8 @@ import { SchedulerProcess } from './scheduler.js';
 async function main(): Promise<void> {
   const scheduler = new SchedulerProcess(loadConfig());
   let stopping = false;
+  // Our own signal handlers rather than enableShutdownHooks(): Nest's re-kills the process with the
+  // signal after closing; here a graceful stop (workers close, then connections) exits 0.
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;

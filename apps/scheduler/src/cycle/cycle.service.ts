@@ -1,12 +1,10 @@
-import { In, type DataSource, type EntityManager } from 'typeorm';
 import { allocationAccount, holdTransaction } from '#domain';
 import {
-  consumePartitionTriggers,
-  lockPartition,
-  partitionIsDirty,
-  postLedgerTransactions,
-  tryLockPartition,
-  WorkloadEntity,
+  LedgerRepository,
+  SchedulingCycleRepository,
+  TransactionRunner,
+  type CyclePlacementRow,
+  type Tx,
 } from '#persistence';
 import type { EndAttemptUseCase } from '#application';
 import type { JobItem, JobProducer } from '#queues';
@@ -60,20 +58,6 @@ interface RoundResult {
   phases: CycleStats['phases'];
 }
 
-/** TypeORM answers an UPDATE on PostgreSQL with [rows, affected]; RETURNING rows are the first. */
-async function updateReturning<T>(manager: EntityManager, sql: string, parameters: unknown[]): Promise<T[]> {
-  const [rows] = await manager.query<[T[], number]>(sql, parameters);
-  return rows;
-}
-
-const LOCK_NOT_AVAILABLE = '55P03';
-
-function sqlState(error: unknown): string | undefined {
-  const withCode = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = withCode?.driverError?.code ?? withCode?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /**
  * The admission loop of one GPU-model partition. A round is one PostgreSQL transaction: take the
  * partition lock (or leave after a bounded wait: another cycle has it), load the partition, run the pure cycle,
@@ -86,7 +70,9 @@ export class CycleService {
   private readonly lockWaitMs: number;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly transactions: TransactionRunner,
+    private readonly rounds: SchedulingCycleRepository,
+    private readonly ledger: LedgerRepository,
     private readonly producer: JobProducer,
     private readonly logger: Logger,
     private readonly cycle: SchedulingCycle,
@@ -125,7 +111,7 @@ export class CycleService {
       if (result.jobs.length > 0) await this.producer.enqueueMany(result.jobs);
       // A trigger that committed after the round's last look (its job was dropped as a duplicate
       // of this running one) is caught here, after our commit.
-      if (!result.dirty && !(await partitionIsDirty(this.dataSource.manager, gpuModel))) break;
+      if (!result.dirty && !(await this.rounds.isDirty(gpuModel))) break;
       stats.leftDirty = true;
     }
     stats.ms = Date.now() - started;
@@ -136,53 +122,32 @@ export class CycleService {
   }
 
   private async runRound(gpuModel: string): Promise<RoundResult | 'busy'> {
-    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
-      if (!(await this.lock(manager, gpuModel))) return 'busy';
-      // The triggers this round answers; any committed from now on make the partition dirty again.
-      await consumePartitionTriggers(manager, gpuModel);
-      const roundStarted = Date.now();
-      // The database clock: the instant the cycle decides at.
-      const [clock] = await manager.query<{ at: string; now: Date }[]>(
-        'SELECT t::text AS at, t AS now FROM clock_timestamp() AS t',
-      );
-      if (!clock) throw new Error('no clock');
-      const loaded = await loadPartition(manager, gpuModel, clock.now, this.options.settings);
-      const loadedAt = Date.now();
-      const decision = this.cycle(loaded.snapshot);
-      const decidedAt = Date.now();
-      const jobs: JobItem[] = [];
-      const preempted = await this.persistPreemptions(manager, decision, loaded, clock.now, jobs);
-      const admitted = await this.persistAdmissions(manager, decision.admitted, loaded, clock.now, jobs);
-      await this.persistWaiting(manager, decision.waiting, loaded);
-      const dirty = await this.finishPartition(manager, gpuModel, clock.at, Date.now() - roundStarted);
-      const phases = {
-        loadMs: loadedAt - roundStarted,
-        decideMs: decidedAt - loadedAt,
-        persistMs: Date.now() - decidedAt,
-      };
-      return { admitted, preempted, waiting: decision.waiting.length, dirty, jobs, phases };
-    });
-  }
-
-  /** The partition lock: at once if free, else a bounded wait (lock_timeout) behind its holder. */
-  private async lock(manager: EntityManager, gpuModel: string): Promise<boolean> {
-    if (await tryLockPartition(manager, gpuModel)) return true;
-    if (this.lockWaitMs <= 0) return false;
-    await manager.query("SELECT set_config('lock_timeout', $1, true)", [`${this.lockWaitMs}ms`]);
-    await manager.query('SAVEPOINT cycle_lock');
-    let locked: boolean;
-    try {
-      await lockPartition(manager, gpuModel);
-      await manager.query('RELEASE SAVEPOINT cycle_lock');
-      locked = true;
-    } catch (error) {
-      if (sqlState(error) !== LOCK_NOT_AVAILABLE) throw error;
-      await manager.query('ROLLBACK TO SAVEPOINT cycle_lock');
-      locked = false;
-    }
-    // Local to the transaction anyway; reset so the round's own statements never time out on locks.
-    await manager.query("SELECT set_config('lock_timeout', '0', true)");
-    return locked;
+    return this.transactions.run(
+      async (manager) => {
+        if (!(await this.rounds.lock(manager, gpuModel, this.lockWaitMs))) return 'busy';
+        // The triggers this round answers; any committed from now on make the partition dirty again.
+        await this.rounds.consumeTriggers(manager, gpuModel);
+        const roundStarted = Date.now();
+        // The database clock: the instant the cycle decides at.
+        const clock = await this.rounds.clock(manager);
+        const loaded = await loadPartition(manager, gpuModel, clock.now, this.options.settings);
+        const loadedAt = Date.now();
+        const decision = this.cycle(loaded.snapshot);
+        const decidedAt = Date.now();
+        const jobs: JobItem[] = [];
+        const preempted = await this.persistPreemptions(manager, decision, loaded, clock.now, jobs);
+        const admitted = await this.persistAdmissions(manager, decision.admitted, loaded, clock.now, jobs);
+        await this.persistWaiting(manager, decision.waiting, loaded);
+        const dirty = await this.finishPartition(manager, gpuModel, clock.at, Date.now() - roundStarted);
+        const phases = {
+          loadMs: loadedAt - roundStarted,
+          decideMs: decidedAt - loadedAt,
+          persistMs: Date.now() - decidedAt,
+        };
+        return { admitted, preempted, waiting: decision.waiting.length, dirty, jobs, phases };
+      },
+      { isolation: 'READ COMMITTED' },
+    );
   }
 
   /**
@@ -190,7 +155,7 @@ export class CycleService {
    * They go first: the GPUs they free may be what this round's admissions are placed on.
    */
   private async persistPreemptions(
-    manager: EntityManager,
+    manager: Tx,
     decision: CycleDecision,
     loaded: LoadedPartition,
     now: Date,
@@ -198,7 +163,7 @@ export class CycleService {
   ): Promise<number> {
     if (decision.preempted.length === 0) return 0;
     const ids = decision.preempted.map((preemption) => preemption.workloadId);
-    const rows = await manager.getRepository(WorkloadEntity).findBy({ id: In(ids) });
+    const rows = await this.rounds.workloads(manager, ids);
     const byId = new Map(rows.map((row) => [row.id, row]));
     for (const preemption of decision.preempted) {
       const workload = byId.get(preemption.workloadId);
@@ -226,7 +191,7 @@ export class CycleService {
    * per admission (all in one batch), and a last look at the balances of every allocation that just held.
    */
   private async persistAdmissions(
-    manager: EntityManager,
+    manager: Tx,
     admissions: Admission[],
     loaded: LoadedPartition,
     now: Date,
@@ -238,23 +203,18 @@ export class CycleService {
       if (!meta) throw new Error(`cycle admitted ${admission.workloadId}, which is not queued`);
       return meta.attempt;
     });
-    const updated = await updateReturning<{ id: string }>(
-      manager,
-      `UPDATE workloads w
-       SET state = 'admitted', admitted_at = $1, dispatched_at = NULL, started_at = NULL, borrowed = v.borrowed,
-           held_gpu_seconds = v.held, wait_reason = NULL, wait_detail = NULL, queue_position = NULL,
-           estimated_start_at = NULL, updated_at = now()
-       FROM unnest($2::uuid[], $3::boolean[], $4::bigint[], $5::int[]) AS v(id, borrowed, held, attempt)
-       WHERE w.id = v.id AND w.state = 'queued' AND w.attempt = v.attempt
-       RETURNING w.id`,
-      [
-        now,
-        admissions.map((admission) => admission.workloadId),
-        admissions.map((admission) => admission.borrowed),
-        admissions.map((admission) => admission.holdGpuSeconds.toString()),
-        attempts,
-      ],
-    );
+    const rows = admissions.map((admission, index) => {
+      const allocationId = loaded.allocationOf.get(admission.workloadId);
+      if (!allocationId) throw new Error(`no allocation for workload ${admission.workloadId}`);
+      return {
+        workloadId: admission.workloadId,
+        borrowed: admission.borrowed,
+        holdGpuSeconds: admission.holdGpuSeconds,
+        attempt: attempts[index] ?? 0,
+        allocationId,
+      };
+    });
+    const updated = await this.rounds.admit(manager, now, rows);
     if (updated.length !== admissions.length) {
       // Everything that ends a queued workload takes the partition lock we hold, so this is a writer
       // that skipped it. Roll back the round; the job's retry loads the partition again.
@@ -263,81 +223,50 @@ export class CycleService {
       );
     }
 
-    const placementWorkloads: string[] = [];
-    const placementNodes: string[] = [];
-    const placementGpus: number[] = [];
-    for (const admission of admissions) {
-      for (const part of admission.placement) {
-        placementWorkloads.push(admission.workloadId);
-        placementNodes.push(part.nodeId);
-        placementGpus.push(part.gpus);
-      }
-    }
-    await manager.query(
-      `INSERT INTO workload_placements (workload_id, node_id, gpus)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[])`,
-      [placementWorkloads, placementNodes, placementGpus],
+    const placements: CyclePlacementRow[] = admissions.flatMap((admission) =>
+      admission.placement.map((part) => ({
+        workloadId: admission.workloadId,
+        nodeId: part.nodeId,
+        gpus: part.gpus,
+      })),
     );
-    const nodesUpdated = await updateReturning<{ id: string }>(
-      manager,
-      `UPDATE nodes n SET gpus_allocated = n.gpus_allocated + v.gpus, updated_at = now()
-       FROM (SELECT node_id, sum(gpus)::int AS gpus FROM unnest($1::uuid[], $2::int[]) AS t(node_id, gpus)
-             GROUP BY node_id) v
-       WHERE n.id = v.node_id
-       RETURNING n.id`,
-      [placementNodes, placementGpus],
-    );
-    if (nodesUpdated.length !== new Set(placementNodes).size) {
+    const nodesUpdated = await this.rounds.place(manager, placements);
+    if (nodesUpdated !== new Set(placements.map((part) => part.nodeId)).size) {
       throw new Error('cycle placed workloads on nodes that do not exist');
     }
 
-    const holds = admissions.map((admission, index) => {
-      const allocationId = loaded.allocationOf.get(admission.workloadId);
-      if (!allocationId) throw new Error(`no allocation for workload ${admission.workloadId}`);
-      const attempt = attempts[index] ?? 0;
-      jobs.push({ name: 'dispatch.workload', data: { workloadId: admission.workloadId, attempt } });
+    const holds = rows.map((row) => {
+      jobs.push({ name: 'dispatch.workload', data: { workloadId: row.workloadId, attempt: row.attempt } });
       return holdTransaction({
-        allocationId,
-        workloadId: admission.workloadId,
-        attempt,
-        gpuSeconds: admission.holdGpuSeconds,
+        allocationId: row.allocationId,
+        workloadId: row.workloadId,
+        attempt: row.attempt,
+        gpuSeconds: row.holdGpuSeconds,
       });
     });
-    const alreadyHeld = await postLedgerTransactions(manager, holds);
+    const alreadyHeld = await this.ledger.postMany(manager, holds);
     if (alreadyHeld.length > 0) {
       // A queued attempt that already holds quota would be admitted twice: never post over it.
       throw new Error(`admission attempts already hold quota: ${alreadyHeld.slice(0, 5).join(', ')}`);
     }
     // The attempts' holds, which usage records draw on (see closeAttemptHold).
-    await manager.query(
-      `INSERT INTO workload_holds (workload_id, attempt, allocation_id, held_gpu_seconds, remaining_gpu_seconds, admitted_at)
-       SELECT id, attempt, allocation_id, held, held, $1 FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[])
-         AS v(id, attempt, allocation_id, held)`,
-      [
-        now,
-        admissions.map((admission) => admission.workloadId),
-        attempts,
-        admissions.map((admission) => loaded.allocationOf.get(admission.workloadId)),
-        admissions.map((admission) => admission.holdGpuSeconds.toString()),
-      ],
-    );
+    await this.rounds.insertHolds(manager, now, rows);
     await this.assertNoOverdraft(manager, admissions, loaded);
     return admissions.length;
   }
 
   /** Invariant 2: a hold never takes an allocation below zero. If it would, the cycle is wrong. */
   private async assertNoOverdraft(
-    manager: EntityManager,
+    manager: Tx,
     admissions: Admission[],
     loaded: LoadedPartition,
   ): Promise<void> {
     const allocationIds = [
       ...new Set(admissions.map((admission) => loaded.allocationOf.get(admission.workloadId) ?? '')),
     ];
-    const negative = await manager.query<{ account: string; balance: string }[]>(
-      `SELECT account, sum(amount)::text AS balance FROM ledger_entries WHERE account = ANY($1)
-       GROUP BY account HAVING sum(amount) < 0`,
-      [allocationIds.map((id) => allocationAccount(id))],
+    const negative = await this.rounds.negativeBalances(
+      manager,
+      allocationIds.map((id) => allocationAccount(id)),
     );
     if (negative.length > 0) {
       throw new Error(
@@ -353,11 +282,7 @@ export class CycleService {
    * cycle over 100,000 queued workloads rewrites only what really changed (not every row whose
    * "N ahead" moved by one).
    */
-  private async persistWaiting(
-    manager: EntityManager,
-    waiting: Waiting[],
-    loaded: LoadedPartition,
-  ): Promise<void> {
+  private async persistWaiting(manager: Tx, waiting: Waiting[], loaded: LoadedPartition): Promise<void> {
     const limit = this.options.settings.estimateLimit;
     const shown = waiting.map((wait) =>
       wait.position <= limit
@@ -374,41 +299,18 @@ export class CycleService {
         meta.estimatedStartAt !== (wait.estimatedStartAt ? wait.estimatedStartAt.getTime() : null)
       );
     });
-    if (changed.length === 0) return;
-    await manager.query(
-      `UPDATE workloads w
-       SET wait_reason = v.reason, wait_detail = v.detail, queue_position = v.position,
-           estimated_start_at = v.eta, updated_at = now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])
-            AS v(id, reason, detail, position, eta)
-       WHERE w.id = v.id AND w.state = 'queued'`,
-      [
-        changed.map((wait) => wait.workloadId),
-        changed.map((wait) => wait.reason),
-        changed.map((wait) => wait.detail),
-        changed.map((wait) => wait.position),
-        changed.map((wait) => wait.estimatedStartAt),
-      ],
-    );
+    await this.rounds.updateWaiting(manager, changed);
   }
 
   /** Bookkeeping, and the answer to "run again?": a trigger committed while this round ran. */
   private async finishPartition(
-    manager: EntityManager,
+    manager: Tx,
     gpuModel: string,
     roundStartedAt: string,
     cycleMs: number,
   ): Promise<boolean> {
-    await manager.query(
-      `INSERT INTO scheduling_partitions AS p (gpu_model, last_cycle_at, cycles, last_cycle_ms)
-       VALUES ($1, $2::timestamptz, 1, $3)
-       ON CONFLICT (gpu_model) DO UPDATE SET
-         last_cycle_at = excluded.last_cycle_at,
-         cycles = p.cycles + 1,
-         last_cycle_ms = excluded.last_cycle_ms`,
-      [gpuModel, roundStartedAt, cycleMs],
-    );
-    return partitionIsDirty(manager, gpuModel);
+    await this.rounds.recordCycle(manager, gpuModel, roundStartedAt, cycleMs);
+    return this.rounds.isDirty(gpuModel, manager);
   }
 }
 

@@ -18,8 +18,8 @@ import { ReleaseReservedServersUseCase } from './release-reserved-servers.use-ca
 import { WhatIfUseCase } from './what-if.use-case.js';
 
 /**
- * PlanningApplicationModule's graph built without a Nest container, for a process wired by hand
- * (the scheduler until it is a Nest application context) and for integration tests. `producer` may
+ * PlanningApplicationModule's graph built without a Nest container, for integration tests (both
+ * processes use the module). `producer` may
  * be null where nothing is enqueued (the planning use cases then enqueue nothing); the release and
  * recall decisions need one.
  */

@@ -1,4 +1,4 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type FactoryProvider, type ModuleMetadata } from '@nestjs/common';
 import {
   TypeormUsageBatchRepository,
   TypeormUsageMaintenanceRepository,
@@ -43,11 +43,24 @@ const USE_CASES = [
   exports: USE_CASES,
 })
 export class UsageApplicationModule {
-  static withSweep(settings: UsageSweepSettings): DynamicModule {
+  /** `settings` as a value, or built by a factory (with what it injects, e.g. the recall proposals). */
+  static withSweep(settings: UsageSweepSettings | UsageSweepSettingsFactory): DynamicModule {
+    const factory = 'useFactory' in settings ? settings : undefined;
     return {
       module: UsageApplicationModule,
-      providers: [{ provide: UsageSweepSettings, useValue: settings }, UsageSweepUseCase],
+      imports: factory?.imports ?? [],
+      providers: [
+        factory
+          ? { provide: UsageSweepSettings, inject: factory.inject ?? [], useFactory: factory.useFactory }
+          : { provide: UsageSweepSettings, useValue: settings },
+        UsageSweepUseCase,
+      ],
       exports: [UsageSweepUseCase],
     };
   }
+}
+
+export interface UsageSweepSettingsFactory extends Pick<ModuleMetadata, 'imports'> {
+  inject?: FactoryProvider['inject'];
+  useFactory: (...args: never[]) => UsageSweepSettings;
 }

@@ -177,6 +177,8 @@ export class SimulatedClusterAgent {
       case 'reconcile.webhooks':
       case 'billing.export':
       case 'reconcile.exports':
+      case 'billing.close':
+      case 'reconcile.closes':
       case 'planning.plan':
       case 'planning.replan':
       case 'reconcile.planning':

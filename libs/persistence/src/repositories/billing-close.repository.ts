@@ -2,23 +2,24 @@ import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import {
   AMOUNT_FIELDS,
   assertReconciles,
-  chargePeriodFor,
+  CloseAccumulator,
+  ClosePricing,
   conflict,
   DomainError,
   isOrganizationType,
   parsePeriod,
   periodBounds,
-  priceLine,
-  splitUsageAtRateChanges,
   sumAmounts,
   transitionBillingPeriod,
   type BillingPeriod,
+  type AccumulatedLine,
+  type BilledParty,
   type BillingPeriodState,
-  type ChargePlacement,
-  type OrganizationType,
+  type CloseUsageRecord,
   type PricedAmounts,
   type PricingPolicy,
   type RateCard,
+  type RecordedPolicy,
 } from '#domain';
 import { BillingLineEntity } from '../entities/billing.entities.js';
 import { policyFromJson, policyJson, programPricing } from './billing-pricing.repository.js';
@@ -39,8 +40,6 @@ export const CLOSE_LOCK_KEY = 'gpupool:billing-close';
 const CLOSE_LOCK_ATTEMPTS = 30;
 /** Per statement inside the closing transaction (the pool's default is 60 s). */
 const CLOSE_STATEMENT_TIMEOUT = '15min';
-
-export type CorrectionReason = 'late_usage' | 'refund';
 
 /** The amounts of a priced line or a total, as JSON (decimal strings: bigint has no JSON form). */
 export type AmountsJson = Record<(typeof AMOUNT_FIELDS)[number], string>;
@@ -276,119 +275,6 @@ interface CandidateRow {
   charged: string[];
 }
 
-interface LineAccumulator {
-  allocationId: string;
-  placement: ChargePlacement;
-  correctionReason: CorrectionReason | null;
-  gpuModel: string;
-  krwPerGpuHour: bigint;
-  rateEffectiveFrom: Date;
-  startsAt: Date;
-  endsAt: Date;
-  gpuSeconds: bigint;
-  pieces: number;
-}
-
-interface AllocationFacts {
-  projectId: string;
-  projectTitle: string;
-  organizationId: string;
-  organizationName: string;
-  orgType: OrganizationType;
-  taxId: string | null;
-  taxIdKind: string | null;
-  programId: string;
-}
-
-class CloseWork {
-  readonly lines = new Map<string, LineAccumulator>();
-  private readonly placements = new Map<string, ChargePlacement>();
-  private readonly cardsByModel = new Map<string, RateCard[]>();
-  chargedPieces = 0;
-  creditedPieces = 0;
-  refundedGpuSeconds = 0n;
-
-  /**
-   * @param earlierClosed whether a period before this one is closed. A close has them all closed
-   *   (closes are in order); a preview may not, and pieces of an earlier open period are that
-   *   period's to bill, not this one's.
-   */
-  constructor(
-    readonly period: BillingPeriod,
-    cards: RateCard[],
-    private readonly earlierClosed: (period: BillingPeriod) => boolean = () => true,
-  ) {
-    for (const card of cards) {
-      this.cardsByModel.set(card.gpuModel, [...(this.cardsByModel.get(card.gpuModel) ?? []), card]);
-    }
-  }
-
-  cardsOf(gpuModel: string): RateCard[] {
-    return this.cardsByModel.get(gpuModel) ?? [];
-  }
-
-  /** Whether this computation charges pieces of `usagePeriod`: its own, and those of closed earlier ones. */
-  charges(usagePeriod: BillingPeriod): boolean {
-    return usagePeriod === this.period || (usagePeriod < this.period && this.earlierClosed(usagePeriod));
-  }
-
-  /** Where a piece of `usagePeriod` is charged in this close: here, or here as a correction of it. */
-  placementOf(usagePeriod: BillingPeriod): ChargePlacement {
-    let placement = this.placements.get(usagePeriod);
-    if (placement === undefined) {
-      // Every period before the one closing is closed (closes are in order), and only it takes charges.
-      const closed = usagePeriod < this.period ? [usagePeriod] : [];
-      placement = chargePeriodFor(usagePeriod, closed, [this.period]);
-      this.placements.set(usagePeriod, placement);
-    }
-    return placement;
-  }
-
-  add(
-    allocationId: string,
-    placement: ChargePlacement,
-    reason: CorrectionReason | null,
-    piece: {
-      gpuModel: string;
-      krwPerGpuHour: bigint;
-      rateEffectiveFrom: Date;
-      startsAt: Date;
-      endsAt: Date;
-      gpuSeconds: bigint;
-    },
-    sign: 1n | -1n,
-  ): void {
-    const key = [
-      allocationId,
-      placement.correctsPeriod ?? '',
-      reason ?? '',
-      piece.gpuModel,
-      piece.rateEffectiveFrom.getTime(),
-      piece.krwPerGpuHour,
-    ].join('\u0000');
-    const line = this.lines.get(key);
-    if (line === undefined) {
-      this.lines.set(key, {
-        allocationId,
-        placement,
-        correctionReason: reason,
-        gpuModel: piece.gpuModel,
-        krwPerGpuHour: piece.krwPerGpuHour,
-        rateEffectiveFrom: piece.rateEffectiveFrom,
-        startsAt: piece.startsAt,
-        endsAt: piece.endsAt,
-        gpuSeconds: sign * piece.gpuSeconds,
-        pieces: 1,
-      });
-      return;
-    }
-    line.gpuSeconds += sign * piece.gpuSeconds;
-    line.pieces += 1;
-    if (piece.startsAt < line.startsAt) line.startsAt = piece.startsAt;
-    if (piece.endsAt > line.endsAt) line.endsAt = piece.endsAt;
-  }
-}
-
 async function closeLocked(
   runner: QueryRunner,
   period: BillingPeriod,
@@ -406,33 +292,62 @@ async function closeLocked(
   );
   transitionBillingPeriod(row?.status ?? 'open', 'close', period);
   await assertCloseOrder(manager, period);
-  const { work, lines } = await computeLines(manager, period, { persist: true, corrections: true });
-  for (let index = 0; index < lines.length; index += LINE_INSERT_SIZE) {
-    await manager.getRepository(BillingLineEntity).insert(lines.slice(index, index + LINE_INSERT_SIZE));
-  }
+  const work = await accumulateUsage(manager, period, { persist: true, corrections: true });
+  const lines = work.nonEmptyLines();
+  const pricing = await pricingOf(manager, period, lines);
+  const written = await writeLines(manager, period, pricing, lines);
+  await recordPolicies(manager, pricing.recorded);
+  // Checked before the commit: a close that does not reconcile writes nothing.
+  await assertPeriodReconciles(manager, period, written.regular, work.refundedGpuSeconds);
 
-  const totals = sumAmounts(lines.map(amountsOf));
   const [closed] = await updateReturning<{ closed_at: Date }>(
     manager,
     `UPDATE billing_periods SET status = 'closed', closed_at = now(), closed_by = $2, line_count = $3, totals = $4
       WHERE period = $1 RETURNING closed_at`,
-    [period, input.closedBy, lines.length, JSON.stringify(amountsJson(totals))],
+    [period, input.closedBy, written.lineCount, JSON.stringify(amountsJson(written.totals))],
   );
   const summary: ClosedPeriodSummary = {
     period,
     startsAt: bounds.startsAt,
     endsAt: bounds.endsAt,
     closedAt: new Date(closed.closed_at),
-    lineCount: lines.length,
-    correctionLines: lines.filter((line) => line.chargeClass !== '').length,
+    lineCount: written.lineCount,
+    correctionLines: written.correctionLines,
     chargedPieces: work.chargedPieces,
     creditedPieces: work.creditedPieces,
     refundedGpuSeconds: work.refundedGpuSeconds,
-    totals,
+    totals: written.totals,
   };
   if (input.beforeCommit) await input.beforeCommit(manager, summary);
   await runner.commitTransaction();
   return summary;
+}
+
+/**
+ * Prices, numbers and inserts the close's lines a batch at a time, so that a month's priced lines
+ * are never all in memory (only their unpriced accumulators are). Returns their count and totals.
+ */
+async function writeLines(
+  manager: EntityManager,
+  period: BillingPeriod,
+  pricing: ClosePricing,
+  lines: readonly AccumulatedLine[],
+): Promise<{ lineCount: number; correctionLines: number; totals: PricedAmounts; regular: PricedAmounts }> {
+  const ordered = pricing.order(lines);
+  let totals = sumAmounts([]);
+  let regular = sumAmounts([]);
+  let correctionLines = 0;
+  for (let index = 0; index < ordered.length; index += LINE_INSERT_SIZE) {
+    const batch = ordered
+      .slice(index, index + LINE_INSERT_SIZE)
+      .map((line, offset) => ({ ...pricing.price(line), period, lineNo: index + offset + 1 }));
+    await manager.getRepository(BillingLineEntity).insert(batch);
+    const corrections = batch.filter((line) => line.chargeClass !== '');
+    correctionLines += corrections.length;
+    totals = sumAmounts([totals, ...batch.map(amountsOf)]);
+    regular = sumAmounts([regular, ...batch.filter((line) => line.chargeClass === '').map(amountsOf)]);
+  }
+  return { lineCount: ordered.length, correctionLines, totals, regular };
 }
 
 interface ComputeOptions {
@@ -444,16 +359,16 @@ interface ComputeOptions {
 }
 
 /**
- * What a close bills, computed in the caller's repeatable-read transaction: every unbilled piece of
- * the period's posted usage (and, with `corrections`, late usage and refund credits of closed
- * periods), priced, ordered and numbered; checked against the daily rollups (invariant 6) before
- * anything is written. With `persist` the pieces are marked billed as they are read.
+ * What a close bills, read in the caller's repeatable-read transaction: every unbilled piece of the
+ * period's posted usage (and, with `corrections`, late usage and refund credits of closed periods),
+ * summed into lines (libs/domain CloseAccumulator). With `persist` the pieces are marked billed as
+ * they are read.
  */
-async function computeLines(
+async function accumulateUsage(
   manager: EntityManager,
   period: BillingPeriod,
   options: ComputeOptions,
-): Promise<{ work: CloseWork; lines: BillingLineEntity[] }> {
+): Promise<CloseAccumulator> {
   const bounds = periodBounds(period);
   const [previous] = await manager.query<{ period: string; closing_started_at: Date }[]>(
     `SELECT period, closing_started_at FROM billing_periods
@@ -469,25 +384,32 @@ async function computeLines(
     krwPerGpuHour: BigInt(card.krw_per_gpu_hour),
     effectiveFrom: new Date(card.effective_from),
   }));
-  const work = new CloseWork(period, cards, options.earlierClosed);
+  const work = new CloseAccumulator(period, cards, options.earlierClosed);
   const lateSince =
     previous && options.corrections
       ? new Date(new Date(previous.closing_started_at).getTime() - LATE_USAGE_MARGIN_MS)
       : null;
   await chargeUsage(manager, work, bounds, lateSince, options.persist);
   if (options.corrections) await creditRefunds(manager, work, options.persist);
-  const lines = await priceLines(manager, work, options.persist);
+  return work;
+}
 
-  // Invariant 6: the period's own lines carry exactly the usage the ledger postings rolled up for its
-  // days, less what the ledger refunded.
-  const regular = sumAmounts(lines.filter((line) => line.chargeClass === '').map(amountsOf));
+/**
+ * Invariant 6: the period's own lines carry exactly the usage the ledger postings rolled up for its
+ * days, less what the ledger refunded.
+ */
+async function assertPeriodReconciles(
+  manager: EntityManager,
+  period: BillingPeriod,
+  regular: PricedAmounts,
+  refundedGpuSeconds: bigint,
+): Promise<void> {
   const [daily] = await manager.query<{ total: string }[]>(
     `SELECT coalesce(sum(gpu_seconds), 0)::text AS total FROM usage_daily
       WHERE day >= ($1::text || '-01')::date AND day < ($1::text || '-01')::date + interval '1 month'`,
     [period],
   );
-  assertReconciles(regular, BigInt(daily?.total ?? '0') - work.refundedGpuSeconds);
-  return { work, lines };
+  assertReconciles(regular, BigInt(daily?.total ?? '0') - refundedGpuSeconds);
 }
 
 /** An open period's statement lines as a close would write them now: computed, never stored. */
@@ -511,7 +433,7 @@ export interface BillingPeriodPreview {
 
 /**
  * Previews an open period that has started (the current month, or an earlier one not closed yet):
- * the same computation as its close (computeLines), in a READ ONLY repeatable-read transaction that
+ * the same computation as its close (accumulateUsage, ClosePricing), in a READ ONLY repeatable-read transaction that
  * is rolled back, with no lock taken: nothing is persisted and no close is held up. It reads every
  * usage record of the period, as the close does, so it costs about as much as a close's reading.
  * 409 PERIOD_CLOSED / PERIOD_CLOSING / PERIOD_NOT_STARTED / LATER_PERIOD_CLOSED otherwise.
@@ -569,11 +491,22 @@ export async function previewBillingPeriod(
       if (!(error instanceof DomainError) || error.code !== 'EARLIER_PERIOD_OPEN') throw error;
       earlierOpenPeriod = (error.details as { open: string }).open;
     }
-    const { work, lines } = await computeLines(manager, period, {
+    const work = await accumulateUsage(manager, period, {
       persist: false,
       corrections: earlierOpenPeriod === null,
       earlierClosed: (earlier) => closed.has(earlier),
     });
+    const accumulated = work.nonEmptyLines();
+    const pricing = await pricingOf(manager, period, accumulated);
+    const lines: BillingLineEntity[] = pricing
+      .order(accumulated)
+      .map((line, index) => ({ ...pricing.price(line), period, lineNo: index + 1 }));
+    await assertPeriodReconciles(
+      manager,
+      period,
+      sumAmounts(lines.filter((line) => line.chargeClass === '').map(amountsOf)),
+      work.refundedGpuSeconds,
+    );
     return {
       period,
       startsAt: bounds.startsAt,
@@ -598,7 +531,7 @@ export async function previewBillingPeriod(
  */
 async function chargeUsage(
   manager: EntityManager,
-  work: CloseWork,
+  work: CloseAccumulator,
   bounds: { startsAt: Date; endsAt: Date },
   lateSince: Date | null,
   mark: boolean,
@@ -643,38 +576,12 @@ async function chargeUsage(
     if (rows.length === 0) break;
     const markedIds: string[] = [];
     const markedPeriods: string[] = [];
-    for (const record of rows) {
-      const charged = new Set(record.charged);
-      const marked = new Set<string>();
-      const pieces = splitUsageAtRateChanges(
-        record.gpus,
-        new Date(record.started_at),
-        new Date(record.ended_at),
-        work.cardsOf(record.gpu_model),
-        record.gpu_model,
-      );
-      for (const piece of pieces) {
-        if (!work.charges(piece.period) || charged.has(piece.period)) continue;
-        if (record.refunded === true) {
-          if (piece.period === work.period) work.refundedGpuSeconds += piece.gpuSeconds;
-          continue;
-        }
-        const placement = work.placementOf(piece.period);
-        work.add(
-          record.allocation_id,
-          placement,
-          placement.chargeClass === null ? null : 'late_usage',
-          piece,
-          1n,
-        );
-        if (!marked.has(piece.period)) {
-          marked.add(piece.period);
-          markedIds.push(record.id);
-          markedPeriods.push(piece.period);
-        }
+    for (const row of rows) {
+      for (const charged of work.charge(usageRecordOf(row))) {
+        markedIds.push(row.id);
+        markedPeriods.push(charged);
       }
     }
-    work.chargedPieces += markedIds.length;
     if (mark && markedIds.length > 0) {
       await manager.query(
         `INSERT INTO billed_usage (usage_record_id, period, kind, billed_in_period)
@@ -692,7 +599,7 @@ async function chargeUsage(
  * exactly as it was charged (same rate card, same policy snapshot), so the credit cancels the charge
  * to the won. Every such attempt is recorded as processed, credited or not.
  */
-async function creditRefunds(manager: EntityManager, work: CloseWork, record: boolean): Promise<void> {
+async function creditRefunds(manager: EntityManager, work: CloseAccumulator, record: boolean): Promise<void> {
   const pending = await manager.query<{ workload_id: string; attempt: number; allocation_id: string }[]>(
     `SELECT h.workload_id, h.attempt, h.allocation_id FROM workload_holds h
       WHERE h.refund_reason IS NOT NULL
@@ -722,35 +629,15 @@ async function creditRefunds(manager: EntityManager, work: CloseWork, record: bo
   const credited = new Map<string, bigint>();
   const markedIds: string[] = [];
   const markedPeriods: string[] = [];
-  for (const record of records) {
-    if (record.charged.length === 0) continue;
-    const charged = new Set(record.charged);
-    const marked = new Set<string>();
-    const pieces = splitUsageAtRateChanges(
-      record.gpus,
-      new Date(record.started_at),
-      new Date(record.ended_at),
-      work.cardsOf(record.gpu_model),
-      record.gpu_model,
-    );
-    for (const piece of pieces) {
-      if (!charged.has(piece.period)) continue;
-      const placement: ChargePlacement = {
-        chargePeriod: work.period,
-        chargeClass: 'Correction',
-        correctsPeriod: piece.period,
-      };
-      work.add(record.allocation_id, placement, 'refund', piece, -1n);
-      const key = `${record.workload_id}:${record.attempt}`;
-      credited.set(key, (credited.get(key) ?? 0n) + piece.gpuSeconds);
-      if (!marked.has(piece.period)) {
-        marked.add(piece.period);
-        markedIds.push(record.id);
-        markedPeriods.push(piece.period);
-      }
+  for (const row of records) {
+    const { periods, gpuSeconds } = work.credit(usageRecordOf(row));
+    const key = `${row.workload_id}:${row.attempt}`;
+    credited.set(key, (credited.get(key) ?? 0n) + gpuSeconds);
+    for (const period of periods) {
+      markedIds.push(row.id);
+      markedPeriods.push(period);
     }
   }
-  work.creditedPieces += markedIds.length;
   if (!record) return;
   if (markedIds.length > 0) {
     await manager.query(
@@ -771,25 +658,35 @@ async function creditRefunds(manager: EntityManager, work: CloseWork, record: bo
   );
 }
 
-/**
- * Prices every accumulated line with its program's policy (the period's own lines: the policy now,
- * recorded for the period; corrections: the policy recorded for the period they correct) and the
- * organization's type, then orders and numbers them.
- */
-async function priceLines(
-  manager: EntityManager,
-  work: CloseWork,
-  recordPolicies: boolean,
-): Promise<BillingLineEntity[]> {
-  const accumulated = [...work.lines.values()].filter((line) => line.gpuSeconds !== 0n);
-  const allocationIds = [...new Set(accumulated.map((line) => line.allocationId))].sort();
-  const facts = await allocationFacts(manager, allocationIds);
-  const programIds = [...new Set([...facts.values()].map((fact) => fact.programId))].sort();
-  const programs = await programPricing(manager, programIds);
+/** The record in the shape libs/domain reads it. */
+function usageRecordOf(row: CandidateRow): CloseUsageRecord {
+  return {
+    allocationId: row.allocation_id,
+    gpuModel: row.gpu_model,
+    gpus: row.gpus,
+    startedAt: new Date(row.started_at),
+    endedAt: new Date(row.ended_at),
+    refunded: row.refunded === true,
+    billedPeriods: row.charged,
+  };
+}
 
+/**
+ * What the lines are priced with: their allocations' project, organization and program, the
+ * programs' policies now, and the policies recorded for the periods corrections name.
+ */
+async function pricingOf(
+  manager: EntityManager,
+  period: BillingPeriod,
+  lines: readonly AccumulatedLine[],
+): Promise<ClosePricing> {
+  const allocationIds = [...new Set(lines.map((line) => line.allocationId))].sort();
+  const parties = await allocationParties(manager, allocationIds);
+  const programIds = [...new Set([...parties.values()].map((party) => party.programId))].sort();
+  const programs = await programPricing(manager, programIds);
   const originalPeriods = [
     ...new Set(
-      accumulated.flatMap((line) => (line.placement.correctsPeriod ? [line.placement.correctsPeriod] : [])),
+      lines.flatMap((line) => (line.placement.correctsPeriod ? [line.placement.correctsPeriod] : [])),
     ),
   ].sort();
   const snapshots = new Map<string, PricingPolicy>();
@@ -801,103 +698,28 @@ async function priceLines(
     );
     for (const row of rows) snapshots.set(`${row.period}|${row.program_id}`, policyFromJson(row.policy));
   }
-  // The policy each (period, program) is priced with; new ones are recorded so later corrections reuse them.
-  const recorded: { period: string; programId: string; policy: PricingPolicy }[] = [];
-  const policyFor = (usagePeriod: string, programId: string): PricingPolicy => {
-    const key = `${usagePeriod}|${programId}`;
-    let policy = snapshots.get(key);
-    if (policy === undefined) {
-      const program = programs.get(programId);
-      if (!program) throw new Error(`program ${programId} of a billed allocation does not exist`);
-      policy = program.policy;
-      snapshots.set(key, policy);
-      recorded.push({ period: usagePeriod, programId, policy });
-    }
-    return policy;
-  };
-
-  const priced = accumulated.map((line) => {
-    const fact = facts.get(line.allocationId);
-    if (!fact) throw new Error(`allocation ${line.allocationId} of a usage record does not exist`);
-    const program = programs.get(fact.programId);
-    if (!program) throw new Error(`program ${fact.programId} of a billed allocation does not exist`);
-    const usagePeriod = line.placement.correctsPeriod ?? work.period;
-    const amounts = priceLine({
-      gpuSeconds: line.gpuSeconds,
-      krwPerGpuHour: line.krwPerGpuHour,
-      orgType: fact.orgType,
-      policy: policyFor(usagePeriod, fact.programId),
-    });
-    return {
-      chargeClass: line.placement.chargeClass ?? '',
-      correctionReason: line.correctionReason,
-      originalPeriod: line.placement.correctsPeriod,
-      allocationId: line.allocationId,
-      projectId: fact.projectId,
-      projectTitle: fact.projectTitle,
-      organizationId: fact.organizationId,
-      organizationName: fact.organizationName,
-      orgType: fact.orgType,
-      businessRegistrationNumber: fact.taxId,
-      taxIdKind: fact.taxIdKind,
-      programId: fact.programId,
-      programCode: program.code,
-      programName: program.name,
-      agencyCode: program.agencyCode,
-      gpuModel: line.gpuModel,
-      krwPerGpuHour: line.krwPerGpuHour,
-      rateEffectiveFrom: line.rateEffectiveFrom,
-      chargeStart: line.startsAt,
-      chargeEnd: line.endsAt,
-      gpuSeconds: amounts.gpuSeconds,
-      listValue: amounts.listValue,
-      discount: amounts.discount,
-      supplyPrice: amounts.supplyPrice,
-      subsidy: amounts.subsidy,
-      coPay: amounts.coPay,
-      vat: amounts.vat,
-      vatPayer: amounts.vatPaidBy,
-      vatFromOrganization: amounts.vatFromOrganization,
-      vatFromProgram: amounts.vatFromProgram,
-      totalDueOrg: amounts.totalDueFromOrganization,
-      totalProgram: amounts.totalFromProgram,
-      usagePieces: line.pieces,
-    };
-  });
-  priced.sort(
-    (a, b) =>
-      compareText(a.chargeClass, b.chargeClass) ||
-      compareText(a.originalPeriod ?? '', b.originalPeriod ?? '') ||
-      compareText(a.correctionReason ?? '', b.correctionReason ?? '') ||
-      compareText(a.agencyCode, b.agencyCode) ||
-      compareText(a.programCode, b.programCode) ||
-      compareText(a.organizationName, b.organizationName) ||
-      compareText(a.organizationId, b.organizationId) ||
-      compareText(a.projectTitle, b.projectTitle) ||
-      compareText(a.projectId, b.projectId) ||
-      compareText(a.allocationId, b.allocationId) ||
-      compareText(a.gpuModel, b.gpuModel) ||
-      a.rateEffectiveFrom.getTime() - b.rateEffectiveFrom.getTime(),
-  );
-  if (recordPolicies && recorded.length > 0) {
-    await manager.query(
-      `INSERT INTO billing_period_policies (period, program_id, policy)
-       SELECT * FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) ON CONFLICT DO NOTHING`,
-      [
-        recorded.map((entry) => entry.period),
-        recorded.map((entry) => entry.programId),
-        recorded.map((entry) => JSON.stringify(policyJson(entry.policy))),
-      ],
-    );
-  }
-  return priced.map((line, index) => ({ ...line, period: work.period, lineNo: index + 1 }));
+  return new ClosePricing(period, parties, programs, snapshots);
 }
 
-async function allocationFacts(
+/** Policies a close priced with for the first time: later corrections of their period reuse them. */
+async function recordPolicies(manager: EntityManager, recorded: readonly RecordedPolicy[]): Promise<void> {
+  if (recorded.length === 0) return;
+  await manager.query(
+    `INSERT INTO billing_period_policies (period, program_id, policy)
+     SELECT * FROM unnest($1::text[], $2::uuid[], $3::jsonb[]) ON CONFLICT DO NOTHING`,
+    [
+      recorded.map((entry) => entry.period),
+      recorded.map((entry) => entry.programId),
+      recorded.map((entry) => JSON.stringify(policyJson(entry.policy))),
+    ],
+  );
+}
+
+async function allocationParties(
   manager: EntityManager,
   allocationIds: readonly string[],
-): Promise<Map<string, AllocationFacts>> {
-  const result = new Map<string, AllocationFacts>();
+): Promise<Map<string, BilledParty>> {
+  const result = new Map<string, BilledParty>();
   if (allocationIds.length === 0) return result;
   const rows = await manager.query<
     {
@@ -963,9 +785,4 @@ export function amountsOf(line: {
     totalFromProgram: line.totalProgram,
     total: line.supplyPrice + line.vat,
   };
-}
-
-/** Code-unit order: the same everywhere, unlike localeCompare, so line numbers are reproducible. */
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

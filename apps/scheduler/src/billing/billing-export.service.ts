@@ -17,7 +17,6 @@ import {
 import { jobOptionsFor, type JobItem, type JobProducer } from '#queues';
 import type { Logger } from '../logger.js';
 import { settlementFormat, type SettlementFormat } from './settlement-format.js';
-import { ZipLimitExceeded } from './zip-writer.js';
 
 export interface BillingExportOptions {
   /** Lines read per query (keyset on line_no). */
@@ -44,10 +43,10 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
 
 /**
  * Settlement exports (`billing.export`): a closed period's lines are read in line order a batch at a
- * time, formatted (CSV, JSON, or XLSX: the sheet's XML deflated into a ZIP as it is written),
+ * time, formatted (CSV, JSON, or XLSX: written row by row with exceljs's streaming writer),
  * hashed (SHA-256, incrementally) and appended to the export's chunks in PostgreSQL with the
- * progress; nothing holds the period in memory. The file has no timestamp in it, so the same closed
- * period always gives the same bytes. A redelivered job restarts the run from scratch (new run
+ * progress; nothing holds the period in memory. The file has no wall-clock time in it (an XLSX's times are
+ * the period's end), so the same closed period always gives the same bytes. A redelivered job restarts the run from scratch (new run
  * number, chunks deleted) and an older run still writing is fenced out by that number.
  */
 export class BillingExportService {
@@ -65,7 +64,7 @@ export class BillingExportService {
   /**
    * The job: runs the export unless it is done or failed. On the job's last attempt a failure marks
    * the export failed (with the reason) instead of leaving it running; so does, at once, a failure
-   * another attempt would only repeat (a domain rule such as an XLSX's row limit, or a ZIP limit).
+   * another attempt would only repeat (a domain rule such as an XLSX's row limit).
    */
   async handle(exportId: string, attempt: number): Promise<ExportOutcome> {
     const lastAttempt = attempt >= jobOptionsFor({ name: 'billing.export', data: { exportId } }).attempts;
@@ -73,7 +72,7 @@ export class BillingExportService {
       return await this.export(exportId);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      const permanent = isDomainError(error) || error instanceof ZipLimitExceeded;
+      const permanent = isDomainError(error);
       if (!lastAttempt && !permanent) throw error;
       await failExport(this.dataSource, exportId, message);
       this.logger.error({ exportId, err: message }, 'billing export failed');
@@ -139,18 +138,15 @@ export class BillingExportService {
       if (pendingBytes >= this.options.chunkBytes) await flush();
     };
 
-    const { writer } = format;
-    const file = format.encoder(emit);
-    await file.write(writer.header());
+    const file = format.open(emit, { period: run.period });
     for await (const batch of billingLineBatches(this.dataSource, run, this.options.batchSize)) {
       for (const line of batch) {
-        await file.write(writer.row(line, rows));
+        await file.line(line, rows);
         rows += 1;
       }
       totals = sumAmounts([totals, ...batch.map(amountsOf)]);
     }
-    await file.write(writer.footer(rows));
-    await file.end();
+    await file.end(rows);
     await flush();
     const sha256 = hash.digest('hex');
     const finished = await finishExport(this.dataSource, run, {

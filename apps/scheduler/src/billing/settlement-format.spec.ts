@@ -8,7 +8,6 @@ import {
   SETTLEMENT_NUMERIC_COLUMNS,
   settlementCells,
   settlementFormat,
-  xlsxSheetWriter,
   type SettlementFormat,
 } from './settlement-format.js';
 
@@ -97,26 +96,31 @@ describe('settlement export format', () => {
     expect(Object.keys(parsed[0])).toEqual([...SETTLEMENT_COLUMNS]);
   });
 
-  it('has a writer and an encoder for every export format', () => {
-    expect(settlementFormat('csv')?.writer).toBe(csvWriter);
-    expect(settlementFormat('json')?.writer).toBe(jsonWriter);
-    expect(settlementFormat('xlsx')?.writer).toBe(xlsxSheetWriter);
-    expect(settlementFormat('pdf')).toBeUndefined();
-  });
-
   /** The whole file of `lines` in `format`, as the export job writes it. */
   async function fileOf(format: SettlementFormat, lines: BillingLineEntity[]): Promise<Buffer> {
     const bytes: Buffer[] = [];
-    const file = format.encoder((piece) => {
-      bytes.push(piece);
-      return Promise.resolve();
-    });
-    await file.write(format.writer.header());
-    for (const [index, entry] of lines.entries()) await file.write(format.writer.row(entry, index));
-    await file.write(format.writer.footer(lines.length));
-    await file.end();
+    const file = format.open(
+      (piece) => {
+        bytes.push(piece);
+        return Promise.resolve();
+      },
+      { period: '2026-05' },
+    );
+    for (const [index, entry] of lines.entries()) await file.line(entry, index);
+    await file.end(lines.length);
     return Buffer.concat(bytes);
   }
+
+  it('has a file for every export format: CSV and JSON are their writers text', async () => {
+    const lines = [line(), line({ lineNo: 8 })];
+    const text = (writer: typeof csvWriter) =>
+      writer.header() + lines.map((entry, index) => writer.row(entry, index)).join('') + writer.footer(2);
+    expect((await fileOf(settlementFormat('csv')!, lines)).toString('utf8')).toBe(text(csvWriter));
+    expect((await fileOf(settlementFormat('json')!, lines)).toString('utf8')).toBe(text(jsonWriter));
+    expect((await fileOf(settlementFormat('json')!, [])).toString('utf8')).toBe('[\n]\n');
+    expect(settlementFormat('xlsx')).toBeDefined();
+    expect(settlementFormat('pdf')).toBeUndefined();
+  });
 
   const tricky = [
     line(),

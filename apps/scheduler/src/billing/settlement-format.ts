@@ -4,16 +4,14 @@ import {
   FOCUS_COLUMNS,
   focusRecord,
   formatTaxIdentity,
+  periodBounds,
   UTF8_BOM,
-  XLSX_WORKSHEET_END,
-  XLSX_WORKSHEET_START,
-  xlsxHeaderRow,
-  xlsxRow,
+  type BillingPeriod,
   type CsvValue,
   type XlsxColumnKind,
 } from '#domain';
 import { amountsOf, type BillingLineEntity } from '#persistence';
-import { XlsxPackageEncoder } from './xlsx-package.js';
+import { XlsxSheetFile } from './settlement-xlsx.js';
 
 /** Who issues the settlement invoices (FOCUS InvoiceIssuer). */
 export const INVOICE_ISSUER = 'gpupool national GPU pool';
@@ -139,48 +137,71 @@ export const jsonWriter: SettlementWriter = {
   footer: (rows) => (rows === 0 ? ']\n' : '\n]\n'),
 };
 
-/**
- * The XLSX's sheet XML: the header row (the CSV's header) frozen, then one row per line; the same
- * cell text as the CSV (libs/domain's xlsxCellText), won amounts and quantities as numbers.
- */
-export const xlsxSheetWriter: SettlementWriter = {
-  header: () => XLSX_WORKSHEET_START + xlsxHeaderRow(SETTLEMENT_COLUMNS),
-  row: (line, index) => xlsxRow(index + 2, settlementCells(line), XLSX_COLUMN_KINDS),
-  footer: () => XLSX_WORKSHEET_END,
-};
-
 /** Where a file's bytes go, in order (awaited: backpressure). */
 export type ByteSink = (bytes: Buffer) => Promise<void>;
 
-/** Turns a writer's text into the file's bytes. */
-export interface SettlementEncoder {
-  write(text: string): Promise<void>;
-  end(): Promise<void>;
+/** One export file being written: a line at a time, then its end. */
+export interface SettlementFile {
+  line(line: BillingLineEntity, index: number): Promise<void>;
+  end(rows: number): Promise<void>;
 }
 
-/** The file is the text itself, UTF-8. */
-export function utf8Encoder(sink: ByteSink): SettlementEncoder {
+/** What a file may depend on besides its lines: the closed period it exports. */
+export interface SettlementFileContext {
+  period: BillingPeriod;
+}
+
+/** A text format's file: the writer's pieces as UTF-8, the header written when the file opens. */
+export function textFile(writer: SettlementWriter, sink: ByteSink): SettlementFile {
+  const write = (text: string): Promise<void> =>
+    text === '' ? Promise.resolve() : sink(Buffer.from(text, 'utf8'));
+  let opened: Promise<void> | null = null;
+  const open = (): Promise<void> => (opened ??= write(writer.header()));
   return {
-    write: (text) => (text === '' ? Promise.resolve() : sink(Buffer.from(text, 'utf8'))),
-    end: () => Promise.resolve(),
+    line: async (line, index) => {
+      await open();
+      await write(writer.row(line, index));
+    },
+    end: async (rows) => {
+      await open();
+      await write(writer.footer(rows));
+    },
   };
 }
 
-/** A file format: the text a writer produces and how it becomes bytes. */
+/**
+ * The XLSX: one sheet (XlsxSheetFile, exceljs), the CSV's header row frozen, then one row per line;
+ * the same cell text as the CSV (libs/domain's xlsxCellText), won amounts and quantities as numbers.
+ * The workbook's times and the ZIP entries' dates are the end of the exported period, so the same
+ * closed period always gives the same bytes.
+ */
+export function xlsxFile(sink: ByteSink, context: SettlementFileContext): SettlementFile {
+  const sheet = new XlsxSheetFile(sink, {
+    sheetName: XLSX_SHEET_NAME,
+    columns: SETTLEMENT_COLUMNS,
+    kinds: XLSX_COLUMN_KINDS,
+    fixedTime: periodBounds(context.period).endsAt,
+  });
+  return {
+    line: (line) => sheet.row(settlementCells(line)),
+    end: () => sheet.end(),
+  };
+}
+
+/** A file format: how an export file of it is opened. */
 export interface SettlementFormat {
-  writer: SettlementWriter;
-  encoder(sink: ByteSink): SettlementEncoder;
+  open(sink: ByteSink, context: SettlementFileContext): SettlementFile;
 }
 
 /** The format of an export; undefined for one this deployment cannot write. */
 export function settlementFormat(format: string): SettlementFormat | undefined {
   switch (format) {
     case 'csv':
-      return { writer: csvWriter, encoder: utf8Encoder };
+      return { open: (sink) => textFile(csvWriter, sink) };
     case 'json':
-      return { writer: jsonWriter, encoder: utf8Encoder };
+      return { open: (sink) => textFile(jsonWriter, sink) };
     case 'xlsx':
-      return { writer: xlsxSheetWriter, encoder: (sink) => new XlsxPackageEncoder(sink, XLSX_SHEET_NAME) };
+      return { open: xlsxFile };
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { parse } from 'csv-parse';
 import type { TraceJob } from './types.js';
 
 /**
@@ -35,22 +35,24 @@ export interface TraceReadResult {
 }
 
 /**
- * Reads a CSV trace line by line (node:readline). Job ids are `j<row>` with the 1-based data row
- * number, so they are stable across readers and sort orders. Blank lines are skipped. Fields are
- * split on commas (no quoted fields: the traces we read have none).
+ * Reads a CSV trace record by record (csv-parse, streaming; LF or CRLF, quoted fields allowed). Job
+ * ids are `j<row>` with the 1-based data row number, so they are stable across readers and sort
+ * orders. Blank lines are skipped.
  */
 export async function readTrace(
   path: string,
   mapping: TraceMapping = DEFAULT_MAPPING,
 ): Promise<TraceReadResult> {
-  const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const records = createReadStream(path, { encoding: 'utf8' }).pipe(
+    parse({ bom: true, relax_column_count: true, relax_quotes: true, skip_empty_lines: true }),
+  );
   let columns: { submitAt: number; duration: number; gpus: number; tenant: number } | null = null;
   const raw: { row: number; submitMs: number; durationSeconds: number; gpus: number; tenant: string }[] = [];
   let dropped = 0;
   let row = 0;
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
-    const fields = line.split(',');
+  for await (const record of records as AsyncIterable<string[]>) {
+    const fields = record;
+    if (fields.every((field) => field.trim() === '')) continue;
     if (columns === null) {
       const header = fields.map((f) => f.trim());
       const find = (name: string): number => {

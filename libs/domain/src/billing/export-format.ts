@@ -1,3 +1,5 @@
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { GPU_HOURS_FRACTION_DIGITS } from '../units/gpu-seconds.js';
 import { neutralizeFormula } from './formula-injection.js';
 import { periodBounds, type BillingPeriod, type ChargeClass } from './billing-period.js';
@@ -13,23 +15,42 @@ export const CSV_LINE_BREAK = '\r\n';
 /** What a cell may hold: text, an exact integer, or nothing (an empty cell). */
 export type CsvValue = string | bigint | null;
 
-const NEEDS_QUOTES = /[",\r\n]/;
-
 /**
- * One CSV cell: text neutralized against formula injection (neutralizeFormula), then quoted per
- * RFC 4180 when it holds a comma, quote or line break. Integers (bigint) are ours and written as
- * is, so a credit stays the number -540000 rather than text.
+ * The text of one CSV cell before quoting: text neutralized against formula injection
+ * (neutralizeFormula); integers (bigint) are ours and written as is, so a credit stays the number
+ * -540000 rather than text; null is an empty cell.
  */
-export function csvCell(value: CsvValue): string {
+export function csvCellText(value: CsvValue): string {
   if (value === null) return '';
   if (typeof value === 'bigint') return value.toString();
-  const safe = neutralizeFormula(value);
-  return NEEDS_QUOTES.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  return neutralizeFormula(value);
+}
+
+/** RFC 4180 serialisation (csv-stringify): quoted only when a cell holds a comma, quote or line break. */
+const CSV_OPTIONS = {
+  delimiter: ',',
+  quote: '"',
+  escape: '"',
+  record_delimiter: CSV_LINE_BREAK,
+  // Quote a cell holding CR or LF alone too, not only one holding CRLF.
+  quote_record_delimiter: true,
+  eof: false,
+  bom: false,
+  escape_formulas: false,
+  quoted: false,
+  quoted_empty: false,
+} as const;
+
+/** One CSV cell: csvCellText, quoted per RFC 4180 when it needs it. */
+export function csvCell(value: CsvValue): string {
+  return csvRow([value]);
 }
 
 /** One CSV record (no line break). */
 export function csvRow(values: readonly CsvValue[]): string {
-  return values.map(csvCell).join(',');
+  const cells = values.map(csvCellText);
+  // csv-stringify writes a record of one empty cell as an empty line, which is what RFC 4180 says too.
+  return stringify([cells], CSV_OPTIONS);
 }
 
 /** A whole CSV file: BOM, header, rows, each ended by CRLF. Same input, same bytes. */
@@ -37,33 +58,13 @@ export function csvDocument(header: readonly string[], rows: readonly (readonly 
   return UTF8_BOM + [header, ...rows].map((row) => csvRow(row) + CSV_LINE_BREAK).join('');
 }
 
-/** Reads RFC 4180 text back into records (for verifying exports); a leading BOM is skipped. */
+/** Reads RFC 4180 text back into records (csv-parse; for verifying exports); a leading BOM is skipped. */
 export function parseCsv(text: string): string[][] {
-  const body = text.startsWith(UTF8_BOM) ? text.slice(1) : text;
-  const records: string[][] = [];
-  let record: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let index = 0; index < body.length; index += 1) {
-    const char = body.charAt(index);
-    if (quoted) {
-      if (char === '"' && body.charAt(index + 1) === '"') {
-        cell += '"';
-        index += 1;
-      } else if (char === '"') quoted = false;
-      else cell += char;
-    } else if (char === '"') quoted = true;
-    else if (char === ',') {
-      record.push(cell);
-      cell = '';
-    } else if (char === '\r' && body.charAt(index + 1) === '\n') {
-      records.push([...record, cell]);
-      record = [];
-      cell = '';
-      index += 1;
-    } else cell += char;
-  }
-  if (cell !== '' || record.length > 0) records.push([...record, cell]);
+  const records: string[][] = parse(text, {
+    bom: true,
+    record_delimiter: CSV_LINE_BREAK,
+    relax_column_count: true,
+  });
   return records;
 }
 

@@ -1,10 +1,11 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DeclareConflictUseCase, ReviewRequestUseCase } from '#application';
+import { DeclareConflictUseCase, RequestQueries, ReviewRequestUseCase } from '#application';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
 import { AllocationRequestsService } from './allocation-requests.service.js';
+import { detailView, summaryView } from './request-view.js';
 import {
   createRequestBody,
   updateRequestBody,
@@ -37,6 +38,7 @@ export class AllocationRequestsController {
     private readonly requests: AllocationRequestsService,
     private readonly reviewRequest: ReviewRequestUseCase,
     private readonly declareConflictUseCase: DeclareConflictUseCase,
+    private readonly queries: RequestQueries,
   ) {}
 
   @Post()
@@ -51,17 +53,24 @@ export class AllocationRequestsController {
 
   @Get()
   @ApiOperation({ summary: 'Requests the caller may see; sort=score ranks by average weighted review score' })
-  list(
+  async list(
     @CurrentPrincipal() principal: Principal,
     @Query({ schema: listRequestsQuery }) query: ListRequestsQuery,
   ) {
-    return this.requests.list(principal, query);
+    const page = await this.queries.list(principal, query);
+    return {
+      items: page.items.map((item) => ({
+        ...summaryView(item.request, item.lines, item.reviewMillis, item.viewer),
+        ...(item.rank === undefined ? {} : { rank: item.rank }),
+      })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'A request with lines, reviews, allocations and its audit history' })
-  get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: IdParams) {
-    return this.requests.get(principal, params.id);
+  async get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: IdParams) {
+    return detailView(await this.queries.get(principal, params.id));
   }
 
   @Patch(':id')

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, In, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import {
   checkEligibility,
   conflict,
@@ -10,7 +10,6 @@ import {
   invalid,
   isOrganizationType,
   notFound,
-  rankByScore,
   ruleViolated,
   transition,
   reservedGrantProblems,
@@ -21,35 +20,33 @@ import {
   type RuleViolation,
 } from '#domain';
 import {
-  AllocationEntity,
   AllocationRequestEntity,
   AllocationRequestLineEntity,
   GrantIntentEntity,
   OrganizationEntity,
   ProjectEntity,
-  ReviewEntity,
-  UserEntity,
 } from '#persistence';
 import { JobProducer } from '#queues';
 import { AuditService } from '../audit/audit.service.js';
-import { hasRole, type Principal } from '../auth/principal.js';
-import { encodeCursor, type Page } from '../common/pagination.js';
-import { newestFirst } from '../common/query-support.js';
+import type { Principal } from '../auth/principal.js';
 import type { CreateRequestBody, UpdateRequestBody } from './dto/create-request.request.js';
 import type { ApproveRequestBody, GrantLineInput, RejectRequestBody } from './dto/decision.request.js';
-import type { ListRequestsQuery } from './dto/list-requests.request.js';
 import { ProgramRulesReader } from './program-rules.reader.js';
-import { AUDIT_SUBJECT, ProjectAccess, RequestVisibility, stateOf, userIdOf } from '#application';
-import { detailView, summaryView, type RequestDetailView, type RequestSummaryView } from './request-view.js';
+import {
+  AUDIT_SUBJECT,
+  ProjectAccess,
+  RequestQueries,
+  RequestVisibility,
+  stateOf,
+  userIdOf,
+} from '#application';
+import { detailView, type RequestDetailView } from './request-view.js';
 import { lineRows, refreshReservedLines } from './reserved-lines.js';
 
 interface Context {
   principal: Principal;
   requestId: string | null;
 }
-
-/** Ranking loads every candidate of the filter; beyond this a caller must narrow it (e.g. by program). */
-const MAX_RANKED = 20_000;
 
 function toInstant(iso: string): Date {
   return new Date(iso);
@@ -175,18 +172,6 @@ function snapshot(request: AllocationRequestEntity, lines?: readonly AllocationR
   };
 }
 
-function encodeOffset(offset: number): string {
-  return Buffer.from(`rank|${offset}`, 'utf8').toString('base64url');
-}
-
-function decodeOffset(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  const match = /^rank\|(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match?.[1])
-    throw invalid('INVALID_CURSOR', 'The cursor is not one this API issued; start again without it.');
-  return Number(match[1]);
-}
-
 /**
  * The allocation-request lifecycle: drafts, submission (eligibility), decisions (with the grant outbox)
  * and the views. Every transition locks the request row, checks the state machine of libs/domain and
@@ -203,6 +188,7 @@ export class AllocationRequestsService {
     private readonly programs: ProgramRulesReader,
     private readonly audit: AuditService,
     private readonly jobs: JobProducer,
+    private readonly queries: RequestQueries,
   ) {}
 
   async create(context: Context, body: CreateRequestBody): Promise<RequestDetailView> {
@@ -513,155 +499,7 @@ export class AllocationRequestsService {
   }
 
   async get(principal: Principal, id: string): Promise<RequestDetailView> {
-    const manager = this.dataSource.manager;
-    const { request, viewer } = await this.access.load(manager, principal, id);
-    const lines = await manager
-      .getRepository(AllocationRequestLineEntity)
-      .find({ where: { requestId: id }, order: { lineNo: 'ASC' } });
-    const reviews = await manager
-      .getRepository(ReviewEntity)
-      .find({ where: { requestId: id }, order: { createdAt: 'ASC', id: 'ASC' } });
-    const allocations = await manager
-      .getRepository(AllocationEntity)
-      .find({ where: { requestId: id }, order: { createdAt: 'ASC', id: 'ASC' } });
-    const grantIntent = await manager.getRepository(GrantIntentEntity).findOne({ where: { requestId: id } });
-    const history = await this.audit.history(manager, AUDIT_SUBJECT, id);
-    const actorIds = [
-      ...new Set(history.filter((e) => e.actorKind === 'user' && e.actorId).map((e) => e.actorId as string)),
-    ];
-    const actors =
-      actorIds.length > 0
-        ? await manager.getRepository(UserEntity).find({ where: { id: In(actorIds) } })
-        : [];
-    return detailView({
-      request,
-      lines,
-      reviews,
-      allocations,
-      grantIntent,
-      history,
-      actorNames: new Map(actors.map((user) => [user.id, user.name])),
-      viewer,
-      viewerUserId: principal.kind === 'user' ? principal.userId : null,
-    });
-  }
-
-  /**
-   * Members see their projects' requests, reviewers the submitted requests of their programs, admins all.
-   * `sort=score` ranks the whole filtered set by average weighted score (rankByScore) and pages through it.
-   */
-  async list(principal: Principal, query: ListRequestsQuery): Promise<Page<RequestSummaryView>> {
-    const manager = this.dataSource.manager;
-    const qb = manager.getRepository(AllocationRequestEntity).createQueryBuilder('r');
-    const isAdmin = hasRole(principal, 'admin');
-    let memberProjects = new Set<string>();
-    if (!isAdmin) {
-      const projectIds = await this.projects.visibleProjectIds(principal);
-      memberProjects = new Set(projectIds === 'all' ? [] : projectIds);
-      const reviewerPrograms =
-        principal.kind === 'user' ? await this.programs.reviewerProgramIds(manager, principal.userId) : [];
-      if (memberProjects.size === 0 && reviewerPrograms.length === 0) return { items: [], nextCursor: null };
-      qb.andWhere(
-        new Brackets((where) => {
-          where.where('r.project_id = ANY(:memberProjects)', { memberProjects: [...memberProjects] });
-          where.orWhere("(r.program_id = ANY(:reviewerPrograms) AND r.status <> 'draft')", {
-            reviewerPrograms,
-          });
-        }),
-      );
-    }
-    if (query.status) qb.andWhere('r.status = :status', { status: query.status });
-    if (query.programId) qb.andWhere('r.program_id = :programId', { programId: query.programId });
-    if (query.projectId) qb.andWhere('r.project_id = :projectId', { projectId: query.projectId });
-    const viewerOf = (request: AllocationRequestEntity) =>
-      isAdmin
-        ? ('admin' as const)
-        : memberProjects.has(request.projectId)
-          ? ('member' as const)
-          : ('reviewer' as const);
-
-    if (query.sort === 'score') {
-      const offset = decodeOffset(query.cursor);
-      const candidates = await qb
-        .clone()
-        .select(['r.id', 'r.submittedAt', 'r.createdAt'])
-        .orderBy('r.id')
-        .limit(MAX_RANKED + 1)
-        .getMany();
-      if (candidates.length > MAX_RANKED) {
-        throw invalid(
-          'TOO_MANY_TO_RANK',
-          `More than ${MAX_RANKED} requests match; filter by programId or status to rank them.`,
-        );
-      }
-      const millis = await this.reviewMillis(
-        manager,
-        candidates.map((c) => c.id),
-      );
-      const ranked = rankByScore(
-        candidates.map((candidate) => ({
-          requestId: candidate.id,
-          submittedAt: candidate.submittedAt ?? candidate.createdAt,
-          reviewMillis: millis.get(candidate.id) ?? [],
-        })),
-      );
-      const pageIds = ranked.slice(offset, offset + query.limit);
-      const rows = await this.loadWithLines(
-        manager,
-        pageIds.map((entry) => entry.requestId),
-      );
-      const items = pageIds.flatMap((entry) => {
-        const row = rows.get(entry.requestId);
-        if (!row) return [];
-        return [
-          {
-            ...summaryView(row.request, row.lines, entry.reviewMillis, viewerOf(row.request)),
-            rank: entry.rank,
-          },
-        ];
-      });
-      return {
-        items,
-        nextCursor: offset + query.limit < ranked.length ? encodeOffset(offset + query.limit) : null,
-      };
-    }
-
-    const page = await newestFirst(qb.select(['r.id', 'r.createdAt']), query).getMany();
-    const ids = page.slice(0, query.limit).map((row) => row.id);
-    const rows = await this.loadWithLines(manager, ids);
-    const millis = await this.reviewMillis(manager, ids);
-    const items = ids.flatMap((id) => {
-      const row = rows.get(id);
-      return row ? [summaryView(row.request, row.lines, millis.get(id) ?? [], viewerOf(row.request))] : [];
-    });
-    const last = page[query.limit - 1];
-    return { items, nextCursor: page.length > query.limit && last ? encodeCursor(last) : null };
-  }
-
-  private async loadWithLines(
-    manager: EntityManager,
-    ids: string[],
-  ): Promise<Map<string, { request: AllocationRequestEntity; lines: AllocationRequestLineEntity[] }>> {
-    if (ids.length === 0) return new Map();
-    const requests = await manager.getRepository(AllocationRequestEntity).find({ where: { id: In(ids) } });
-    const lines = await manager
-      .getRepository(AllocationRequestLineEntity)
-      .find({ where: { requestId: In(ids) } });
-    return new Map(
-      requests.map((request) => [
-        request.id,
-        { request, lines: lines.filter((line) => line.requestId === request.id) },
-      ]),
-    );
-  }
-
-  private async reviewMillis(manager: EntityManager, ids: string[]): Promise<Map<string, number[]>> {
-    if (ids.length === 0) return new Map();
-    const rows = await manager.query<{ request_id: string; millis: number[] }[]>(
-      'SELECT request_id, array_agg(weighted_score_milli ORDER BY id) AS millis FROM reviews WHERE request_id = ANY($1) GROUP BY request_id',
-      [ids],
-    );
-    return new Map(rows.map((row) => [row.request_id, row.millis]));
+    return detailView(await this.queries.get(principal, id));
   }
 
   private async organizationTypeOf(manager: EntityManager, projectId: string) {

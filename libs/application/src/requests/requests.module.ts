@@ -9,6 +9,7 @@ import {
 } from '#persistence';
 import { DirectoryApplicationModule } from '../directory/directory.module.js';
 import { GrantAllocationUseCase } from './grant-allocation.use-case.js';
+import { RequestQueries } from './request-queries.js';
 import { RequestVisibility } from './request-visibility.js';
 import { DeclareConflictUseCase, ReviewRequestUseCase } from './review-request.use-case.js';
 
@@ -30,6 +31,7 @@ export class RequestsApplicationModule {}
   imports: [DirectoryApplicationModule, RequestsApplicationModule],
   providers: [
     RequestVisibility,
+    RequestQueries,
     ReviewRequestUseCase,
     DeclareConflictUseCase,
     { provide: AllocationRequestRepository, useClass: TypeormAllocationRequestRepository },
@@ -38,6 +40,7 @@ export class RequestsApplicationModule {}
   exports: [
     RequestsApplicationModule,
     RequestVisibility,
+    RequestQueries,
     ReviewRequestUseCase,
     DeclareConflictUseCase,
     AllocationRequestRepository,

@@ -11,6 +11,7 @@ import {
   type NewAllocationRequest,
   type NewRequestLine,
   type NewReview,
+  type ProgramEntity,
   type RankCandidate,
   type RequestDecision,
   type RequestWithLines,
@@ -287,6 +288,24 @@ export class FakeProgramReader extends ProgramReader {
 
   override loadRules(): Promise<ProgramRules> {
     return Promise.resolve(this.rules as ProgramRules);
+  }
+
+  /** Programs that exist, and what each has left per GPU model (net of pending grants, as ProgramReader's). */
+  readonly existing = new Set<string>(['prog-1']);
+  readonly left = new Map<string, Record<string, bigint>>();
+  readonly lockedPrograms: string[] = [];
+
+  override programExists(_tx: Tx, programId: string): Promise<boolean> {
+    return Promise.resolve(this.existing.has(programId));
+  }
+
+  override budgetLeft(_tx: Tx, programId: string): Promise<Record<string, bigint>> {
+    return Promise.resolve({ ...(this.left.get(programId) ?? {}) });
+  }
+
+  override lockProgram(_tx: Tx, programId: string): Promise<ProgramEntity> {
+    this.lockedPrograms.push(programId);
+    return Promise.resolve({ id: programId } as ProgramEntity);
   }
 }
 

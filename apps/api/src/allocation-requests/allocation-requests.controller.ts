@@ -1,10 +1,20 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { DeclareConflictUseCase, ReviewRequestUseCase } from '#application';
+import {
+  ApproveRequestUseCase,
+  CreateRequestUseCase,
+  DeclareConflictUseCase,
+  RejectRequestUseCase,
+  RequestQueries,
+  ReviewRequestUseCase,
+  SubmitRequestUseCase,
+  UpdateDraftUseCase,
+  WithdrawRequestUseCase,
+} from '#application';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
-import { AllocationRequestsService } from './allocation-requests.service.js';
+import { detailView, summaryView } from './request-view.js';
 import {
   createRequestBody,
   updateRequestBody,
@@ -34,67 +44,83 @@ interface IdParams {
 @Controller('v1/allocation-requests')
 export class AllocationRequestsController {
   constructor(
-    private readonly requests: AllocationRequestsService,
+    private readonly createRequest: CreateRequestUseCase,
+    private readonly updateDraft: UpdateDraftUseCase,
+    private readonly submitRequest: SubmitRequestUseCase,
+    private readonly withdrawRequest: WithdrawRequestUseCase,
+    private readonly approveRequest: ApproveRequestUseCase,
+    private readonly rejectRequest: RejectRequestUseCase,
     private readonly reviewRequest: ReviewRequestUseCase,
     private readonly declareConflictUseCase: DeclareConflictUseCase,
+    private readonly queries: RequestQueries,
   ) {}
 
   @Post()
   @ApiOperation({ summary: 'Draft an allocation request (members of the project)' })
-  create(
+  async create(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Body({ schema: createRequestBody }) body: CreateRequestBody,
   ) {
-    return this.requests.create({ principal, requestId }, body);
+    return this.detail(principal, await this.createRequest.execute({ principal, requestId }, body));
   }
 
   @Get()
   @ApiOperation({ summary: 'Requests the caller may see; sort=score ranks by average weighted review score' })
-  list(
+  async list(
     @CurrentPrincipal() principal: Principal,
     @Query({ schema: listRequestsQuery }) query: ListRequestsQuery,
   ) {
-    return this.requests.list(principal, query);
+    const page = await this.queries.list(principal, query);
+    return {
+      items: page.items.map((item) => ({
+        ...summaryView(item.request, item.lines, item.reviewMillis, item.viewer),
+        ...(item.rank === undefined ? {} : { rank: item.rank }),
+      })),
+      nextCursor: page.nextCursor,
+    };
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'A request with lines, reviews, allocations and its audit history' })
   get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: IdParams) {
-    return this.requests.get(principal, params.id);
+    return this.detail(principal, params.id);
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Edit a draft; `lines` replaces every line' })
-  update(
+  async update(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: IdParams,
     @Body({ schema: updateRequestBody }) body: UpdateRequestBody,
   ) {
-    return this.requests.update({ principal, requestId }, params.id, body);
+    await this.updateDraft.execute({ principal, requestId }, params.id, body);
+    return this.detail(principal, params.id);
   }
 
   @Post(':id/submit')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Submit a draft; 422 ELIGIBILITY_FAILED lists every failed rule' })
-  submit(
+  async submit(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: IdParams,
   ) {
-    return this.requests.submit({ principal, requestId }, params.id);
+    await this.submitRequest.execute({ principal, requestId }, params.id);
+    return this.detail(principal, params.id);
   }
 
   @Post(':id/withdraw')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Withdraw a request before it is decided' })
-  withdraw(
+  async withdraw(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: IdParams,
   ) {
-    return this.requests.withdraw({ principal, requestId }, params.id);
+    await this.withdrawRequest.execute({ principal, requestId }, params.id);
+    return this.detail(principal, params.id);
   }
 
   @Post(':id/reviews')
@@ -125,25 +151,32 @@ export class AllocationRequestsController {
   @ApiOperation({
     summary: 'Approve, possibly granting less line by line (admin); the grant is created by the scheduler',
   })
-  approve(
+  async approve(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: IdParams,
     @Body({ schema: approveRequestBody }) body: ApproveRequestBody,
   ) {
-    return this.requests.approve({ principal, requestId }, params.id, body);
+    await this.approveRequest.execute({ principal, requestId }, params.id, body);
+    return this.detail(principal, params.id);
   }
 
   @Post(':id/reject')
   @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Reject a request (admin)' })
-  reject(
+  async reject(
     @CurrentPrincipal() principal: Principal,
     @RequestId() requestId: string | null,
     @Param({ schema: idParams }) params: IdParams,
     @Body({ schema: rejectRequestBody }) body: RejectRequestBody,
   ) {
-    return this.requests.reject({ principal, requestId }, params.id, body);
+    await this.rejectRequest.execute({ principal, requestId }, params.id, body);
+    return this.detail(principal, params.id);
+  }
+
+  /** Every command answers with the request as GET /v1/allocation-requests/:id shows it. */
+  private async detail(principal: Principal, id: string) {
+    return detailView(await this.queries.get(principal, id));
   }
 }

@@ -3,13 +3,10 @@ import { RequestLifecycleApplicationModule } from '#application';
 import { ProgramsModule } from '../programs/programs.module.js';
 import { ProjectsModule } from '../projects/projects.module.js';
 import { AllocationRequestsController } from './allocation-requests.controller.js';
-import { AllocationRequestsService } from './allocation-requests.service.js';
-import { ProgramRulesReader } from './program-rules.reader.js';
 
 /** The allocation-request lifecycle: drafts, submission, reviews, decisions and the grant outbox. */
 @Module({
   imports: [ProjectsModule, ProgramsModule, RequestLifecycleApplicationModule],
   controllers: [AllocationRequestsController],
-  providers: [AllocationRequestsService, ProgramRulesReader],
 })
 export class AllocationRequestsModule {}

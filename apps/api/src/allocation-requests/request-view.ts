@@ -1,12 +1,6 @@
+import type { RequestDetail } from '#application';
 import { allowedActions, toAmount, type GpuAmount, type RequestAction, type RequestState } from '#domain';
-import type {
-  AllocationEntity,
-  AllocationRequestEntity,
-  AllocationRequestLineEntity,
-  AuditEventEntity,
-  GrantIntentEntity,
-  ReviewEntity,
-} from '#persistence';
+import type { AllocationRequestEntity, AllocationRequestLineEntity } from '#persistence';
 import type { RequestViewer } from '#domain';
 
 export interface RequestLineView {
@@ -135,17 +129,7 @@ export function summaryView(
   };
 }
 
-export interface DetailParts {
-  request: AllocationRequestEntity;
-  lines: AllocationRequestLineEntity[];
-  reviews: ReviewEntity[];
-  allocations: AllocationEntity[];
-  grantIntent: GrantIntentEntity | null;
-  history: AuditEventEntity[];
-  actorNames: Map<string, string>;
-  viewer: RequestViewer;
-  viewerUserId: string | null;
-}
+export type DetailParts = RequestDetail;
 
 export function detailView(parts: DetailParts) {
   const { request, lines, reviews, allocations, grantIntent, history, actorNames, viewer, viewerUserId } =

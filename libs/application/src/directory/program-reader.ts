@@ -80,7 +80,7 @@ export class ProgramReader {
   }
 
   /** True when the user is assigned to review the program and is still an active user with the reviewer role. */
-  async isReviewer(tx: Tx, programId: string, userId: string): Promise<boolean> {
+  async isReviewer(tx: Tx | undefined, programId: string, userId: string): Promise<boolean> {
     if (!(await this.programs.isAssignedReviewer(programId, userId, tx))) return false;
     const user = await this.users.find(userId, tx);
     return user !== null && user.active && user.roles.includes('reviewer');
@@ -88,6 +88,13 @@ export class ProgramReader {
 
   /** Programs the user is assigned to review. */
   reviewerProgramIds(tx: Tx, userId: string): Promise<string[]> {
+    return this.programs.reviewerProgramIds(userId, tx);
+  }
+
+  /** Programs the user reviews by the rule of isReviewer: none unless an active user with the reviewer role. */
+  async activeReviewerProgramIds(tx: Tx | undefined, userId: string): Promise<string[]> {
+    const user = await this.users.find(userId, tx);
+    if (!user?.active || !user.roles.includes('reviewer')) return [];
     return this.programs.reviewerProgramIds(userId, tx);
   }
 }

@@ -52,7 +52,7 @@ export class RequestVisibility {
   ) {}
 
   /** Loads the request (locked FOR UPDATE when `lock`), or 404 if it does not exist or the caller may not see it. */
-  async load(tx: Tx, principal: Principal, id: string, lock = false): Promise<VisibleRequest> {
+  async load(tx: Tx | undefined, principal: Principal, id: string, lock = false): Promise<VisibleRequest> {
     const request = await this.requests.find(tx, id, lock);
     const viewer = request ? await this.viewerOf(tx, principal, request) : null;
     if (!request || !viewer) throw notFound('Allocation request', id);
@@ -60,7 +60,7 @@ export class RequestVisibility {
   }
 
   async viewerOf(
-    tx: Tx,
+    tx: Tx | undefined,
     principal: Principal,
     request: AllocationRequestEntity,
   ): Promise<RequestViewer | null> {

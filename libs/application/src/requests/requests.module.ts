@@ -9,6 +9,14 @@ import {
 } from '#persistence';
 import { DirectoryApplicationModule } from '../directory/directory.module.js';
 import { GrantAllocationUseCase } from './grant-allocation.use-case.js';
+import { ApproveRequestUseCase, RejectRequestUseCase } from './decide-request.use-cases.js';
+import {
+  CreateRequestUseCase,
+  SubmitRequestUseCase,
+  UpdateDraftUseCase,
+  WithdrawRequestUseCase,
+} from './draft-request.use-cases.js';
+import { RequestQueries } from './request-queries.js';
 import { RequestVisibility } from './request-visibility.js';
 import { DeclareConflictUseCase, ReviewRequestUseCase } from './review-request.use-case.js';
 
@@ -24,12 +32,20 @@ export class RequestsApplicationModule {}
 
 /**
  * The request lifecycle the API drives: who sees a request (RequestVisibility), reviews and conflict
- * declarations (needs PersistenceModule, AccessModule and what DirectoryApplicationModule needs).
+ * declarations, drafting, submission, decisions (the grant job after commit) and the queries (needs
+ * PersistenceModule, AccessModule, a JobProducer and what DirectoryApplicationModule needs).
  */
 @Module({
   imports: [DirectoryApplicationModule, RequestsApplicationModule],
   providers: [
     RequestVisibility,
+    RequestQueries,
+    CreateRequestUseCase,
+    UpdateDraftUseCase,
+    SubmitRequestUseCase,
+    WithdrawRequestUseCase,
+    ApproveRequestUseCase,
+    RejectRequestUseCase,
     ReviewRequestUseCase,
     DeclareConflictUseCase,
     { provide: AllocationRequestRepository, useClass: TypeormAllocationRequestRepository },
@@ -38,6 +54,13 @@ export class RequestsApplicationModule {}
   exports: [
     RequestsApplicationModule,
     RequestVisibility,
+    RequestQueries,
+    CreateRequestUseCase,
+    UpdateDraftUseCase,
+    SubmitRequestUseCase,
+    WithdrawRequestUseCase,
+    ApproveRequestUseCase,
+    RejectRequestUseCase,
     ReviewRequestUseCase,
     DeclareConflictUseCase,
     AllocationRequestRepository,

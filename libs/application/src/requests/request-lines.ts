@@ -1,17 +1,30 @@
-import type { EntityManager } from 'typeorm';
 import {
   gpuHoursToSeconds,
   reservedLineAmounts,
   reservedLineProblems,
   ruleViolated,
   summarizeViolations,
+  type PoolShape,
   type RuleViolation,
   type TimeWindow,
 } from '#domain';
-import { poolShapes, type AllocationRequestLineEntity } from '#persistence';
-import type { RequestLineInput } from './dto/request-line.request.js';
+import type { AllocationRequestLineEntity, NewRequestLine } from '#persistence';
 
-export type LineRow = Omit<AllocationRequestLineEntity, 'id' | 'request'>;
+/** A line as sent: GPU-hours through the shared queue, or whole servers on the capacity calendar. */
+export type RequestLineInput =
+  | { kind?: 'budget' | undefined; gpuModel: string; gpuHours: number; maxConcurrentGpus: number }
+  | {
+      kind: 'reserved';
+      gpuModel: string;
+      servers: number;
+      startsAt?: string | undefined;
+      endsAt?: string | undefined;
+      sameInterconnectDomain?: boolean | undefined;
+    };
+
+/** The pool's shape per GPU model (AllocationRequestRepository.poolShapes within the caller's transaction). */
+export type PoolShapes = (gpuModels: readonly string[]) => Promise<Map<string, PoolShape>>;
+type LineRow = NewRequestLine;
 
 /** A reserved line as stored or as sent: its own window, or null for the request's. */
 interface ReservedDraft {
@@ -30,16 +43,13 @@ interface ReservedDraft {
  * comes back at once as 422 RESERVED_LINE_INVALID, each naming what would be accepted.
  */
 async function reservedAmounts(
-  manager: EntityManager,
+  shapesOf: PoolShapes,
   requestWindow: TimeWindow,
   drafts: readonly ReservedDraft[],
 ): Promise<Map<number, { gpuSeconds: bigint; maxConcurrentGpus: number }>> {
   const amounts = new Map<number, { gpuSeconds: bigint; maxConcurrentGpus: number }>();
   if (drafts.length === 0) return amounts;
-  const shapes = await poolShapes(
-    manager,
-    drafts.map((draft) => draft.gpuModel),
-  );
+  const shapes = await shapesOf(drafts.map((draft) => draft.gpuModel));
   const problems: RuleViolation[] = [];
   for (const draft of drafts) {
     const shape = shapes.get(draft.gpuModel) ?? {
@@ -82,7 +92,7 @@ async function reservedAmounts(
 
 /** The rows of a request's lines as sent (create, or a PATCH replacing the lines). */
 export async function lineRows(
-  manager: EntityManager,
+  shapesOf: PoolShapes,
   requestId: string,
   requestWindow: TimeWindow,
   lines: readonly RequestLineInput[],
@@ -99,7 +109,7 @@ export async function lineRows(
       sameInterconnectDomain: line.sameInterconnectDomain ?? false,
     });
   });
-  const amounts = await reservedAmounts(manager, requestWindow, drafts);
+  const amounts = await reservedAmounts(shapesOf, requestWindow, drafts);
   const draftOf = new Map(drafts.map((draft) => [draft.index, draft]));
   return lines.map((line, index): LineRow => {
     const common = { requestId, lineNo: index + 1, gpuModel: line.gpuModel };
@@ -142,7 +152,7 @@ export async function lineRows(
  * Returns the lines whose figures changed, updated in place.
  */
 export async function refreshReservedLines(
-  manager: EntityManager,
+  shapesOf: PoolShapes,
   requestWindow: TimeWindow,
   lines: readonly AllocationRequestLineEntity[],
 ): Promise<AllocationRequestLineEntity[]> {
@@ -158,7 +168,7 @@ export async function refreshReservedLines(
       sameInterconnectDomain: line.sameInterconnectDomain,
     });
   });
-  const amounts = await reservedAmounts(manager, requestWindow, drafts);
+  const amounts = await reservedAmounts(shapesOf, requestWindow, drafts);
   const changed: AllocationRequestLineEntity[] = [];
   for (const [index, amount] of amounts) {
     const line = lines[index];

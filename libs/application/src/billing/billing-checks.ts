@@ -1,4 +1,4 @@
-import { conflict, invalid, notFound, type BillingScope } from '#domain';
+import { agencyVisibleTo, conflict, invalid, notFound, type BillingScope } from '#domain';
 import type { BillingPeriodRepository, BillingPricingRepository } from '#persistence';
 
 /** Lines exist only for closed periods; asking for another one is a 409 that says so. */
@@ -20,7 +20,7 @@ export async function programAgencyInScope(
   programId: string,
 ): Promise<string> {
   const program = await pricing.program(programId);
-  if (!program || (scope.kind === 'agency' && program.agencyCode !== scope.agencyCode)) {
+  if (!program || !agencyVisibleTo(scope, program.agencyCode)) {
     throw notFound('Program', programId);
   }
   return program.agencyCode;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import {
+  agencyVisibleTo,
   agencyInScope,
   billingScopeOf,
   conflict,
@@ -163,7 +164,7 @@ export class BillingExportQueries {
   private async visible(principal: Principal, exportId: string): Promise<BillingExportEntity> {
     const scope = billingScopeOf(principal);
     const row = await this.exports.find(exportId);
-    if (!row || (scope.kind === 'agency' && row.agencyCode !== scope.agencyCode)) {
+    if (!row || !agencyVisibleTo(scope, row.agencyCode)) {
       throw notFound('Billing export', exportId);
     }
     return row;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import {
+  agencyVisibleTo,
   assertEffectiveAfterFixedPeriod,
   billingScopeOf,
   conflict,
@@ -124,8 +125,7 @@ export class ProgramPricingUseCases {
   async get(principal: Principal, programId: string): Promise<ProgramPricingView> {
     const scope = billingScopeOf(principal);
     const program = await this.pricing.program(programId);
-    if (!program || (scope.kind === 'agency' && program.agencyCode !== scope.agencyCode))
-      throw notFound('Program', programId);
+    if (!program || !agencyVisibleTo(scope, program.agencyCode)) throw notFound('Program', programId);
     return this.view(program);
   }
 

@@ -17,7 +17,7 @@
  * 3. Optional: the statements preview of the open month (previewBillingPeriod: the close's
  *    computation, read only).
  * 4. The close (closeBillingPeriod, as POST /v1/billing/periods/:period/close runs it).
- * 5. Exports of the closed month as CSV, JSON and XLSX (BillingExportService.export, as the
+ * 5. Exports of the closed month as CSV, JSON and XLSX (RunBillingExportUseCase.export, as the
  *    `billing.export` job runs it: lines read in batches, formatted, hashed, stored as chunks), then
  *    the XLSX again to check it is byte-identical.
  * Steps 3–5 each run in a child process of their own that samples process.memoryUsage().rss every
@@ -78,15 +78,13 @@ async function childMain(task: ChildTask): Promise<void> {
   await db.initialize();
   try {
     const { closeBillingPeriod, previewBillingPeriod } = await import('#persistence');
-    const { BillingExportService } =
-      await import('../../apps/scheduler/src/billing/billing-export.service.js');
+    const { billingExportJob } = await import('../support/billing-export-job.js');
     const quiet = {
       info: () => undefined,
       warn: () => undefined,
       error: () => undefined,
       debug: () => undefined,
     };
-    const producer = { enqueue: () => Promise.resolve(), enqueueMany: () => Promise.resolve() };
     const run = async (): Promise<Record<string, unknown>> => {
       switch (task.task) {
         case 'preview': {
@@ -107,7 +105,7 @@ async function childMain(task: ChildTask): Promise<void> {
           };
         }
         case 'export': {
-          const exporter = new BillingExportService(db, producer as never, quiet as never);
+          const exporter = billingExportJob(db, quiet);
           const outcome = await exporter.export(task.exportId);
           if (outcome.outcome !== 'done')
             throw new Error(`export ${task.exportId}: ${JSON.stringify(outcome)}`);

@@ -3,12 +3,11 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readSheet } from 'read-excel-file/node';
 import type { DataSource } from 'typeorm';
 import { workloadUseCases } from '../support/workload-use-cases.js';
-import { BillingExportService } from '../../apps/scheduler/src/billing/billing-export.service.js';
+import { billingExportJob, billingExportSweep } from '../support/billing-export-job.js';
 import {
   SETTLEMENT_COLUMNS,
   SETTLEMENT_NUMERIC_COLUMNS,
 } from '../../apps/scheduler/src/billing/settlement-format.js';
-import type { Logger } from '../../apps/scheduler/src/logger.js';
 import {
   holdTransaction,
   KOREAN_VOUCHER_POLICY,
@@ -131,10 +130,6 @@ describe('billing (real PostgreSQL)', () => {
     error: () => undefined,
     debug: () => undefined,
   };
-  const producer = {
-    enqueue: () => Promise.resolve(),
-    enqueueMany: () => Promise.resolve(),
-  } as unknown as JobProducer;
 
   function record(
     allocationId: string,
@@ -674,7 +669,7 @@ describe('billing (real PostgreSQL)', () => {
   });
 
   describe('exports', () => {
-    let exporter: BillingExportService;
+    let exporter: ReturnType<typeof billingExportJob>;
 
     async function requestExport(
       format: string,
@@ -705,7 +700,7 @@ describe('billing (real PostgreSQL)', () => {
     }
 
     beforeAll(() => {
-      exporter = new BillingExportService(db, producer, quiet as unknown as Logger);
+      exporter = billingExportJob(db, quiet);
     });
 
     it('writes a CSV with a BOM, Korean names, neutralized formulas, and totals equal to the lines', async () => {
@@ -764,7 +759,7 @@ describe('billing (real PostgreSQL)', () => {
       const first = await requestExport('csv');
       const second = await requestExport('csv');
       await exporter.export(first);
-      const small = new BillingExportService(db, producer, quiet as unknown as Logger, {
+      const small = billingExportJob(db, quiet, {
         batchSize: 3,
         chunkBytes: 256,
       });
@@ -848,7 +843,7 @@ describe('billing (real PostgreSQL)', () => {
       const first = await requestExport('xlsx');
       const second = await requestExport('xlsx');
       await exporter.export(first);
-      const small = new BillingExportService(db, producer, quiet as unknown as Logger, {
+      const small = billingExportJob(db, quiet, {
         batchSize: 2,
         chunkBytes: 300,
       });
@@ -924,9 +919,7 @@ describe('billing (real PostgreSQL)', () => {
         return Promise.resolve();
       },
     } as unknown as JobProducer;
-    const exporter = new BillingExportService(db, sweeper, quiet as unknown as Logger, {
-      sweepGraceMs: 60_000,
-    });
+    const sweep = billingExportSweep(db, sweeper);
     const lost = await db.getRepository(BillingExportEntity).save({
       period: APRIL,
       agencyCode: null,
@@ -944,17 +937,17 @@ describe('billing (real PostgreSQL)', () => {
       createdBy: financeId,
     });
     live.add(`export-${running.id}`);
-    expect(await exporter.sweep()).toEqual({ requeued: 0 });
+    expect(await sweep.execute(60_000)).toEqual({ requeued: 0 });
     await db.query(
       `UPDATE billing_exports SET requested_at = now() - interval '2 minutes' WHERE id = ANY($1)`,
       [[lost.id, running.id]],
     );
-    expect(await exporter.sweep()).toEqual({ requeued: 1 });
+    expect(await sweep.execute(60_000)).toEqual({ requeued: 1 });
     expect(enqueued).toEqual([{ name: 'billing.export', data: { exportId: lost.id } }]);
   });
 
   it('serves a random unknown export id as nothing to do', async () => {
-    const exporter = new BillingExportService(db, producer, quiet as unknown as Logger);
+    const exporter = billingExportJob(db, quiet);
     expect(await exporter.export(randomUUID())).toEqual({ outcome: 'skipped' });
   });
 });

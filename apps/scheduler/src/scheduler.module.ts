@@ -7,6 +7,8 @@ import {
   AccessModule,
   AllocationsApplicationModule,
   BillingApplicationModule,
+  RunBillingExportUseCase,
+  SweepBillingExportsUseCase,
   CLOSE_FAULT_DELAY_MS,
   CloseBillingPeriodUseCase,
   CLUSTER_ADAPTERS,
@@ -27,6 +29,8 @@ import {
   type UsageSweepSettings,
 } from '#application';
 import {
+  BillingExportRepository,
+  BillingPeriodRepository,
   dataSourceOptions,
   GrantRepository,
   LedgerRepository,
@@ -40,7 +44,7 @@ import {
 } from '#persistence';
 import { enqueueAfterCommit, JobProducer, jobOptionsFor, QueueTransport } from '#queues';
 import { SimulatorAdapter } from './adapters/simulator.adapter.js';
-import { BillingExportService } from './billing/billing-export.service.js';
+import { SchedulerSettlementFiles } from './billing/settlement-files.js';
 import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
 import { createLogger, type Logger } from './logger.js';
@@ -243,12 +247,10 @@ export class SchedulerModule {
             new WebhookReconciler(dataSource, producer, logger),
         },
         {
-          provide: BillingExportService,
-          inject: [DataSource, JobProducer, SCHEDULER_LOGGER],
-          useFactory: (dataSource: DataSource, producer: JobProducer, logger: Logger) =>
-            new BillingExportService(dataSource, producer, logger, {
-              sweepGraceMs: config.RECONCILE_GRACE_MS,
-            }),
+          provide: RunBillingExportUseCase,
+          inject: [BillingExportRepository, BillingPeriodRepository, SCHEDULER_LOGGER],
+          useFactory: (exports: BillingExportRepository, periods: BillingPeriodRepository, logger: Logger) =>
+            new RunBillingExportUseCase(exports, periods, new SchedulerSettlementFiles(), logger),
         },
         {
           provide: PlanningReconciler,
@@ -272,7 +274,8 @@ export class SchedulerModule {
             UsageSweepUseCase,
             WebhookDeliveryService,
             WebhookReconciler,
-            BillingExportService,
+            RunBillingExportUseCase,
+            SweepBillingExportsUseCase,
             CloseBillingPeriodUseCase,
             SweepBillingClosesUseCase,
             PlanReservationsUseCase,
@@ -290,7 +293,8 @@ export class SchedulerModule {
             usageSweep: UsageSweepUseCase,
             webhooks: WebhookDeliveryService,
             webhookReconciler: WebhookReconciler,
-            billingExports: BillingExportService,
+            billingExports: RunBillingExportUseCase,
+            billingExportSweep: SweepBillingExportsUseCase,
             billingClose: CloseBillingPeriodUseCase,
             billingCloseSweep: SweepBillingClosesUseCase,
             planning: PlanReservationsUseCase,
@@ -330,8 +334,13 @@ export class SchedulerModule {
               'reconcile.usage': () => usageSweep.execute(),
               'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
               'reconcile.webhooks': () => webhookReconciler.sweep(),
-              'billing.export': (data, context) => billingExports.handle(data.exportId, context.attempt),
-              'reconcile.exports': () => billingExports.sweep(),
+              'billing.export': (data, context) => billingExports.execute(data.exportId, context.attempt),
+              'reconcile.exports': async () => {
+                const swept = await billingExportSweep.execute(config.RECONCILE_GRACE_MS);
+                if (swept.requeued > 0)
+                  logger.info({ requeued: swept.requeued }, 'billing export sweep re-enqueued exports');
+                return swept;
+              },
               'billing.close': (data, context) =>
                 billingClose.execute(data.closeId, { lastAttempt: context.attempt >= closeAttempts }),
               'reconcile.closes': () => billingCloseSweep.execute(config.RECONCILE_GRACE_MS),

@@ -40,6 +40,7 @@ export * from './billing/billing-period.js';
 export * from './billing/statement.js';
 export * from './billing/close-lines.js';
 export * from './billing/export-format.js';
+export * from './billing/billing-scope.js';
 export * from './planning/types.js';
 export * from './planning/months.js';
 export {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { parsePeriod, periodBounds, type PricedAmounts } from '#domain';
+import { billingScopeOf, parsePeriod, periodBounds, type BillingScope, type PricedAmounts } from '#domain';
 import { BillingCloseQueries, RequestBillingCloseUseCase } from '#application';
 import {
   BillingPeriodRepository,
@@ -8,7 +8,6 @@ import {
   type BillingPeriodRow as PeriodRow,
 } from '#persistence';
 import type { Principal } from '../auth/principal.js';
-import { billingScopeOf, type BillingScope } from './billing-access.js';
 import { amountsView } from './dto/amounts.response.js';
 import type { ListPeriodsQuery } from './dto/billing-period.request.js';
 import type { BillingCloseResponse, BillingPeriodResponse } from './dto/billing-period.response.js';

@@ -1,7 +1,8 @@
-import { invalid, ruleViolated } from '../errors/domain-error.js';
+import { conflict, invalid, ruleViolated } from '../errors/domain-error.js';
 import { summarizeViolations, type RuleViolation } from '../errors/rule-violation.js';
 import { formatInstant, isValidInstant } from '../units/time-window.js';
 import { formatSeoulDateTime } from '../usage/day-split.js';
+import { periodBounds, type BillingPeriod } from './billing-period.js';
 import { formatKrw, type Krw } from './money.js';
 
 /**
@@ -158,4 +159,23 @@ export function priceSegments(
 /** "H100 3,000원/GPU-hour from 2026-05-01 00:00 KST", for statements and messages. */
 export function describeRateCard(card: RateCard): string {
   return `${card.gpuModel} ${formatKrw(card.krwPerGpuHour)}/GPU-hour from ${formatSeoulDateTime(card.effectiveFrom)}`;
+}
+
+/**
+ * A new card may not take effect inside a period whose lines are fixed (`fixedPeriod`: the newest
+ * period closing or closed, null when none is): 409 PERIOD_CLOSED naming the earliest instant allowed.
+ */
+export function assertEffectiveAfterFixedPeriod(
+  effectiveFrom: Date,
+  fixedPeriod: BillingPeriod | null,
+): void {
+  if (fixedPeriod === null) return;
+  const end = periodBounds(fixedPeriod).endsAt;
+  if (effectiveFrom.getTime() < end.getTime()) {
+    throw conflict(
+      'PERIOD_CLOSED',
+      `Billing period ${fixedPeriod} is closed (or closing), so prices before ${formatSeoulDateTime(end)} are fixed; give an effectiveFrom at or after it.`,
+      { period: fixedPeriod, earliestEffectiveFrom: end.toISOString() },
+    );
+  }
 }

@@ -1,5 +1,8 @@
-import type { DataSource, SelectQueryBuilder } from 'typeorm';
-import { BillingLineEntity } from '../entities/billing.entities.js';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type SelectQueryBuilder } from 'typeorm';
+import { BillingExportEntity, BillingLineEntity } from '../entities/billing.entities.js';
+import { decodeCursor, encodeCursor, type Page, type PageQuery } from '../pagination.js';
+import type { Tx } from '../transaction.js';
 import { updateReturning } from './billing-sql.js';
 
 export const BILLING_EXPORT_FORMATS = ['csv', 'json', 'xlsx'] as const;
@@ -212,4 +215,120 @@ export async function unfinishedExports(
     [olderThan, limit],
   );
   return rows.map((row) => row.id);
+}
+
+export interface NewBillingExport extends BillingLineFilter {
+  format: BillingExportFormat;
+  createdBy: string;
+}
+
+/** Which exports a list covers: `agencyCode` null is every agency's. */
+export interface BillingExportListFilter {
+  agencyCode: string | null;
+  period?: string;
+  status?: string;
+}
+
+/**
+ * Settlement exports: the rows the API requests and reads, and the runs the scheduler's job writes
+ * (SQL only; the functions above are its TypeORM implementation).
+ */
+export abstract class BillingExportRepository {
+  abstract agencyExists(agencyCode: string): Promise<boolean>;
+  /** Inserts a queued export and returns its id. */
+  abstract insert(tx: Tx, request: NewBillingExport): Promise<string>;
+  abstract find(exportId: string): Promise<BillingExportEntity | null>;
+  /** Newest requested first, keyset on (requested_at, id). */
+  abstract page(filter: BillingExportListFilter, page: PageQuery): Promise<Page<BillingExportEntity>>;
+  abstract chunks(exportId: string): AsyncGenerator<Buffer>;
+  abstract startRun(exportId: string): Promise<ExportRun | null>;
+  abstract countLines(filter: BillingLineFilter): Promise<number>;
+  abstract lineBatches(filter: BillingLineFilter, batchSize: number): AsyncGenerator<BillingLineEntity[]>;
+  abstract appendChunk(run: ExportRun, seq: number, data: Buffer, progress: number): Promise<void>;
+  abstract finish(run: ExportRun, result: ExportResult): Promise<boolean>;
+  abstract fail(exportId: string, error: string): Promise<void>;
+  abstract unfinished(olderThan: Date, limit?: number): Promise<string[]>;
+}
+
+@Injectable()
+export class TypeormBillingExportRepository extends BillingExportRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override async agencyExists(agencyCode: string): Promise<boolean> {
+    const [agency] = await this.dataSource.query<{ code: string }[]>(
+      'SELECT code FROM agencies WHERE code = $1',
+      [agencyCode],
+    );
+    return agency !== undefined;
+  }
+
+  override async insert(tx: Tx, request: NewBillingExport): Promise<string> {
+    const row = await tx.getRepository(BillingExportEntity).save({ ...request, status: 'queued' });
+    return row.id;
+  }
+
+  override find(exportId: string): Promise<BillingExportEntity | null> {
+    return this.dataSource.getRepository(BillingExportEntity).findOne({ where: { id: exportId } });
+  }
+
+  override async page(filter: BillingExportListFilter, page: PageQuery): Promise<Page<BillingExportEntity>> {
+    const builder = this.dataSource.getRepository(BillingExportEntity).createQueryBuilder('e');
+    if (filter.agencyCode !== null)
+      builder.andWhere('e.agency_code = :scopeAgency', { scopeAgency: filter.agencyCode });
+    if (filter.period !== undefined) builder.andWhere('e.period = :period', { period: filter.period });
+    if (filter.status !== undefined) builder.andWhere('e.status = :status', { status: filter.status });
+    const position = decodeCursor(page.cursor);
+    if (position) {
+      builder.andWhere('(e.requested_at, e.id) < (CAST(:cursorAt AS timestamptz), CAST(:cursorId AS uuid))', {
+        cursorAt: position.createdAt.toISOString(),
+        cursorId: position.id,
+      });
+    }
+    const rows = await builder
+      .orderBy('e.requested_at', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .limit(page.limit + 1)
+      .getMany();
+    const items = rows.slice(0, page.limit);
+    const last = items[items.length - 1];
+    return {
+      items,
+      nextCursor:
+        rows.length > page.limit && last ? encodeCursor({ createdAt: last.requestedAt, id: last.id }) : null,
+    };
+  }
+
+  override chunks(exportId: string): AsyncGenerator<Buffer> {
+    return exportChunks(this.dataSource, exportId);
+  }
+
+  override startRun(exportId: string): Promise<ExportRun | null> {
+    return startExportRun(this.dataSource, exportId);
+  }
+
+  override countLines(filter: BillingLineFilter): Promise<number> {
+    return countBillingLines(this.dataSource, filter);
+  }
+
+  override lineBatches(filter: BillingLineFilter, batchSize: number): AsyncGenerator<BillingLineEntity[]> {
+    return billingLineBatches(this.dataSource, filter, batchSize);
+  }
+
+  override appendChunk(run: ExportRun, seq: number, data: Buffer, progress: number): Promise<void> {
+    return appendExportChunk(this.dataSource, run, seq, data, progress);
+  }
+
+  override finish(run: ExportRun, result: ExportResult): Promise<boolean> {
+    return finishExport(this.dataSource, run, result);
+  }
+
+  override fail(exportId: string, error: string): Promise<void> {
+    return failExport(this.dataSource, exportId, error);
+  }
+
+  override unfinished(olderThan: Date, limit?: number): Promise<string[]> {
+    return unfinishedExports(this.dataSource, olderThan, limit);
+  }
 }

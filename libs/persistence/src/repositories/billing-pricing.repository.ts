@@ -1,4 +1,5 @@
-import type { EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
 import {
   isOrganizationType,
   KOREAN_VOUCHER_POLICY,
@@ -8,6 +9,10 @@ import {
   type OrganizationType,
   type PricingPolicy,
 } from '#domain';
+import { ProgramPricingEntity, RateCardEntity } from '../entities/billing.entities.js';
+import { isUniqueViolation, keysetPage, type Page, type PageQuery } from '../pagination.js';
+import type { Tx } from '../transaction.js';
+import { CLOSE_LOCK_KEY } from './billing-close.repository.js';
 
 /**
  * What `program_pricing.policy` holds: a PricingPolicy without the subsidy rates. Subsidies are the
@@ -119,4 +124,108 @@ export async function programPricing(
     });
   }
   return result;
+}
+
+/** A program as billing sees it: its agency and its own subsidy rates (`programs.subsidy_rates`). */
+export interface BillingProgram {
+  id: string;
+  agencyCode: string;
+  subsidyRates: unknown;
+}
+
+/** A program's `program_pricing` row. */
+export interface StoredProgramPricing {
+  policy: unknown;
+  updatedBy: string;
+  updatedAt: Date;
+}
+
+export interface NewRateCard {
+  gpuModel: string;
+  krwPerGpuHour: bigint;
+  effectiveFrom: Date;
+  createdBy: string;
+}
+
+/** Rate cards and programs' pricing policies (SQL only; the rules are libs/domain's). */
+export abstract class BillingPricingRepository {
+  /** The program (null: none with this id); with `lock`, its row is held until `tx` ends. */
+  abstract program(programId: string, options?: { tx?: Tx; lock?: boolean }): Promise<BillingProgram | null>;
+  abstract storedPolicy(programId: string, tx?: Tx): Promise<StoredProgramPricing | null>;
+  abstract savePolicy(
+    tx: Tx,
+    change: { programId: string; policy: StoredPricingPolicy; updatedBy: string; updatedAt: Date },
+  ): Promise<void>;
+  /**
+   * Waits for a close in progress (the close holds the lock exclusively while it marks its period
+   * closing and snapshots the cards), so what `latestFixedPeriod` reads next includes that period.
+   */
+  abstract waitForCloseInProgress(tx: Tx): Promise<void>;
+  /** The newest period closing or closed (its prices are fixed), or null. */
+  abstract latestFixedPeriod(tx: Tx): Promise<string | null>;
+  /** Inserts the card; null when a card of the model already takes effect at that instant. */
+  abstract insertRateCard(tx: Tx, card: NewRateCard): Promise<RateCardEntity | null>;
+  abstract rateCardsPage(filter: { gpuModel?: string }, page: PageQuery): Promise<Page<RateCardEntity>>;
+}
+
+@Injectable()
+export class TypeormBillingPricingRepository extends BillingPricingRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override async program(
+    programId: string,
+    options: { tx?: Tx; lock?: boolean } = {},
+  ): Promise<BillingProgram | null> {
+    const manager = options.tx ?? this.dataSource.manager;
+    const [row] = await manager.query<{ id: string; agency_code: string; subsidy_rates: unknown }[]>(
+      `SELECT id, agency_code, subsidy_rates FROM programs WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+      [programId],
+    );
+    return row ? { id: row.id, agencyCode: row.agency_code, subsidyRates: row.subsidy_rates } : null;
+  }
+
+  override async storedPolicy(programId: string, tx?: Tx): Promise<StoredProgramPricing | null> {
+    const stored = await (tx ?? this.dataSource.manager)
+      .getRepository(ProgramPricingEntity)
+      .findOne({ where: { programId } });
+    return stored
+      ? { policy: stored.policy, updatedBy: stored.updatedBy, updatedAt: stored.updatedAt }
+      : null;
+  }
+
+  override async savePolicy(
+    tx: Tx,
+    change: { programId: string; policy: StoredPricingPolicy; updatedBy: string; updatedAt: Date },
+  ): Promise<void> {
+    await tx.getRepository(ProgramPricingEntity).upsert(change, ['programId']);
+  }
+
+  override async waitForCloseInProgress(tx: Tx): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock_shared(hashtext($1))', [CLOSE_LOCK_KEY]);
+  }
+
+  override async latestFixedPeriod(tx: Tx): Promise<string | null> {
+    const [fixed] = await tx.query<{ period: string }[]>(
+      `SELECT period FROM billing_periods WHERE status IN ('closing', 'closed') ORDER BY period DESC LIMIT 1`,
+    );
+    return fixed?.period ?? null;
+  }
+
+  override async insertRateCard(tx: Tx, card: NewRateCard): Promise<RateCardEntity | null> {
+    try {
+      return await tx.getRepository(RateCardEntity).save({ ...card });
+    } catch (error) {
+      if (isUniqueViolation(error, 'uq_rate_cards_model_effective_from')) return null;
+      throw error;
+    }
+  }
+
+  override rateCardsPage(filter: { gpuModel?: string }, page: PageQuery): Promise<Page<RateCardEntity>> {
+    const builder = this.dataSource.getRepository(RateCardEntity).createQueryBuilder('c');
+    if (filter.gpuModel !== undefined)
+      builder.andWhere('c.gpu_model = :gpuModel', { gpuModel: filter.gpuModel });
+    return keysetPage(builder, page, (card) => card);
+  }
 }

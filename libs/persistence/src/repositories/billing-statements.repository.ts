@@ -1,4 +1,5 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
 import { groupAmounts, sumAmounts, type PricedAmounts, type StatementGrouping } from '#domain';
 import type { BillingLineEntity } from '../entities/billing.entities.js';
 import { amountsOf, previewBillingPeriod, type BillingPeriodPreview } from './billing-close.repository.js';
@@ -21,6 +22,14 @@ export interface StatementRow {
   detail: Record<string, string | null>;
   lineCount: number;
   amounts: PricedAmounts;
+}
+
+/** A page of statements, with the totals and line count of every page. */
+export interface StatementPage {
+  rows: StatementRow[];
+  totals: PricedAmounts;
+  lineCount: number;
+  more: boolean;
 }
 
 interface Grouping {
@@ -102,7 +111,7 @@ function amountsOfSums(row: SumRow): PricedAmounts {
 export async function billingStatements(
   manager: EntityManager,
   query: StatementQuery,
-): Promise<{ rows: StatementRow[]; totals: PricedAmounts; lineCount: number; more: boolean }> {
+): Promise<StatementPage> {
   const grouping = GROUPINGS[query.groupBy];
   const params: unknown[] = [query.period];
   const where = ['l.period = $1'];
@@ -255,4 +264,25 @@ export async function billingStatementsPreview(
     more: groups.length > query.limit,
     preview,
   };
+}
+
+/** Statements of closed periods and previews of open ones (the port use cases read them through). */
+export abstract class BillingStatementsRepository {
+  abstract statements(query: StatementQuery): Promise<StatementPage>;
+  abstract preview(query: StatementPreviewQuery): Promise<StatementPreviewPage>;
+}
+
+@Injectable()
+export class TypeormBillingStatementsRepository extends BillingStatementsRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override statements(query: StatementQuery): Promise<StatementPage> {
+    return billingStatements(this.dataSource.manager, query);
+  }
+
+  override preview(query: StatementPreviewQuery): Promise<StatementPreviewPage> {
+    return billingStatementsPreview(this.dataSource, query);
+  }
 }

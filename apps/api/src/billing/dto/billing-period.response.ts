@@ -17,17 +17,6 @@ export const billingPeriodResponse = z.object({
 });
 export type BillingPeriodResponse = z.infer<typeof billingPeriodResponse>;
 
-export const closedPeriodResponse = billingPeriodResponse.extend({
-  /** Lines carrying late usage of earlier periods or credits of refunded usage. */
-  correctionLines: z.int(),
-  /** Usage-record pieces charged and credited by this close. */
-  chargedPieces: z.int(),
-  creditedPieces: z.int(),
-  /** Usage of the period not billed: its attempt failed through the infrastructure and was refunded. */
-  refundedGpuSeconds: z.string(),
-});
-export type ClosedPeriodResponse = z.infer<typeof closedPeriodResponse>;
-
 export const billingPeriodPageResponse = z.object({
   items: z.array(billingPeriodResponse),
   nextCursor: z.string().nullable(),

@@ -1,5 +1,5 @@
-import { forbidden } from '#domain';
-import { hasRole, type Principal } from '../auth/principal.js';
+import { hasRole, type Principal } from '../access/principal.js';
+import { forbidden } from '../errors/domain-error.js';
 
 /**
  * Who reads billing: admins and finance users not tied to an agency read everything; a finance user
@@ -33,4 +33,9 @@ export function agencyInScope(scope: BillingScope, requested: string | undefined
     );
   }
   return scope.agencyCode;
+}
+
+/** A program's agency is billable by the scope: everything for `all`, its own agency's for `agency`. */
+export function agencyVisibleTo(scope: BillingScope, agencyCode: string | null): boolean {
+  return scope.kind === 'all' || agencyCode === scope.agencyCode;
 }

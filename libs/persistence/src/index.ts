@@ -61,3 +61,4 @@ export * from './repositories/billing-period.repository.js';
 export * from './repositories/allocation-request.repository.js';
 export * from './repositories/review.repository.js';
 export * from './repositories/scheduling-cycle.repository.js';
+export * from './repositories/allocation.repository.js';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, invalid, toAmount } from '#domain';
-import { readScopeOf, AllocationsService } from '../allocations/allocations.service.js';
+import { AllocationReadAccess } from '#application';
 import type { Principal } from '../auth/principal.js';
 import type {
   AllocationUsageQuery,
@@ -37,7 +37,7 @@ interface PeriodRow {
 export class UsageReportsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly allocations: AllocationsService,
+    private readonly allocations: AllocationReadAccess,
   ) {}
 
   /** One allocation's usage per day or month; 404 for an allocation the caller may not read. */
@@ -78,7 +78,7 @@ export class UsageReportsService {
    * they belong to (403 PROJECT_REQUIRED without one, 404 for a project they cannot see).
    */
   async report(principal: Principal, query: UsageQuery): Promise<UsageReportResponse> {
-    const scope = readScopeOf(principal);
+    const scope = this.allocations.scopeOf(principal);
     if (query.projectId !== undefined) {
       await this.allocations.assertProjectFilterReadable(principal, query.projectId);
     } else if (scope.kind === 'scoped' && scope.agencyCode === null) {
@@ -100,7 +100,7 @@ export class UsageReportsService {
     if (query.from !== undefined) where.push(`d.day >= ${param(query.from)}::date`);
     if (query.to !== undefined) where.push(`d.day < ${param(query.to)}::date`);
     if (scope.kind === 'scoped') {
-      const member = `d.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ${param(scope.userId)}::uuid)`;
+      const member = `d.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ${param(scope.projects.kind === 'member' ? scope.projects.userId : null)}::uuid)`;
       const agency =
         scope.agencyCode === null
           ? ''

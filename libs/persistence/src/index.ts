@@ -18,6 +18,13 @@ export {
   TypeormNotificationsRepository,
   type NotificationInput,
   type RecordedNotification,
+  NotificationInboxRepository,
+  TypeormNotificationInboxRepository,
+  WebhookSubscriptionRepository,
+  TypeormWebhookSubscriptionRepository,
+  type NotificationFilter,
+  type NewWebhookSubscription,
+  type WebhookDeliveryWithAttempts,
 } from './repositories/notifications.repository.js';
 export { auditJson } from './mappers/audit-json.js';
 export * from './repositories/usage.repository.js';

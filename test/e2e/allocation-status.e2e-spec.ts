@@ -103,6 +103,12 @@ describe('allocation suspension and resumption (e2e)', () => {
       enqueued.push(...jobs);
       await enqueueMany(jobs);
     };
+    // enqueueAfterCommit sends a lone job with enqueue: record both entry points.
+    const enqueue = producer.enqueue.bind(producer);
+    producer.enqueue = async (job: JobItem) => {
+      enqueued.push(job);
+      await enqueue(job);
+    };
   });
   afterAll(async () => {
     await api?.close();

@@ -15,6 +15,7 @@ import {
   type RecordedNotification,
   type ReservedUsage,
   type Tx,
+  type Page,
 } from '#persistence';
 
 /** Records notifications; a dedupe key seen before records nothing, as the unique index does. */
@@ -138,6 +139,10 @@ export class FakeRecallRepository extends RecallRepository {
   override markDismissed(_tx: Tx, id: string, decision: { at: Date }): Promise<void> {
     Object.assign(this.proposals.get(id)!, { status: 'dismissed', decidedAt: decision.at });
     return Promise.resolve();
+  }
+
+  override list(): Promise<Page<RecallProposalEntity>> {
+    return Promise.reject(new Error('FakeRecallRepository.list: the filtered list is SQL, tested in e2e'));
   }
 
   override find(id: string): Promise<RecallProposalEntity | null> {

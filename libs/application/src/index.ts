@@ -11,3 +11,4 @@ export * from './requests/index.js';
 export * from './identity/index.js';
 export * from './pool/index.js';
 export * from './billing/index.js';
+export * from './notifications/index.js';

@@ -57,5 +57,6 @@ export { displayRatio } from './planning/utilization.js';
 export { planningInputProblems, planningCalendarProblems } from './planning/validation.js';
 export * from './access/principal.js';
 export * from './access/project-scope.js';
+export * from './access/allocation-read-scope.js';
 export * from './workloads/index.js';
 export * from './requests/request-viewer.js';

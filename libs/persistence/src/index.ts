@@ -18,6 +18,13 @@ export {
   TypeormNotificationsRepository,
   type NotificationInput,
   type RecordedNotification,
+  NotificationInboxRepository,
+  TypeormNotificationInboxRepository,
+  WebhookSubscriptionRepository,
+  TypeormWebhookSubscriptionRepository,
+  type NotificationFilter,
+  type NewWebhookSubscription,
+  type WebhookDeliveryWithAttempts,
 } from './repositories/notifications.repository.js';
 export { auditJson } from './mappers/audit-json.js';
 export * from './repositories/usage.repository.js';
@@ -61,3 +68,4 @@ export * from './repositories/billing-period.repository.js';
 export * from './repositories/allocation-request.repository.js';
 export * from './repositories/review.repository.js';
 export * from './repositories/scheduling-cycle.repository.js';
+export * from './repositories/allocation.repository.js';

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
-import { AllocationStatusService } from './allocation-status.service.js';
-import { AllocationsService } from './allocations.service.js';
+import { AllocationQueries, ChangeAllocationStatusUseCase } from '#application';
+import { allocationReadView } from './dto/allocation.response.js';
 import {
   listAllocationsQuery,
   resumeAllocationRequest,
@@ -20,21 +20,22 @@ import {
 @Controller('v1/allocations')
 export class AllocationsController {
   constructor(
-    private readonly allocations: AllocationsService,
-    private readonly status: AllocationStatusService,
+    private readonly allocations: AllocationQueries,
+    private readonly status: ChangeAllocationStatusUseCase,
   ) {}
 
   @Get()
-  list(
+  async list(
     @CurrentPrincipal() principal: Principal,
     @Query({ schema: listAllocationsQuery }) query: ListAllocationsQuery,
   ) {
-    return this.allocations.list(principal, query);
+    const page = await this.allocations.list(principal, query);
+    return { items: page.items.map(allocationReadView), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
-  get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: { id: string }) {
-    return this.allocations.get(principal, params.id);
+  async get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: { id: string }) {
+    return allocationReadView(await this.allocations.get(principal, params.id));
   }
 
   @Roles('admin')
@@ -46,13 +47,14 @@ export class AllocationsController {
       'The project is notified (allocation_suspended). When the program stops running workloads ' +
       '(onExhaustion "stop"), its admitted and running workloads are cancelled and their clusters told.',
   })
-  suspend(
+  async suspend(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
     @Body({ schema: suspendAllocationRequest }) body: SuspendAllocationRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.status.suspend({ principal, requestId }, params.id, body.reason);
+    await this.status.suspend({ principal, requestId }, params.id, body.reason);
+    return allocationReadView(await this.allocations.get(principal, params.id));
   }
 
   @Roles('admin')
@@ -63,12 +65,13 @@ export class AllocationsController {
     description: 'The body is optional: `{ "reason": "…" }` is shown to the project.',
   })
   @ApiBody({ required: false, schema: z.toJSONSchema(resumeAllocationRequest.unwrap()) as object })
-  resume(
+  async resume(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
     @Body({ schema: resumeAllocationRequest }) body: ResumeAllocationRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.status.resume({ principal, requestId }, params.id, body?.reason);
+    await this.status.resume({ principal, requestId }, params.id, body?.reason);
+    return allocationReadView(await this.allocations.get(principal, params.id));
   }
 }

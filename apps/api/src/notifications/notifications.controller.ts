@@ -11,14 +11,14 @@ import { CurrentPrincipal } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
 import { listNotificationsQuery, type ListNotificationsQuery } from './dto/notification.request.js';
-import { notificationPageResponse } from './dto/notification.response.js';
-import { NotificationsService } from './notifications.service.js';
+import { notificationPageResponse, toNotificationResponse } from './dto/notification.response.js';
+import { NotificationInbox } from '#application';
 
 @ApiTags('notifications')
 @ApiBearerAuth()
 @Controller('v1/notifications')
 export class NotificationsController {
-  constructor(private readonly notifications: NotificationsService) {}
+  constructor(private readonly notifications: NotificationInbox) {}
 
   @Get()
   @ApiOperation({
@@ -27,11 +27,12 @@ export class NotificationsController {
       'Usage thresholds, burn rate, exhaustion, recalls, refunds and expiries; each alert is recorded once.',
   })
   @ApiOkResponse({ standardSchema: notificationPageResponse })
-  list(
+  async list(
     @CurrentPrincipal() principal: Principal,
     @Query({ schema: listNotificationsQuery }) query: ListNotificationsQuery,
   ) {
-    return this.notifications.list(principal, query);
+    const page = await this.notifications.list(principal, query);
+    return { items: page.items.map(toNotificationResponse), nextCursor: page.nextCursor };
   }
 
   @Post(':id/read')

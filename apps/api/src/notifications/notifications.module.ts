@@ -1,14 +1,11 @@
 import { Module } from '@nestjs/common';
-import { ProjectsModule } from '../projects/projects.module.js';
+import { NotificationsApplicationModule } from '#application';
 import { NotificationsController } from './notifications.controller.js';
-import { NotificationsService } from './notifications.service.js';
 import { WebhooksController } from './webhooks.controller.js';
-import { WebhooksService } from './webhooks.service.js';
 
 /** In-app notifications and the webhook subscriptions that carry them out (delivery: the scheduler). */
 @Module({
-  imports: [ProjectsModule],
+  imports: [NotificationsApplicationModule],
   controllers: [NotificationsController, WebhooksController],
-  providers: [NotificationsService, WebhooksService],
 })
 export class NotificationsModule {}

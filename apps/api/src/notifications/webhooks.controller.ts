@@ -25,8 +25,10 @@ import {
   deliveryPageResponse,
   webhookPageResponse,
   webhookResponse,
+  toDeliveryResponse,
+  toWebhookResponse,
 } from './dto/webhook.response.js';
-import { WebhooksService } from './webhooks.service.js';
+import { WebhookSubscriptionsUseCase } from '#application';
 
 const ACCESS =
   "A project's PI or an admin manages its webhooks (PI_REQUIRED for other members); platform-wide ones are admins' (ADMIN_REQUIRED).";
@@ -35,7 +37,7 @@ const ACCESS =
 @ApiBearerAuth()
 @Controller('v1/webhooks')
 export class WebhooksController {
-  constructor(private readonly webhooks: WebhooksService) {}
+  constructor(private readonly webhooks: WebhookSubscriptionsUseCase) {}
 
   @Post()
   @ApiOperation({
@@ -55,24 +57,25 @@ export class WebhooksController {
     @Body({ schema: createWebhookRequest }) body: CreateWebhookRequest,
     @RequestId() requestId: string | null,
   ) {
-    return this.webhooks.create(principal, body, requestId);
+    return this.webhooks.create({ principal, requestId }, body);
   }
 
   @Get()
   @ApiOperation({ summary: 'Webhook subscriptions the caller manages (never their secrets)' })
   @ApiOkResponse({ standardSchema: webhookPageResponse })
-  list(
+  async list(
     @CurrentPrincipal() principal: Principal,
     @Query({ schema: listWebhooksQuery }) query: ListWebhooksQuery,
   ) {
-    return this.webhooks.list(principal, query);
+    const page = await this.webhooks.list(principal, query);
+    return { items: page.items.map(toWebhookResponse), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
   @ApiOkResponse({ standardSchema: webhookResponse })
   @ApiNotFoundResponse({ description: 'Unknown, or of a project the caller may not see.' })
-  get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: { id: string }) {
-    return this.webhooks.get(principal, params.id);
+  async get(@CurrentPrincipal() principal: Principal, @Param({ schema: idParams }) params: { id: string }) {
+    return toWebhookResponse(await this.webhooks.get(principal, params.id));
   }
 
   @Delete(':id')
@@ -85,17 +88,21 @@ export class WebhooksController {
     @Param({ schema: idParams }) params: { id: string },
     @RequestId() requestId: string | null,
   ): Promise<void> {
-    await this.webhooks.disable(principal, params.id, requestId);
+    await this.webhooks.disable({ principal, requestId }, params.id);
   }
 
   @Get(':id/deliveries')
   @ApiOperation({ summary: 'The delivery log: deliveries newest first, each with every HTTP attempt' })
   @ApiOkResponse({ standardSchema: deliveryPageResponse })
-  deliveries(
+  async deliveries(
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
     @Query({ schema: listDeliveriesQuery }) query: ListDeliveriesQuery,
   ) {
-    return this.webhooks.deliveries(principal, params.id, query);
+    const page = await this.webhooks.deliveries(principal, params.id, query);
+    return {
+      items: page.items.map((item) => toDeliveryResponse(item.delivery, item.attempts)),
+      nextCursor: page.nextCursor,
+    };
   }
 }

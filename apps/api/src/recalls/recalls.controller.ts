@@ -8,7 +8,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { DecideRecallUseCase } from '#application';
+import { DecideRecallUseCase, RecallQueries } from '#application';
 import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -23,7 +23,6 @@ import {
   recallProposalResponse,
   toRecallProposalResponse,
 } from './dto/recall.response.js';
-import { RecallsService } from './recalls.service.js';
 
 const DECIDED = 'ILLEGAL_TRANSITION: the proposal was already confirmed or dismissed.';
 /** Neither decision takes a body; one with any field is a 400. */
@@ -35,7 +34,7 @@ const NO_BODY = { required: false, schema: z.toJSONSchema(decideRecallRequest.un
 @Controller('v1/recall-proposals')
 export class RecallsController {
   constructor(
-    private readonly recalls: RecallsService,
+    private readonly recalls: RecallQueries,
     private readonly decide: DecideRecallUseCase,
   ) {}
 
@@ -44,15 +43,16 @@ export class RecallsController {
     summary: "Recall proposals made by the programs' use-it-or-lose-it rules, newest first (admin)",
   })
   @ApiOkResponse({ standardSchema: recallProposalPageResponse })
-  list(@Query({ schema: listRecallProposalsQuery }) query: ListRecallProposalsQuery) {
-    return this.recalls.list(query);
+  async list(@Query({ schema: listRecallProposalsQuery }) query: ListRecallProposalsQuery) {
+    const page = await this.recalls.list(query);
+    return { items: page.items.map(toRecallProposalResponse), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
   @ApiOkResponse({ standardSchema: recallProposalResponse })
   @ApiNotFoundResponse({ description: 'No such proposal.' })
-  get(@Param({ schema: idParams }) params: { id: string }) {
-    return this.recalls.get(params.id);
+  async get(@Param({ schema: idParams }) params: { id: string }) {
+    return toRecallProposalResponse(await this.recalls.get(params.id));
   }
 
   @Post(':id/confirm')

@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
 import { PlanningApplicationModule } from '#application';
 import { RecallsController } from './recalls.controller.js';
-import { RecallsService } from './recalls.service.js';
 
 /** Recall proposals and admins' decisions on them (the proposals come from the scheduler's sweep). */
 @Module({
   imports: [PlanningApplicationModule],
   controllers: [RecallsController],
-  providers: [RecallsService],
 })
 export class RecallsModule {}

@@ -7,6 +7,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import { UsageReportQueries } from '#application';
 import { CurrentPrincipal } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -17,7 +18,6 @@ import {
   type UsageQuery,
 } from './dto/usage-report.request.js';
 import { allocationUsageResponse, usageReportResponse } from './dto/usage-report.response.js';
-import { UsageReportsService } from './usage-reports.service.js';
 
 const PERIODS =
   'Periods are Asia/Seoul calendar days (`YYYY-MM-DD`) or months (`YYYY-MM`, the billing periods). ' +
@@ -28,7 +28,7 @@ const PERIODS =
 @ApiBearerAuth()
 @Controller('v1')
 export class UsageReportsController {
-  constructor(private readonly usage: UsageReportsService) {}
+  constructor(private readonly usage: UsageReportQueries) {}
 
   @Get('allocations/:id/usage')
   @ApiOperation({

@@ -10,7 +10,7 @@ import {
 import { DecideRecallUseCase } from './decide-recall.use-case.js';
 import { HandleCapacityLossUseCase } from './handle-capacity-loss.use-case.js';
 import { PlanReservationsUseCase } from './plan-reservations.use-case.js';
-import { PlanningQueries } from './planning.queries.js';
+import { PlanningQueries, RecallQueries } from './planning.queries.js';
 import { ProposeRecallsUseCase } from './propose-recalls.use-case.js';
 import { ReleaseReservedServersUseCase } from './release-reserved-servers.use-case.js';
 import { WhatIfUseCase } from './what-if.use-case.js';
@@ -21,6 +21,7 @@ const USE_CASES = [
   WhatIfUseCase,
   ReleaseReservedServersUseCase,
   PlanningQueries,
+  RecallQueries,
   ProposeRecallsUseCase,
   DecideRecallUseCase,
 ];

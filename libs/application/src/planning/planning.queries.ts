@@ -1,6 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError } from '#domain';
-import { ReservationRepository, type WaitlistEntry } from '#persistence';
+import { DomainError, notFound } from '#domain';
+import {
+  RecallRepository,
+  ReservationRepository,
+  type Page,
+  type PageQuery,
+  type RecallProposalEntity,
+  type RecallProposalFilter,
+  type WaitlistEntry,
+} from '#persistence';
 
 export interface WaitlistPage {
   items: WaitlistEntry[];
@@ -29,6 +37,26 @@ export class PlanningQueries {
       items,
       nextCursor: rows.length > query.limit && last ? encodeWaitlistCursor(last.ordinal) : null,
     };
+  }
+}
+
+/**
+ * The read side of recall proposals for admins (made by the scheduler's sweep; decided through
+ * DecideRecallUseCase): the filtered, keyset-paged list and one proposal.
+ */
+@Injectable()
+export class RecallQueries {
+  constructor(private readonly recalls: RecallRepository) {}
+
+  list(query: RecallProposalFilter & PageQuery): Promise<Page<RecallProposalEntity>> {
+    return this.recalls.list(query, query);
+  }
+
+  /** 404 for an unknown proposal. */
+  async get(id: string): Promise<RecallProposalEntity> {
+    const row = await this.recalls.find(id);
+    if (!row) throw notFound('Recall proposal', id);
+    return row;
   }
 }
 

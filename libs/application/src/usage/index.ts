@@ -5,3 +5,4 @@ export * from './usage-maintenance.use-case.js';
 export * from './usage-sweep.use-case.js';
 export * from './usage.module.js';
 export * from './usage-batch.queries.js';
+export * from './usage-report.queries.js';

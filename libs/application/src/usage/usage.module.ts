@@ -8,6 +8,8 @@ import {
   UsageMaintenanceRepository,
   UsagePostingRepository,
   UsageReconciliationRepository,
+  TypeormUsageReportRepository,
+  UsageReportRepository,
 } from '#persistence';
 import { AllocationsApplicationModule } from '../allocations/allocations.module.js';
 import { IngestUsageBatchUseCase } from './ingest-usage-batch.use-case.js';
@@ -15,6 +17,7 @@ import { PostUsageBatchUseCase } from './post-usage-batch.use-case.js';
 import { ReconcileUsageUseCase } from './reconcile-usage.use-case.js';
 import { ExpireAllocationsUseCase, ReleaseStaleHoldsUseCase } from './usage-maintenance.use-case.js';
 import { UsageBatchQueries } from './usage-batch.queries.js';
+import { UsageReportQueries } from './usage-report.queries.js';
 import { UsageSweepSettings, UsageSweepUseCase } from './usage-sweep.use-case.js';
 
 const USE_CASES = [
@@ -24,10 +27,11 @@ const USE_CASES = [
   ReleaseStaleHoldsUseCase,
   ExpireAllocationsUseCase,
   UsageBatchQueries,
+  UsageReportQueries,
 ];
 
 /**
- * Usage metering: ingest and posting of batches, the maintenance sweeps and the reconciler (needs
+ * Usage metering: ingest and posting of batches, the usage reports, the maintenance sweeps and the reconciler (needs
  * PersistenceModule and a JobProducer in the container). The scheduler imports `withSweep(settings)`,
  * which adds the `reconcile.usage` sweep.
  */
@@ -38,6 +42,7 @@ const USE_CASES = [
     { provide: UsagePostingRepository, useClass: TypeormUsagePostingRepository },
     { provide: UsageMaintenanceRepository, useClass: TypeormUsageMaintenanceRepository },
     { provide: UsageReconciliationRepository, useClass: TypeormUsageReconciliationRepository },
+    { provide: UsageReportRepository, useClass: TypeormUsageReportRepository },
     ...USE_CASES,
   ],
   exports: USE_CASES,

@@ -1,6 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import type { LedgerTransaction } from '#domain';
+import {
+  LEDGER_TRANSACTION_KINDS,
+  type LedgerPosting as AccountPosting,
+  type LedgerTransaction,
+  type LedgerTransactionKind,
+} from '#domain';
 import type { Tx } from '../transaction.js';
 import { postLedgerTransactions } from './ledger-batch.repository.js';
 import { LedgerEntryEntity, LedgerTransactionEntity } from '../entities/ledger.entities.js';
@@ -110,4 +115,37 @@ export class LedgerRepository {
   inflowOfKind(tx: Tx, account: string, kind: string): Promise<bigint> {
     return inflowOfKind(tx, account, kind);
   }
+
+  /**
+   * The entries into the accounts summed per account, transaction kind and sign: libs/domain tells
+   * grants from other inflows by kind and sign, so these sums fold to exactly what the entries would.
+   */
+  async postingSums(tx: Tx, accounts: string[]): Promise<AccountPosting[]> {
+    if (accounts.length === 0) return [];
+    const rows = await tx.query<
+      { account: string; kind: string; inflow: string | null; outflow: string | null }[]
+    >(
+      `SELECT e.account, t.kind,
+              (SUM(e.amount) FILTER (WHERE e.amount > 0))::text AS inflow,
+              (SUM(e.amount) FILTER (WHERE e.amount < 0))::text AS outflow
+         FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+        WHERE e.account = ANY($1)
+        GROUP BY e.account, t.kind`,
+      [accounts],
+    );
+    const postings: AccountPosting[] = [];
+    for (const row of rows) {
+      if (!isLedgerTransactionKind(row.kind))
+        throw new Error(`ledger transaction kind "${row.kind}" is unknown to libs/domain`);
+      if (row.inflow !== null)
+        postings.push({ account: row.account, kind: row.kind, amount: BigInt(row.inflow) });
+      if (row.outflow !== null)
+        postings.push({ account: row.account, kind: row.kind, amount: BigInt(row.outflow) });
+    }
+    return postings;
+  }
+}
+
+function isLedgerTransactionKind(kind: string): kind is LedgerTransactionKind {
+  return (LEDGER_TRANSACTION_KINDS as readonly string[]).includes(kind);
 }

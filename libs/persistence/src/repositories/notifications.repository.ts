@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import { Brackets, DataSource, In, IsNull, type EntityManager } from 'typeorm';
+import type { ProjectScope } from '#domain';
+import {
+  NotificationEntity,
+  WebhookDeliveryAttemptEntity,
+  WebhookDeliveryEntity,
+  WebhookSubscriptionEntity,
+} from '../entities/index.js';
+import { keysetPage, newestFirst, pageOf, type Page, type PageQuery } from '../pagination.js';
 import type { Tx } from '../transaction.js';
+import { projectScopeCondition } from './project-scope.sql.js';
 
 export interface NotificationInput {
   projectId?: string | null;
@@ -83,5 +92,180 @@ export abstract class NotificationsRepository {
 export class TypeormNotificationsRepository extends NotificationsRepository {
   override record(tx: Tx, input: NotificationInput): Promise<RecordedNotification | null> {
     return recordNotification(tx, input);
+  }
+}
+
+export interface NotificationFilter {
+  projectId?: string | undefined;
+  allocationId?: string | undefined;
+  kind?: string | undefined;
+  unread?: boolean | undefined;
+}
+
+/** In-app notifications as people read them. */
+export abstract class NotificationInboxRepository {
+  /**
+   * A newest-first page of the notifications of the projects in `scope` and those addressed to
+   * `userId` (null: none addressed).
+   */
+  abstract list(
+    filter: NotificationFilter,
+    viewer: { scope: ProjectScope; userId: string | null },
+    page: PageQuery,
+  ): Promise<Page<NotificationEntity>>;
+  abstract findById(id: string): Promise<NotificationEntity | null>;
+  /** Sets read_at unless already set (the first time is kept). */
+  abstract markRead(id: string): Promise<void>;
+}
+
+@Injectable()
+export class TypeormNotificationInboxRepository extends NotificationInboxRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override list(
+    filter: NotificationFilter,
+    viewer: { scope: ProjectScope; userId: string | null },
+    page: PageQuery,
+  ): Promise<Page<NotificationEntity>> {
+    const builder = this.dataSource.getRepository(NotificationEntity).createQueryBuilder('n');
+    if (viewer.scope.kind !== 'all') {
+      const projects = projectScopeCondition(viewer.scope, 'n.project_id');
+      const userId = viewer.userId;
+      builder.andWhere(
+        new Brackets((visible) => {
+          visible.where(projects.sql, projects.params);
+          if (userId !== null) visible.orWhere('n.user_id = :viewerId', { viewerId: userId });
+        }),
+      );
+    }
+    if (filter.projectId !== undefined)
+      builder.andWhere('n.project_id = :projectId', { projectId: filter.projectId });
+    if (filter.allocationId !== undefined)
+      builder.andWhere('n.allocation_id = :allocationId', { allocationId: filter.allocationId });
+    if (filter.kind !== undefined) builder.andWhere('n.kind = :kind', { kind: filter.kind });
+    if (filter.unread) builder.andWhere('n.read_at IS NULL');
+    return keysetPage(builder, page, (row) => row);
+  }
+
+  override findById(id: string): Promise<NotificationEntity | null> {
+    return this.dataSource.getRepository(NotificationEntity).findOne({ where: { id } });
+  }
+
+  override async markRead(id: string): Promise<void> {
+    await this.dataSource
+      .getRepository(NotificationEntity)
+      .update({ id, readAt: IsNull() }, { readAt: () => 'now()' });
+  }
+}
+
+export interface NewWebhookSubscription {
+  projectId: string | null;
+  url: string;
+  secret: string;
+  events: string[];
+  createdBy: string;
+}
+
+export interface WebhookDeliveryWithAttempts {
+  delivery: WebhookDeliveryEntity;
+  attempts: WebhookDeliveryAttemptEntity[];
+}
+
+/** Webhook subscriptions and their delivery log, as people manage and read them. */
+export abstract class WebhookSubscriptionRepository {
+  abstract insert(tx: Tx, subscription: NewWebhookSubscription): Promise<WebhookSubscriptionEntity>;
+  /** A newest-first page of the subscriptions of the projects in `scope` (platform-wide ones: 'all' only). */
+  abstract list(
+    filter: { projectId?: string | undefined; includeDisabled: boolean },
+    scope: ProjectScope,
+    page: PageQuery,
+  ): Promise<Page<WebhookSubscriptionEntity>>;
+  abstract findById(id: string, tx?: Tx, lock?: boolean): Promise<WebhookSubscriptionEntity | null>;
+  /** Disables it and fails its pending deliveries; returns the instant (the transaction's clock). */
+  abstract disable(tx: Tx, id: string): Promise<Date>;
+  /** Its deliveries newest first, each with every attempt (oldest first). */
+  abstract deliveries(
+    subscriptionId: string,
+    status: string | undefined,
+    page: PageQuery,
+  ): Promise<Page<WebhookDeliveryWithAttempts>>;
+}
+
+@Injectable()
+export class TypeormWebhookSubscriptionRepository extends WebhookSubscriptionRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override insert(tx: Tx, subscription: NewWebhookSubscription): Promise<WebhookSubscriptionEntity> {
+    const subscriptions = tx.getRepository(WebhookSubscriptionEntity);
+    return subscriptions.save(subscriptions.create({ ...subscription, active: true, disabledAt: null }));
+  }
+
+  override list(
+    filter: { projectId?: string | undefined; includeDisabled: boolean },
+    scope: ProjectScope,
+    page: PageQuery,
+  ): Promise<Page<WebhookSubscriptionEntity>> {
+    const builder = this.dataSource.getRepository(WebhookSubscriptionEntity).createQueryBuilder('s');
+    if (scope.kind !== 'all') {
+      const visible = projectScopeCondition(scope, 's.project_id');
+      builder.andWhere(visible.sql, visible.params);
+    }
+    if (filter.projectId !== undefined)
+      builder.andWhere('s.project_id = :projectId', { projectId: filter.projectId });
+    if (!filter.includeDisabled) builder.andWhere('s.active');
+    return keysetPage(builder, page, (row) => row);
+  }
+
+  override findById(
+    id: string,
+    tx: Tx = this.dataSource.manager,
+    lock = false,
+  ): Promise<WebhookSubscriptionEntity | null> {
+    return tx.getRepository(WebhookSubscriptionEntity).findOne({
+      where: { id },
+      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
+    });
+  }
+
+  override async disable(tx: Tx, id: string): Promise<Date> {
+    const [clock] = await tx.query<{ now: Date }[]>('SELECT now() AS now');
+    const disabledAt = clock?.now ?? new Date();
+    await tx.getRepository(WebhookSubscriptionEntity).update({ id }, { active: false, disabledAt });
+    await tx.query(
+      `UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription disabled'
+        WHERE subscription_id = $1 AND status = 'pending'`,
+      [id],
+    );
+    return disabledAt;
+  }
+
+  override async deliveries(
+    subscriptionId: string,
+    status: string | undefined,
+    page: PageQuery,
+  ): Promise<Page<WebhookDeliveryWithAttempts>> {
+    const builder = this.dataSource
+      .getRepository(WebhookDeliveryEntity)
+      .createQueryBuilder('d')
+      .leftJoinAndSelect('d.notification', 'notification')
+      .where('d.subscription_id = :subscriptionId', { subscriptionId });
+    if (status !== undefined) builder.andWhere('d.status = :status', { status });
+    const rows = await newestFirst(builder, page).getMany();
+    const pageIds = rows.slice(0, page.limit).map((row) => row.id);
+    const attempts =
+      pageIds.length === 0
+        ? []
+        : await this.dataSource
+            .getRepository(WebhookDeliveryAttemptEntity)
+            .find({ where: { deliveryId: In(pageIds) }, order: { deliveryId: 'ASC', attempt: 'ASC' } });
+    const byDelivery = new Map<string, WebhookDeliveryAttemptEntity[]>();
+    for (const attempt of attempts) {
+      byDelivery.set(attempt.deliveryId, [...(byDelivery.get(attempt.deliveryId) ?? []), attempt]);
+    }
+    return pageOf(rows, page.limit, (row) => ({ delivery: row, attempts: byDelivery.get(row.id) ?? [] }));
   }
 }

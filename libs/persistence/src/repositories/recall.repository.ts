@@ -10,6 +10,7 @@ import {
   ACTIVE_WORKLOAD_STATES,
 } from '#domain';
 import { RecallProposalEntity } from '../entities/usage.entities.js';
+import { keysetPage, type Page, type PageQuery } from '../pagination.js';
 import { auditJson } from '../mappers/audit-json.js';
 import type { Tx } from '../transaction.js';
 import { accountBalances } from './ledger.repository.js';
@@ -137,6 +138,13 @@ export interface RecallDecisionAudit {
  * Recall proposals (`recall_proposals`) and what the sweep and an admin's decision read and write.
  * A port: the recall use cases are unit-tested with a fake.
  */
+export interface RecallProposalFilter {
+  programId?: string | undefined;
+  allocationId?: string | undefined;
+  projectId?: string | undefined;
+  status?: string | undefined;
+}
+
 export abstract class RecallRepository {
   /** Active allocations inside their window at `now` whose program has recall rules, by id. */
   abstract candidates(now: Date): Promise<RecallCandidateRow[]>;
@@ -170,6 +178,8 @@ export abstract class RecallRepository {
   ): Promise<void>;
   /** The proposal with its allocation, for people (in the transaction when given). */
   abstract find(proposalId: string, tx?: Tx): Promise<RecallProposalEntity | null>;
+  /** A newest-first page of proposals (each with its allocation). */
+  abstract list(filter: RecallProposalFilter, page: PageQuery): Promise<Page<RecallProposalEntity>>;
   abstract auditDecision(tx: Tx, audit: RecallDecisionAudit): Promise<void>;
 }
 
@@ -383,6 +393,21 @@ export class TypeormRecallRepository extends RecallRepository {
       `UPDATE recall_proposals SET status = 'dismissed', decided_by = $2, decided_at = $3 WHERE id = $1`,
       [proposalId, decision.adminUserId, decision.at],
     );
+  }
+
+  override list(filter: RecallProposalFilter, page: PageQuery): Promise<Page<RecallProposalEntity>> {
+    const builder = this.dataSource
+      .getRepository(RecallProposalEntity)
+      .createQueryBuilder('r')
+      .innerJoinAndSelect('r.allocation', 'a');
+    if (filter.programId !== undefined)
+      builder.andWhere('r.program_id = :programId', { programId: filter.programId });
+    if (filter.allocationId !== undefined)
+      builder.andWhere('r.allocation_id = :allocationId', { allocationId: filter.allocationId });
+    if (filter.projectId !== undefined)
+      builder.andWhere('a.project_id = :projectId', { projectId: filter.projectId });
+    if (filter.status !== undefined) builder.andWhere('r.status = :status', { status: filter.status });
+    return keysetPage(builder, page, (row) => row);
   }
 
   override find(proposalId: string, tx?: Tx): Promise<RecallProposalEntity | null> {

@@ -10,9 +10,11 @@ import {
   type StoredUsageRecord,
   type UsageAllocationFacts,
   type UsageWorkloadFacts,
+  type AllocationReadScope,
 } from '#domain';
 import { UsageBatchEntity } from '../entities/usage.entities.js';
 import type { Tx } from '../transaction.js';
+import { allocationReadSql } from './allocation.repository.js';
 
 /** A usage batch as its sender may look it up. */
 export interface UsageBatchView {
@@ -413,5 +415,147 @@ export class TypeormUsagePostingRepository extends UsagePostingRepository {
       `UPDATE allocations SET status = 'exhausted', status_reason = $2, status_changed_at = now() WHERE id = $1`,
       [allocationId, reason],
     );
+  }
+}
+
+export type UsagePeriodGranularity = 'day' | 'month';
+export type UsageReportGrouping = 'allocation' | 'project' | 'program' | 'gpuModel';
+
+const PERIOD_FORMAT: Record<UsagePeriodGranularity, string> = { day: 'YYYY-MM-DD', month: 'YYYY-MM' };
+
+const GROUP_KEY: Record<UsageReportGrouping, string> = {
+  allocation: 'd.allocation_id::text',
+  project: 'd.project_id::text',
+  program: 'd.program_id::text',
+  gpuModel: 'd.gpu_model',
+};
+
+/** Metered GPU-seconds and record count of one period (and group key, '' without grouping). */
+export interface UsagePeriodTotal {
+  period: string;
+  key: string;
+  gpuSeconds: bigint;
+  records: number;
+}
+
+/** Seoul days: `from` inclusive, `to` exclusive (YYYY-MM-DD). */
+export interface UsageDayRange {
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+export interface UsageReportFilter extends UsageDayRange {
+  projectId?: string | undefined;
+  programId?: string | undefined;
+  gpuModel?: string | undefined;
+}
+
+export interface UsageReportPage {
+  granularity: UsagePeriodGranularity;
+  groupBy?: UsageReportGrouping | undefined;
+  /** Keyset position: rows after (period, key). */
+  after?: { period: string; key: string } | undefined;
+  limit: number;
+}
+
+/** Metered usage as people read it, from the daily rollups (`usage_daily`, Asia/Seoul days). */
+export abstract class UsageReportRepository {
+  /** One allocation's usage per period, in period order. */
+  abstract allocationPeriods(
+    allocationId: string,
+    granularity: UsagePeriodGranularity,
+    range: UsageDayRange,
+  ): Promise<UsagePeriodTotal[]>;
+  /**
+   * Usage per period and group the scope may read, in (period, key) order, limit + 1 rows; and the
+   * total over every page.
+   */
+  abstract report(
+    filter: UsageReportFilter,
+    scope: AllocationReadScope,
+    page: UsageReportPage,
+  ): Promise<{ rows: UsagePeriodTotal[]; total: bigint }>;
+}
+
+interface PeriodRow {
+  period: string;
+  key: string;
+  gpu_seconds: string;
+  records: string;
+}
+
+function periodTotal(row: PeriodRow): UsagePeriodTotal {
+  return {
+    period: row.period,
+    key: row.key,
+    gpuSeconds: BigInt(row.gpu_seconds),
+    records: Number(row.records),
+  };
+}
+
+@Injectable()
+export class TypeormUsageReportRepository extends UsageReportRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override async allocationPeriods(
+    allocationId: string,
+    granularity: UsagePeriodGranularity,
+    range: UsageDayRange,
+  ): Promise<UsagePeriodTotal[]> {
+    const rows = await this.dataSource.query<PeriodRow[]>(
+      `SELECT to_char(d.day, '${PERIOD_FORMAT[granularity]}') AS period, '' AS key,
+              sum(d.gpu_seconds)::text AS gpu_seconds, sum(d.records)::text AS records
+         FROM usage_daily d
+        WHERE d.allocation_id = $1 AND ($2::date IS NULL OR d.day >= $2::date) AND ($3::date IS NULL OR d.day < $3::date)
+        GROUP BY 1 ORDER BY 1`,
+      [allocationId, range.from ?? null, range.to ?? null],
+    );
+    return rows.map(periodTotal);
+  }
+
+  override async report(
+    filter: UsageReportFilter,
+    scope: AllocationReadScope,
+    page: UsageReportPage,
+  ): Promise<{ rows: UsagePeriodTotal[]; total: bigint }> {
+    const params: unknown[] = [];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const where: string[] = [];
+    if (filter.projectId !== undefined) where.push(`d.project_id = ${param(filter.projectId)}::uuid`);
+    if (filter.programId !== undefined) where.push(`d.program_id = ${param(filter.programId)}::uuid`);
+    if (filter.gpuModel !== undefined) where.push(`d.gpu_model = ${param(filter.gpuModel)}`);
+    if (filter.from !== undefined) where.push(`d.day >= ${param(filter.from)}::date`);
+    if (filter.to !== undefined) where.push(`d.day < ${param(filter.to)}::date`);
+    if (scope.kind === 'scoped')
+      where.push(allocationReadSql(scope, { projectId: 'd.project_id', programId: 'd.program_id' }, param));
+    const condition = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+    const conditionParams = [...params];
+
+    const key = page.groupBy === undefined ? "''" : GROUP_KEY[page.groupBy];
+    const after =
+      page.after === undefined
+        ? ''
+        : `WHERE (g.period, g.key) > (${param(page.after.period)}, ${param(page.after.key)})`;
+    const rows = await this.dataSource.query<PeriodRow[]>(
+      `SELECT g.period, g.key, g.gpu_seconds, g.records FROM (
+         SELECT to_char(d.day, '${PERIOD_FORMAT[page.granularity]}') AS period, ${key} AS key,
+                sum(d.gpu_seconds)::text AS gpu_seconds, sum(d.records)::text AS records
+           FROM usage_daily d ${condition}
+          GROUP BY 1, 2
+       ) g ${after}
+       ORDER BY g.period, g.key
+       LIMIT ${page.limit + 1}`,
+      params,
+    );
+    const [totals] = await this.dataSource.query<{ total: string }[]>(
+      `SELECT coalesce(sum(d.gpu_seconds), 0)::text AS total FROM usage_daily d ${condition}`,
+      conditionParams,
+    );
+    return { rows: rows.map(periodTotal), total: BigInt(totals?.total ?? '0') };
   }
 }

@@ -1,6 +1,10 @@
 import { toAmount, type AllocationBalance, type GpuAmount, type ReservedUtilization } from '#domain';
 import type { AllocationEntity } from '#persistence';
-import type { ReservationStandingView } from '../../planning/dto/reservation.response.js';
+import type { AllocationRead } from '#application';
+import {
+  reservationStandingView,
+  type ReservationStandingView,
+} from '../../planning/dto/reservation.response.js';
 
 export interface AllocationView {
   id: string;
@@ -88,5 +92,14 @@ export function allocationView(allocation: AllocationEntity, balance: Allocation
     returned: toAmount(balance.returned),
     remaining: toAmount(balance.remaining),
     createdAt: allocation.createdAt,
+  };
+}
+
+/** An allocation as AllocationQueries read it: its row, balance, calendar standing and utilization. */
+export function allocationReadView(read: AllocationRead): AllocationView {
+  return {
+    ...allocationView(read.allocation, read.balance),
+    reservation: read.standing ? reservationStandingView(read.standing) : null,
+    utilization: read.usage ? reservedUtilizationView(read.usage.utilization) : null,
   };
 }

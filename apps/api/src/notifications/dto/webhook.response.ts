@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookView } from '#application';
 import {
   WEBHOOK_DELIVERY_STATUSES,
   type WebhookDeliveryAttemptEntity,
@@ -65,17 +66,9 @@ export type DeliveryResponse = z.infer<typeof deliveryResponse>;
 
 export const deliveryPageResponse = pageResponse(deliveryResponse);
 
+/** The same view the use case audits (webhookView), typed as the response. */
 export function toWebhookResponse(row: WebhookSubscriptionEntity): WebhookResponse {
-  return {
-    id: row.id,
-    projectId: row.projectId,
-    url: row.url,
-    events: row.events,
-    active: row.active,
-    createdBy: row.createdBy,
-    createdAt: row.createdAt.toISOString(),
-    disabledAt: row.disabledAt?.toISOString() ?? null,
-  };
+  return webhookView(row);
 }
 
 export function toDeliveryResponse(

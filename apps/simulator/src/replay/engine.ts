@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import {
+  buildNodeGrid,
   checkQueueLanes,
   compareStrings,
   runSchedulingCycle,
   validateGang,
+  zeroPad,
   type AllocationQuota,
   type CycleDecision,
   type PartitionSnapshot,
@@ -223,18 +225,14 @@ function replayConfig(options: ReplayOptions): ReplayConfig {
 
 /** `count` idle nodes, ids n0…, in interconnect domains of `domainSize` consecutive nodes. */
 function buildNodes(count: number, gpusPerNode: number, domainSize: number): PoolNode[] {
-  const pad = String(count - 1).length;
-  const nodes: PoolNode[] = [];
-  for (let i = 0; i < count; i += 1) {
-    nodes.push({
-      id: `n${String(i).padStart(pad, '0')}`,
-      domain: `d${String(Math.floor(i / domainSize)).padStart(pad, '0')}`,
-      gpusTotal: gpusPerNode,
-      gpusFree: gpusPerNode,
-      state: 'up',
-    });
-  }
-  return nodes;
+  const width = String(count - 1).length;
+  return buildNodeGrid({
+    nodes: count,
+    gpusPerNode,
+    nodesPerDomain: domainSize,
+    nodeId: (index) => `n${zeroPad(index, width)}`,
+    domainId: (domainIndex) => `d${zeroPad(domainIndex, width)}`,
+  });
 }
 
 /** The jobs some placement can give, in submission order (stable), and the count of the others. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { buildNodeGrid, zeroPad } from '../../libs/domain/src/index.js';
 import { markPartitionDirty } from '../../libs/persistence/src/index.js';
 import { grantUseCase } from '../support/grant.js';
 import { seedApprovedRequest } from './grant-fixtures.js';
@@ -52,9 +53,15 @@ export async function seedPool(dataSource: DataSource, options: PoolOptions = {}
       [cluster.id, gpuModel, gpusPerNode],
     );
     if (!nodePool) throw new Error('no node pool');
-    const perDomain = Math.ceil(nodeCount / domainCount);
-    const names = Array.from({ length: nodeCount }, (_, index) => `node-${String(index).padStart(4, '0')}`);
-    const domains = names.map((_, index) => `d${Math.floor(index / perDomain) + 1}`);
+    const grid = buildNodeGrid({
+      nodes: nodeCount,
+      gpusPerNode,
+      nodesPerDomain: Math.ceil(nodeCount / domainCount),
+      nodeId: (index) => `node-${zeroPad(index, 4)}`,
+      domainId: (domainIndex) => `d${domainIndex + 1}`,
+    });
+    const names = grid.map((node) => node.id);
+    const domains = grid.map((node) => node.domain);
     const nodes = await manager.query<{ id: string }[]>(
       `INSERT INTO nodes (node_pool_id, cluster_id, gpu_model, name, interconnect_domain, gpus_total)
        SELECT $1, $2, $3, t.name, t.domain, $4 FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS t(name, domain, ord)

@@ -1,4 +1,11 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type Provider,
+} from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
@@ -123,237 +130,287 @@ class SchedulerCoreModule implements OnApplicationShutdown {
 @Module({})
 export class SchedulerModule {
   static forRoot(config: GpupoolConfig): DynamicModule {
-    const sweepSettings = {
-      imports: [PlanningApplicationModule],
-      inject: [ProposeRecallsUseCase],
-      useFactory: (proposeRecalls: ProposeRecallsUseCase): UsageSweepSettings => ({
-        unpostedGraceMs: config.RECONCILE_GRACE_MS,
-        driftCheckIntervalMs: config.USAGE_DRIFT_CHECK_INTERVAL_MS,
-        proposeRecalls: (now) => proposeRecalls.execute(now),
-      }),
-    };
     return {
       module: SchedulerModule,
-      imports: [
-        SchedulerCoreModule.forRoot(config),
-        TypeOrmModule.forRoot({
-          ...dataSourceOptions({
-            url: config.DATABASE_URL,
-            poolSize: config.DATABASE_POOL_SIZE,
-            applicationName: 'gpupool-scheduler',
-          }),
-          autoLoadEntities: false,
-        }),
-        PersistenceModule,
-        // Workloads' submission check needs ProjectAccess in the container (the scheduler does not submit).
-        AccessModule,
-        WorkloadsApplicationModule,
-        AllocationsApplicationModule,
-        UsageApplicationModule.withSweep(sweepSettings),
-        PlanningApplicationModule,
-        RequestsApplicationModule,
-        BillingApplicationModule,
-      ],
+      imports: schedulerImports(config),
       providers: [
-        SchedulingCycleRepository,
-        // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
-        {
-          provide: CLUSTER_ADAPTERS,
-          inject: [JobProducer],
-          useFactory: (producer: JobProducer) => [new SimulatorAdapter(producer)],
-        },
-        DispatchWorkloadUseCase,
-        {
-          provide: DispatchService,
-          inject: [DispatchWorkloadUseCase, SCHEDULER_LOGGER],
-          useFactory: (dispatcher: DispatchWorkloadUseCase, logger: Logger) =>
-            new DispatchService(dispatcher, logger),
-        },
-        {
-          provide: GrantReconciler,
-          inject: [GrantRepository, JobProducer, SCHEDULER_LOGGER],
-          useFactory: (grants: GrantRepository, producer: JobProducer, logger: Logger) =>
-            new GrantReconciler(grants, producer, logger, config.RECONCILE_GRACE_MS),
-        },
-        {
-          provide: CycleService,
-          inject: [
-            TransactionRunner,
-            SchedulingCycleRepository,
-            LedgerRepository,
-            JobProducer,
-            SCHEDULER_LOGGER,
-            EndAttemptUseCase,
-          ],
-          useFactory: (
-            transactions: TransactionRunner,
-            rounds: SchedulingCycleRepository,
-            ledger: LedgerRepository,
-            producer: JobProducer,
-            logger: Logger,
-            endAttempt: EndAttemptUseCase,
-          ) =>
-            new CycleService(
-              transactions,
-              rounds,
-              ledger,
-              producer,
-              logger,
-              runSchedulingCycle,
-              {
-                settings: {
-                  fairShareHalfLifeSeconds: config.FAIR_SHARE_HALF_LIFE_SECONDS,
-                  backfill: config.SCHEDULER_BACKFILL,
-                  preemption: config.SCHEDULER_PREEMPTION,
-                  estimateLimit: SCHEDULER_ESTIMATE_LIMIT,
-                  starvationAfterSeconds: config.SCHEDULER_STARVATION_SECONDS,
-                },
-              },
-              endAttempt,
-            ),
-        },
-        {
-          provide: WorkloadReconciler,
-          inject: [
-            WorkloadRepository,
-            PartitionRepository,
-            EndLostRunsUseCase,
-            JobProducer,
-            SCHEDULER_LOGGER,
-          ],
-          useFactory: (
-            workloads: WorkloadRepository,
-            partitions: PartitionRepository,
-            lostRuns: EndLostRunsUseCase,
-            producer: JobProducer,
-            logger: Logger,
-          ) =>
-            new WorkloadReconciler(workloads, partitions, lostRuns, producer, logger, {
-              intervalMs: config.RECONCILE_INTERVAL_MS,
-              dispatchGraceMs: config.RECONCILE_GRACE_MS,
-              lostGraceMs: LOST_RUN_GRACE_MS,
-            }),
-        },
-        {
-          provide: WebhookDeliveryService,
-          inject: [DataSource, SCHEDULER_LOGGER],
-          useFactory: (dataSource: DataSource, logger: Logger) =>
-            new WebhookDeliveryService(dataSource, logger),
-        },
-        {
-          provide: WebhookReconciler,
-          inject: [DataSource, JobProducer, SCHEDULER_LOGGER],
-          useFactory: (dataSource: DataSource, producer: JobProducer, logger: Logger) =>
-            new WebhookReconciler(dataSource, producer, logger),
-        },
-        {
-          provide: RunBillingExportUseCase,
-          inject: [BillingExportRepository, BillingPeriodRepository, SCHEDULER_LOGGER],
-          useFactory: (exports: BillingExportRepository, periods: BillingPeriodRepository, logger: Logger) =>
-            new RunBillingExportUseCase(exports, periods, new SchedulerSettlementFiles(), logger),
-        },
-        {
-          provide: PlanningReconciler,
-          inject: [ReservationPlansRepository, ReservationMovesRepository, JobProducer, SCHEDULER_LOGGER],
-          useFactory: (
-            plans: ReservationPlansRepository,
-            moves: ReservationMovesRepository,
-            producer: JobProducer,
-            logger: Logger,
-          ) => new PlanningReconciler(plans, moves, producer, logger, config.RECONCILE_GRACE_MS),
-        },
-        {
-          provide: JOB_HANDLERS,
-          inject: [
-            GrantAllocationUseCase,
-            GrantReconciler,
-            CycleService,
-            DispatchService,
-            WorkloadReconciler,
-            PostUsageBatchUseCase,
-            UsageSweepUseCase,
-            WebhookDeliveryService,
-            WebhookReconciler,
-            RunBillingExportUseCase,
-            SweepBillingExportsUseCase,
-            CloseBillingPeriodUseCase,
-            SweepBillingClosesUseCase,
-            PlanReservationsUseCase,
-            PlanningReconciler,
-            JobProducer,
-            SCHEDULER_LOGGER,
-          ],
-          useFactory: (
-            grants: GrantAllocationUseCase,
-            grantReconciler: GrantReconciler,
-            cycles: CycleService,
-            dispatcher: DispatchService,
-            workloadReconciler: WorkloadReconciler,
-            usagePost: PostUsageBatchUseCase,
-            usageSweep: UsageSweepUseCase,
-            webhooks: WebhookDeliveryService,
-            webhookReconciler: WebhookReconciler,
-            billingExports: RunBillingExportUseCase,
-            billingExportSweep: SweepBillingExportsUseCase,
-            billingClose: CloseBillingPeriodUseCase,
-            billingCloseSweep: SweepBillingClosesUseCase,
-            planning: PlanReservationsUseCase,
-            planningReconciler: PlanningReconciler,
-            producer: JobProducer,
-            logger: Logger,
-          ): JobHandlers => {
-            const handlers: JobHandlers = {
-              'grant.allocation': async (data, context) => {
-                const result = await grants.execute(data.requestId, context.jobId);
-                logger.info(
-                  { jobId: context.jobId, requestId: data.requestId, outcome: result.outcome },
-                  'grant job done',
-                );
-                if (result.outcome === 'granted' && result.plannedAllocationIds.length > 0) {
-                  await enqueueAfterCommit(
-                    producer,
-                    result.plannedAllocationIds.map((allocationId) => ({
-                      name: 'planning.plan' as const,
-                      data: { allocationId },
-                    })),
-                    { logger, recoveredBy: 'the planning reconciler (reservation_plans)' },
-                  );
-                }
-                return { outcome: result.outcome };
-              },
-              'reconcile.grants': () => grantReconciler.sweep(),
-              'schedule.cycle': async (data, context) => {
-                const result = await cycles.runCycle(data.gpuModel);
-                logger.debug({ jobId: context.jobId, gpuModel: data.gpuModel, ...result }, 'cycle job done');
-                return result;
-              },
-              'dispatch.workload': (data) => dispatcher.dispatch(data.workloadId, data.attempt),
-              'dispatch.cancel': (data) => dispatcher.cancel(data.workloadId, data.attempt, data.reason),
-              'reconcile.workloads': () => workloadReconciler.sweep(),
-              'usage.post': (data) => usagePost.execute(data.batchId),
-              'reconcile.usage': () => usageSweep.execute(),
-              'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
-              'reconcile.webhooks': () => webhookReconciler.sweep(),
-              'billing.export': (data, context) => billingExports.execute(data.exportId, context.attempt),
-              'reconcile.exports': async () => {
-                const swept = await billingExportSweep.execute(config.RECONCILE_GRACE_MS);
-                if (swept.requeued > 0)
-                  logger.info({ requeued: swept.requeued }, 'billing export sweep re-enqueued exports');
-                return swept;
-              },
-              'billing.close': (data, context) =>
-                billingClose.execute(data.closeId, { lastAttempt: context.attempt >= closeAttempts }),
-              'reconcile.closes': () => billingCloseSweep.execute(config.RECONCILE_GRACE_MS),
-              'planning.plan': (data, context) => planning.plan(data.allocationId, { jobId: context.jobId }),
-              'planning.replan': (data, context) => planning.replan(data.gpuModel, { jobId: context.jobId }),
-              'reconcile.planning': (data) => planningReconciler.sweep(data),
-            };
-            assertHandlers(handlers);
-            return handlers;
-          },
-        },
+        ...persistenceProviders(),
+        ...dispatchProviders(),
+        ...grantProviders(config),
+        ...cycleProviders(config),
+        ...notificationProviders(),
+        ...billingProviders(),
+        ...planningProviders(config),
+        jobHandlersProvider(config),
         SchedulerWorkers,
       ],
     };
   }
+}
+
+/** The database connection, persistence, and the application modules whose use cases the jobs run. */
+function schedulerImports(config: GpupoolConfig): NonNullable<DynamicModule['imports']> {
+  const sweepSettings = {
+    imports: [PlanningApplicationModule],
+    inject: [ProposeRecallsUseCase],
+    useFactory: (proposeRecalls: ProposeRecallsUseCase): UsageSweepSettings => ({
+      unpostedGraceMs: config.RECONCILE_GRACE_MS,
+      driftCheckIntervalMs: config.USAGE_DRIFT_CHECK_INTERVAL_MS,
+      proposeRecalls: (now) => proposeRecalls.execute(now),
+    }),
+  };
+  return [
+    SchedulerCoreModule.forRoot(config),
+    TypeOrmModule.forRoot({
+      ...dataSourceOptions({
+        url: config.DATABASE_URL,
+        poolSize: config.DATABASE_POOL_SIZE,
+        applicationName: 'gpupool-scheduler',
+      }),
+      autoLoadEntities: false,
+    }),
+    PersistenceModule,
+    // Workloads' submission check needs ProjectAccess in the container (the scheduler does not submit).
+    AccessModule,
+    WorkloadsApplicationModule,
+    AllocationsApplicationModule,
+    UsageApplicationModule.withSweep(sweepSettings),
+    PlanningApplicationModule,
+    RequestsApplicationModule,
+    BillingApplicationModule,
+  ];
+}
+
+/** The SQL the cycle needs beyond the PersistenceModule. */
+function persistenceProviders(): Provider[] {
+  return [SchedulingCycleRepository];
+}
+
+/** Cluster adapters and the dispatch of admitted workloads to them. */
+function dispatchProviders(): Provider[] {
+  return [
+    // Slurm and Kubernetes adapters join this list behind the same port (clusters.adapter picks).
+    {
+      provide: CLUSTER_ADAPTERS,
+      inject: [JobProducer],
+      useFactory: (producer: JobProducer) => [new SimulatorAdapter(producer)],
+    },
+    DispatchWorkloadUseCase,
+    {
+      provide: DispatchService,
+      inject: [DispatchWorkloadUseCase, SCHEDULER_LOGGER],
+      useFactory: (dispatcher: DispatchWorkloadUseCase, logger: Logger) =>
+        new DispatchService(dispatcher, logger),
+    },
+  ];
+}
+
+/** The sweep that re-enqueues stalled grants. */
+function grantProviders(config: GpupoolConfig): Provider[] {
+  return [
+    {
+      provide: GrantReconciler,
+      inject: [GrantRepository, JobProducer, SCHEDULER_LOGGER],
+      useFactory: (grants: GrantRepository, producer: JobProducer, logger: Logger) =>
+        new GrantReconciler(grants, producer, logger, config.RECONCILE_GRACE_MS),
+    },
+  ];
+}
+
+/** The scheduling cycle and the reconciler of the workloads it admitted. */
+function cycleProviders(config: GpupoolConfig): Provider[] {
+  return [
+    {
+      provide: CycleService,
+      inject: [
+        TransactionRunner,
+        SchedulingCycleRepository,
+        LedgerRepository,
+        JobProducer,
+        SCHEDULER_LOGGER,
+        EndAttemptUseCase,
+      ],
+      useFactory: (
+        transactions: TransactionRunner,
+        rounds: SchedulingCycleRepository,
+        ledger: LedgerRepository,
+        producer: JobProducer,
+        logger: Logger,
+        endAttempt: EndAttemptUseCase,
+      ) =>
+        new CycleService(
+          transactions,
+          rounds,
+          ledger,
+          producer,
+          logger,
+          runSchedulingCycle,
+          {
+            settings: {
+              fairShareHalfLifeSeconds: config.FAIR_SHARE_HALF_LIFE_SECONDS,
+              backfill: config.SCHEDULER_BACKFILL,
+              preemption: config.SCHEDULER_PREEMPTION,
+              estimateLimit: SCHEDULER_ESTIMATE_LIMIT,
+              starvationAfterSeconds: config.SCHEDULER_STARVATION_SECONDS,
+            },
+          },
+          endAttempt,
+        ),
+    },
+    {
+      provide: WorkloadReconciler,
+      inject: [WorkloadRepository, PartitionRepository, EndLostRunsUseCase, JobProducer, SCHEDULER_LOGGER],
+      useFactory: (
+        workloads: WorkloadRepository,
+        partitions: PartitionRepository,
+        lostRuns: EndLostRunsUseCase,
+        producer: JobProducer,
+        logger: Logger,
+      ) =>
+        new WorkloadReconciler(workloads, partitions, lostRuns, producer, logger, {
+          intervalMs: config.RECONCILE_INTERVAL_MS,
+          dispatchGraceMs: config.RECONCILE_GRACE_MS,
+          lostGraceMs: LOST_RUN_GRACE_MS,
+        }),
+    },
+  ];
+}
+
+/** Webhook delivery and its sweep. */
+function notificationProviders(): Provider[] {
+  return [
+    {
+      provide: WebhookDeliveryService,
+      inject: [DataSource, SCHEDULER_LOGGER],
+      useFactory: (dataSource: DataSource, logger: Logger) => new WebhookDeliveryService(dataSource, logger),
+    },
+    {
+      provide: WebhookReconciler,
+      inject: [DataSource, JobProducer, SCHEDULER_LOGGER],
+      useFactory: (dataSource: DataSource, producer: JobProducer, logger: Logger) =>
+        new WebhookReconciler(dataSource, producer, logger),
+    },
+  ];
+}
+
+/** The billing export job over the scheduler's file writers (the close and the sweeps are BillingApplicationModule's). */
+function billingProviders(): Provider[] {
+  return [
+    {
+      provide: RunBillingExportUseCase,
+      inject: [BillingExportRepository, BillingPeriodRepository, SCHEDULER_LOGGER],
+      useFactory: (exports: BillingExportRepository, periods: BillingPeriodRepository, logger: Logger) =>
+        new RunBillingExportUseCase(exports, periods, new SchedulerSettlementFiles(), logger),
+    },
+  ];
+}
+
+/** The reconciler of reservation plans (planning itself is PlanningApplicationModule's). */
+function planningProviders(config: GpupoolConfig): Provider[] {
+  return [
+    {
+      provide: PlanningReconciler,
+      inject: [ReservationPlansRepository, ReservationMovesRepository, JobProducer, SCHEDULER_LOGGER],
+      useFactory: (
+        plans: ReservationPlansRepository,
+        moves: ReservationMovesRepository,
+        producer: JobProducer,
+        logger: Logger,
+      ) => new PlanningReconciler(plans, moves, producer, logger, config.RECONCILE_GRACE_MS),
+    },
+  ];
+}
+
+/** The job router's table: one handler per job name (assertHandlers fails startup on a gap). */
+function jobHandlersProvider(config: GpupoolConfig): Provider {
+  return {
+    provide: JOB_HANDLERS,
+    inject: [
+      GrantAllocationUseCase,
+      GrantReconciler,
+      CycleService,
+      DispatchService,
+      WorkloadReconciler,
+      PostUsageBatchUseCase,
+      UsageSweepUseCase,
+      WebhookDeliveryService,
+      WebhookReconciler,
+      RunBillingExportUseCase,
+      SweepBillingExportsUseCase,
+      CloseBillingPeriodUseCase,
+      SweepBillingClosesUseCase,
+      PlanReservationsUseCase,
+      PlanningReconciler,
+      JobProducer,
+      SCHEDULER_LOGGER,
+    ],
+    useFactory: (
+      grants: GrantAllocationUseCase,
+      grantReconciler: GrantReconciler,
+      cycles: CycleService,
+      dispatcher: DispatchService,
+      workloadReconciler: WorkloadReconciler,
+      usagePost: PostUsageBatchUseCase,
+      usageSweep: UsageSweepUseCase,
+      webhooks: WebhookDeliveryService,
+      webhookReconciler: WebhookReconciler,
+      billingExports: RunBillingExportUseCase,
+      billingExportSweep: SweepBillingExportsUseCase,
+      billingClose: CloseBillingPeriodUseCase,
+      billingCloseSweep: SweepBillingClosesUseCase,
+      planning: PlanReservationsUseCase,
+      planningReconciler: PlanningReconciler,
+      producer: JobProducer,
+      logger: Logger,
+    ): JobHandlers => {
+      const handlers: JobHandlers = {
+        'grant.allocation': async (data, context) => {
+          const result = await grants.execute(data.requestId, context.jobId);
+          logger.info(
+            { jobId: context.jobId, requestId: data.requestId, outcome: result.outcome },
+            'grant job done',
+          );
+          if (result.outcome === 'granted' && result.plannedAllocationIds.length > 0) {
+            await enqueueAfterCommit(
+              producer,
+              result.plannedAllocationIds.map((allocationId) => ({
+                name: 'planning.plan' as const,
+                data: { allocationId },
+              })),
+              { logger, recoveredBy: 'the planning reconciler (reservation_plans)' },
+            );
+          }
+          return { outcome: result.outcome };
+        },
+        'reconcile.grants': () => grantReconciler.sweep(),
+        'schedule.cycle': async (data, context) => {
+          const result = await cycles.runCycle(data.gpuModel);
+          logger.debug({ jobId: context.jobId, gpuModel: data.gpuModel, ...result }, 'cycle job done');
+          return result;
+        },
+        'dispatch.workload': (data) => dispatcher.dispatch(data.workloadId, data.attempt),
+        'dispatch.cancel': (data) => dispatcher.cancel(data.workloadId, data.attempt, data.reason),
+        'reconcile.workloads': () => workloadReconciler.sweep(),
+        'usage.post': (data) => usagePost.execute(data.batchId),
+        'reconcile.usage': () => usageSweep.execute(),
+        'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
+        'reconcile.webhooks': () => webhookReconciler.sweep(),
+        'billing.export': (data, context) => billingExports.execute(data.exportId, context.attempt),
+        'reconcile.exports': async () => {
+          const swept = await billingExportSweep.execute(config.RECONCILE_GRACE_MS);
+          if (swept.requeued > 0)
+            logger.info({ requeued: swept.requeued }, 'billing export sweep re-enqueued exports');
+          return swept;
+        },
+        'billing.close': (data, context) =>
+          billingClose.execute(data.closeId, { lastAttempt: context.attempt >= closeAttempts }),
+        'reconcile.closes': () => billingCloseSweep.execute(config.RECONCILE_GRACE_MS),
+        'planning.plan': (data, context) => planning.plan(data.allocationId, { jobId: context.jobId }),
+        'planning.replan': (data, context) => planning.replan(data.gpuModel, { jobId: context.jobId }),
+        'reconcile.planning': (data) => planningReconciler.sweep(data),
+      };
+      assertHandlers(handlers);
+      return handlers;
+    },
+  };
 }

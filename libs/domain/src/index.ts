@@ -20,6 +20,7 @@ export * from './ledger/balances.js';
 export * from './scheduling/types.js';
 export * from './scheduling/ordered-bitset.js';
 export * from './scheduling/placement.js';
+export * from './scheduling/node-grid.js';
 export * from './scheduling/fair-share.js';
 export * from './scheduling/cycle.js';
 export * from './scheduling/reserved-capacity.js';

@@ -1,10 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import {
+  buildNodeGrid,
   checkQueueLanes,
   compareStrings,
   runSchedulingCycle,
   validateGang,
+  zeroPad,
   type AllocationQuota,
+  type CycleDecision,
   type PartitionSnapshot,
   type PlacementPart,
   type PoolNode,
@@ -113,6 +116,31 @@ interface TenantState {
   lane: QueuedWorkload[];
 }
 
+/** The options with their defaults applied, validated. */
+interface ReplayConfig {
+  policy: PolicyName;
+  nodes: number;
+  gpusPerNode: number;
+  domainSize: number;
+  intervalSeconds: number;
+  halfLifeSeconds: number;
+  starvationAfterSeconds: number | undefined;
+  /** gpupool policy with per-tenant queue lanes (see ReplayOptions.queueLanes). */
+  useLanes: boolean;
+  checkLanes: boolean;
+}
+
+/** The tenants and the per-tenant maps the snapshot reads (updated in place across cycles). */
+interface ReplayTenants {
+  /** Sorted. */
+  names: string[];
+  byId: Map<string, TenantState>;
+  allocations: Map<string, AllocationQuota>;
+  entitlements: Map<string, number>;
+  projectShares: Map<string, number>;
+  projectUsage: Map<string, number>;
+}
+
 /**
  * Discrete-event replay of a trace through the domain's `runSchedulingCycle` (the same code the
  * live scheduler runs), on a virtual clock in whole seconds.
@@ -141,36 +169,79 @@ interface TenantState {
  */
 export function replay(jobs: readonly TraceJob[], options: ReplayOptions): ReplayResult {
   const started = performance.now();
-  const gpusPerNode = options.gpusPerNode ?? 8;
+  const config = replayConfig(options);
+  const nodes = buildNodes(config.nodes, config.gpusPerNode, config.domainSize);
+  const totalGpus = config.nodes * config.gpusPerNode;
+  const largestGang = Math.min(config.domainSize, config.nodes) * config.gpusPerNode;
+  const { kept, dropped } = placeableJobs(jobs, totalGpus, config.gpusPerNode, largestGang);
+  const tenants = buildTenants(
+    kept,
+    options.entitlementsBasisPoints ?? proportionalEntitlements(kept),
+    totalGpus,
+  );
+  const states = buildJobStates(kept, tenants.byId);
+
+  const simulation = new ReplaySimulation(config, nodes, tenants, states);
+  simulation.run();
+
+  return {
+    policy: config.policy,
+    load: kept.length > 0 ? offeredLoad(kept, totalGpus) : 0,
+    totalGpus,
+    nodes: config.nodes,
+    entitlementsBasisPoints: Object.fromEntries(
+      tenants.names.map((t) => [t, tenants.entitlements.get(t) ?? 0]),
+    ),
+    jobs: states.map((s) => s.outcome),
+    utilization: simulation.utilization,
+    makespanSeconds: simulation.makespan,
+    wallMs: performance.now() - started,
+    cycles: simulation.cycles,
+    dropped,
+    preemptions: simulation.preemptions,
+  };
+}
+
+function replayConfig(options: ReplayOptions): ReplayConfig {
   const domainSize = options.domainSize ?? 32;
-  const interval = Math.max(0, options.cycleIntervalSeconds ?? DEFAULT_CYCLE_INTERVAL_SECONDS);
-  const halfLife = options.halfLifeSeconds ?? DEFAULT_HALF_LIFE_SECONDS;
   if (!(Number.isInteger(options.nodes) && options.nodes >= 1)) {
     throw new Error(`nodes must be a positive integer, got ${options.nodes}`);
   }
   if (!(Number.isInteger(domainSize) && domainSize >= 1)) {
     throw new Error(`domainSize must be a positive integer, got ${domainSize}`);
   }
+  return {
+    policy: options.policy,
+    nodes: options.nodes,
+    gpusPerNode: options.gpusPerNode ?? 8,
+    domainSize,
+    intervalSeconds: Math.max(0, options.cycleIntervalSeconds ?? DEFAULT_CYCLE_INTERVAL_SECONDS),
+    halfLifeSeconds: options.halfLifeSeconds ?? DEFAULT_HALF_LIFE_SECONDS,
+    starvationAfterSeconds: options.starvationAfterSeconds,
+    useLanes: options.policy === 'gpupool' && options.queueLanes !== false,
+    checkLanes: options.checkLanes === true,
+  };
+}
 
-  // ---- cluster
-  const totalGpus = options.nodes * gpusPerNode;
-  const pad = String(options.nodes - 1).length;
-  const nodes: PoolNode[] = [];
-  const nodeById = new Map<string, PoolNode>();
-  for (let i = 0; i < options.nodes; i += 1) {
-    const node: PoolNode = {
-      id: `n${String(i).padStart(pad, '0')}`,
-      domain: `d${String(Math.floor(i / domainSize)).padStart(pad, '0')}`,
-      gpusTotal: gpusPerNode,
-      gpusFree: gpusPerNode,
-      state: 'up',
-    };
-    nodes.push(node);
-    nodeById.set(node.id, node);
-  }
-  const largestGang = Math.min(domainSize, options.nodes) * gpusPerNode;
+/** `count` idle nodes, ids n0…, in interconnect domains of `domainSize` consecutive nodes. */
+function buildNodes(count: number, gpusPerNode: number, domainSize: number): PoolNode[] {
+  const width = String(count - 1).length;
+  return buildNodeGrid({
+    nodes: count,
+    gpusPerNode,
+    nodesPerDomain: domainSize,
+    nodeId: (index) => `n${zeroPad(index, width)}`,
+    domainId: (domainIndex) => `d${zeroPad(domainIndex, width)}`,
+  });
+}
 
-  // ---- jobs: keep the placeable ones, in submission order (stable)
+/** The jobs some placement can give, in submission order (stable), and the count of the others. */
+function placeableJobs(
+  jobs: readonly TraceJob[],
+  totalGpus: number,
+  gpusPerNode: number,
+  largestGang: number,
+): { kept: TraceJob[]; dropped: { tooLarge: number; unplaceableShape: number } } {
   const ordered = jobs
     .map((job, order) => ({ job, order }))
     .sort((a, b) => a.job.submitAt - b.job.submitAt || a.order - b.order)
@@ -183,16 +254,24 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
     else if (validateGang(job.gpus, gpusPerNode) !== null || job.gpus > largestGang) unplaceableShape += 1;
     else kept.push(job);
   }
+  return { kept, dropped: { tooLarge, unplaceableShape } };
+}
 
-  // ---- tenants
-  const entitlements = options.entitlementsBasisPoints ?? proportionalEntitlements(kept);
-  const tenants = new Map<string, TenantState>();
-  const allocations = new Map<string, AllocationQuota>();
-  const entitlementMap = new Map<string, number>();
-  const projectShares = new Map<string, number>();
-  const projectUsage = new Map<string, number>();
-  const tenantNames = [...new Set([...Object.keys(entitlements), ...kept.map((j) => j.tenant)])].sort();
-  for (const id of tenantNames) {
+/** One tenant per name in the entitlements or the jobs: unlimited quota, a cap that never binds. */
+function buildTenants(
+  kept: readonly TraceJob[],
+  entitlementsBasisPoints: Record<string, number>,
+  totalGpus: number,
+): ReplayTenants {
+  const tenants: ReplayTenants = {
+    names: [...new Set([...Object.keys(entitlementsBasisPoints), ...kept.map((j) => j.tenant)])].sort(),
+    byId: new Map(),
+    allocations: new Map(),
+    entitlements: new Map(),
+    projectShares: new Map(),
+    projectUsage: new Map(),
+  };
+  for (const id of tenants.names) {
     const quota: AllocationQuota = {
       allocationId: id,
       remainingGpuSeconds: UNLIMITED_GPU_SECONDS,
@@ -203,26 +282,24 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       gpusInUse: 0,
       admitting: true,
     };
-    tenants.set(id, { id, quota, usage: 0, usageAt: 0, runningGpus: 0, lane: [] });
-    allocations.set(id, quota);
-    const bp = entitlements[id] ?? 0;
-    entitlementMap.set(id, bp);
-    projectShares.set(id, Math.max(1, bp));
-    projectUsage.set(id, 0);
+    tenants.byId.set(id, { id, quota, usage: 0, usageAt: 0, runningGpus: 0, lane: [] });
+    tenants.allocations.set(id, quota);
+    const bp = entitlementsBasisPoints[id] ?? 0;
+    tenants.entitlements.set(id, bp);
+    tenants.projectShares.set(id, Math.max(1, bp));
+    tenants.projectUsage.set(id, 0);
   }
-  const advanceUsage = (t: TenantState, at: number): void => {
-    if (at <= t.usageAt) return;
-    if (!(halfLife > 0)) t.usage = 0;
-    else {
-      const f = Math.pow(2, -(at - t.usageAt) / halfLife);
-      t.usage = t.usage * f + (t.runningGpus * halfLife * (1 - f)) / Math.LN2;
-    }
-    t.usageAt = at;
-  };
+  return tenants;
+}
 
-  // ---- job states
-  const states: JobState[] = kept.map((job) => {
-    const outcome: JobOutcome = {
+/**
+ * One state per job, in arrival order = the domain's fifo order (queuedAt, then id), so the fifo
+ * window is a prefix of what the domain would order.
+ */
+function buildJobStates(kept: readonly TraceJob[], tenants: ReadonlyMap<string, TenantState>): JobState[] {
+  const states: JobState[] = kept.map((job) => ({
+    job,
+    outcome: {
       id: job.id,
       tenant: job.tenant,
       gpus: job.gpus,
@@ -231,140 +308,150 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       endAt: -1,
       durationSeconds: job.durationSeconds,
       preemptions: 0,
-    };
-    return {
-      job,
-      outcome,
-      tenant: tenants.get(job.tenant)!,
-      queued: {
-        id: job.id,
-        allocationId: job.tenant,
-        projectId: job.tenant,
-        programId: job.tenant,
-        gpus: job.gpus,
-        walltimeSeconds: job.durationSeconds,
-        priorityTier: 0,
-        queuedAt: new Date(ORIGIN_MS + job.submitAt * 1000),
-      },
-      queueAt: -1,
-      running: null,
-      runAt: -1,
-      generation: 0,
-    };
-  });
-  // Arrival order = the domain's fifo order (queuedAt, then id), so the fifo window below is a
-  // prefix of what the domain would order.
+    },
+    tenant: tenants.get(job.tenant)!,
+    queued: {
+      id: job.id,
+      allocationId: job.tenant,
+      projectId: job.tenant,
+      programId: job.tenant,
+      gpus: job.gpus,
+      walltimeSeconds: job.durationSeconds,
+      priorityTier: 0,
+      queuedAt: new Date(ORIGIN_MS + job.submitAt * 1000),
+    },
+    queueAt: -1,
+    running: null,
+    runAt: -1,
+    generation: 0,
+  }));
   states.sort((a, b) => a.job.submitAt - b.job.submitAt || compareStrings(a.job.id, b.job.id));
-  const stateById = new Map<string, JobState>();
-  for (const s of states) {
-    if (stateById.has(s.job.id)) throw new Error(`duplicate job id ${s.job.id}`);
-    stateById.set(s.job.id, s);
+  return states;
+}
+
+/** Decays a tenant's usage to `at`, adding what its running GPUs used meanwhile. */
+function advanceUsage(t: TenantState, at: number, halfLife: number): void {
+  if (at <= t.usageAt) return;
+  if (!(halfLife > 0)) t.usage = 0;
+  else {
+    const f = Math.pow(2, -(at - t.usageAt) / halfLife);
+    t.usage = t.usage * f + (t.runningGpus * halfLife * (1 - f)) / Math.LN2;
   }
+  t.usageAt = at;
+}
 
-  // ---- the snapshot, reused across cycles (arrays and maps are updated in place)
-  const queued: QueuedWorkload[] = [];
-  const queuedStates: JobState[] = [];
-  const fifo = options.policy !== 'gpupool';
-  const useLanes = !fifo && options.queueLanes !== false;
-  const backfill = options.policy === 'fifo-backfill';
-  /** fifo policies: what the domain sees each cycle (see `fifoWindow`). */
-  const window: QueuedWorkload[] = [];
-  const running: RunningWorkload[] = [];
-  const runningStates: JobState[] = [];
-  const snapshot: PartitionSnapshot = {
-    gpuModel: GPU_MODEL,
-    gpusPerNode,
-    now: new Date(ORIGIN_MS),
-    nodes,
-    queued: fifo ? window : useLanes ? [] : queued,
-    running,
-    allocations,
-    entitlementsBasisPoints: entitlementMap,
-    projectUsage,
-    projectShares,
-    settings: policySettings(options.policy, halfLife, options.starvationAfterSeconds),
-    // Each tenant is one program, project and tier: its lane, kept in age order across cycles, lets
-    // the domain merge lanes instead of ordering the whole queue every cycle.
-    queueLanes: useLanes ? [...tenants.values()].map((t) => t.lane) : undefined,
-  };
-  let freeGpus = totalGpus;
+/**
+ * The waiting jobs. With lanes, the lanes are the queue (no flat queue is kept: that would cost
+ * O(queue) a cycle); queueAt is then 0 while queued and −1 otherwise. Without, `queued` is the
+ * whole queue in (queuedAt, id) order: admitted ones are flagged (queueAt −1) and compacted out
+ * after each cycle, so the domain's ordering skips its age sort.
+ */
+class ReplayQueue {
+  /** Without lanes: the queue, parallel to `states`. */
+  readonly queued: QueuedWorkload[] = [];
+  readonly states: JobState[] = [];
+  count = 0;
+  private removed = 0;
 
-  let removedFromQueue = 0;
-  const compactQueue = (): void => {
-    if (removedFromQueue === 0) return;
-    let out = 0;
-    for (let i = 0; i < queuedStates.length; i += 1) {
-      const s = queuedStates[i];
-      if (s.queueAt < 0) continue;
-      s.queueAt = out;
-      queuedStates[out] = s;
-      queued[out] = s.queued;
-      out += 1;
-    }
-    queuedStates.length = out;
-    queued.length = out;
-    removedFromQueue = 0;
-  };
-  // With lanes, the lanes are the queue (no flat queue is kept: that would cost O(queue) a cycle);
-  // queueAt is then 0 while queued and −1 otherwise.
-  let queuedCount = 0;
-  const enqueue = (s: JobState): void => {
-    queuedCount += 1;
-    if (useLanes) {
+  constructor(private readonly useLanes: boolean) {}
+
+  enqueue(s: JobState): void {
+    this.count += 1;
+    if (this.useLanes) {
       // Arrivals come in (queuedAt, id) order and are younger than anything queued.
       s.queueAt = 0;
       s.tenant.lane.push(s.queued);
       return;
     }
-    s.queueAt = queued.length;
-    queued.push(s.queued);
-    queuedStates.push(s);
-  };
-  // Admitted ones are flagged (queueAt −1) and compacted out after each cycle, so the queue stays
-  // in (queuedAt, id) order and the domain's ordering skips its age sort.
-  const dequeue = (s: JobState): void => {
-    queuedCount -= 1;
+    s.queueAt = this.queued.length;
+    this.queued.push(s.queued);
+    this.states.push(s);
+  }
+
+  dequeue(s: JobState): void {
+    this.count -= 1;
     s.queueAt = -1;
-    if (useLanes) s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 1);
-    else removedFromQueue += 1;
-  };
+    if (this.useLanes) s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 1);
+    else this.removed += 1;
+  }
+
   /** A preempted job goes back to the queue at its original age (its place in (queuedAt, id) order). */
-  const requeue = (s: JobState): void => {
-    queuedCount += 1;
-    if (useLanes) {
+  requeue(s: JobState): void {
+    this.count += 1;
+    if (this.useLanes) {
       s.queueAt = 0;
       s.tenant.lane.splice(lanePosition(s.tenant.lane, s.queued), 0, s.queued);
       return;
     }
-    const lo = lanePosition(queued, s.queued);
-    queuedStates.splice(lo, 0, s);
-    queued.splice(lo, 0, s.queued);
-    for (let i = lo; i < queuedStates.length; i += 1) queuedStates[i].queueAt = i;
-  };
-  const stopRunning = (s: JobState, at: number): void => {
-    const r = s.running!;
-    for (const part of r.placement) nodeById.get(part.nodeId)!.gpusFree += part.gpus;
-    freeGpus += s.job.gpus;
-    advanceUsage(s.tenant, at);
-    s.tenant.runningGpus -= s.job.gpus;
-    s.tenant.quota.gpusInUse -= s.job.gpus;
-    const i = s.runAt;
-    const last = running.length - 1;
-    if (i !== last) {
-      running[i] = running[last];
-      runningStates[i] = runningStates[last];
-      runningStates[i].runAt = i;
+    const lo = lanePosition(this.queued, s.queued);
+    this.states.splice(lo, 0, s);
+    this.queued.splice(lo, 0, s.queued);
+    for (let i = lo; i < this.states.length; i += 1) this.states[i].queueAt = i;
+  }
+
+  /** Drops the dequeued ones from the flat queue, keeping its order. */
+  compact(): void {
+    if (this.removed === 0) return;
+    let out = 0;
+    for (let i = 0; i < this.states.length; i += 1) {
+      const s = this.states[i];
+      if (s.queueAt < 0) continue;
+      s.queueAt = out;
+      this.states[out] = s;
+      this.queued[out] = s.queued;
+      out += 1;
     }
-    running.pop();
-    runningStates.pop();
-    s.running = null;
-    s.runAt = -1;
-  };
-  const completions = new CompletionHeap();
-  const start = (s: JobState, at: number, placement: PlacementPart[], borrowed: boolean): void => {
-    for (const part of placement) nodeById.get(part.nodeId)!.gpusFree -= part.gpus;
-    freeGpus -= s.job.gpus;
-    advanceUsage(s.tenant, at);
+    this.states.length = out;
+    this.queued.length = out;
+    this.removed = 0;
+  }
+
+  /**
+   * The fifo policies' queue window, EXACT for admissions and the reservation: the queue in fifo
+   * order (`states` is kept in that order: no preemption, arrivals appended in order, admitted
+   * ones removed) up to the first workload at which the cumulative GPUs exceed the free GPUs (the
+   * head is at or before it: not all of them can start); after it, with backfill, only workloads
+   * that fit in the free GPUs (the others wait either way and change nothing for the rest).
+   */
+  fillFifoWindow(window: QueuedWorkload[], freeGpus: number, backfill: boolean): void {
+    window.length = 0;
+    let cumulative = 0;
+    let i = 0;
+    for (; i < this.states.length; i += 1) {
+      const s = this.states[i];
+      window.push(s.queued);
+      cumulative += s.job.gpus;
+      if (cumulative > freeGpus) break;
+    }
+    if (!backfill) return;
+    for (i += 1; i < this.states.length; i += 1) {
+      if (this.states[i].job.gpus <= freeGpus) window.push(this.states[i].queued);
+    }
+  }
+}
+
+/** The running jobs, the nodes' free GPUs and when each run ends. */
+class ReplayCluster {
+  readonly running: RunningWorkload[] = [];
+  readonly completions = new CompletionHeap();
+  readonly totalGpus: number;
+  freeGpus: number;
+  private readonly runningStates: JobState[] = [];
+  private readonly nodeById = new Map<string, PoolNode>();
+
+  constructor(
+    readonly nodes: PoolNode[],
+    private readonly halfLife: number,
+  ) {
+    for (const node of nodes) this.nodeById.set(node.id, node);
+    this.totalGpus = nodes.reduce((sum, node) => sum + node.gpusTotal, 0);
+    this.freeGpus = this.totalGpus;
+  }
+
+  start(s: JobState, at: number, placement: PlacementPart[], borrowed: boolean): void {
+    for (const part of placement) this.nodeById.get(part.nodeId)!.gpusFree -= part.gpus;
+    this.freeGpus -= s.job.gpus;
+    advanceUsage(s.tenant, at, this.halfLife);
     s.tenant.runningGpus += s.job.gpus;
     s.tenant.quota.gpusInUse += s.job.gpus;
     const end = at + s.job.durationSeconds;
@@ -379,121 +466,195 @@ export function replay(jobs: readonly TraceJob[], options: ReplayOptions): Repla
       expectedEndAt: new Date(ORIGIN_MS + end * 1000),
       borrowed,
     };
-    s.runAt = running.length;
-    running.push(s.running);
-    runningStates.push(s);
+    s.runAt = this.running.length;
+    this.running.push(s.running);
+    this.runningStates.push(s);
     if (s.outcome.startAt < 0) s.outcome.startAt = at;
     s.generation += 1;
-    completions.push(end, s, s.generation);
-  };
+    this.completions.push(end, s, s.generation);
+  }
 
-  /**
-   * The fifo policies' queue window, EXACT for admissions and the reservation: the queue in fifo
-   * order (queuedStates is kept in that order: no preemption, arrivals appended in order, admitted
-   * ones removed) up to the first workload at which the cumulative GPUs exceed the free GPUs (the
-   * head is at or before it: not all of them can start); after it, with backfill, only workloads
-   * that fit in the free GPUs (the others wait either way and change nothing for the rest).
-   */
-  const fifoWindow = (): void => {
-    window.length = 0;
-    let cumulative = 0;
-    let i = 0;
-    for (; i < queuedStates.length; i += 1) {
-      const s = queuedStates[i];
-      window.push(s.queued);
-      cumulative += s.job.gpus;
-      if (cumulative > freeGpus) break;
+  stop(s: JobState, at: number): void {
+    const r = s.running!;
+    for (const part of r.placement) this.nodeById.get(part.nodeId)!.gpusFree += part.gpus;
+    this.freeGpus += s.job.gpus;
+    advanceUsage(s.tenant, at, this.halfLife);
+    s.tenant.runningGpus -= s.job.gpus;
+    s.tenant.quota.gpusInUse -= s.job.gpus;
+    const i = s.runAt;
+    const last = this.running.length - 1;
+    if (i !== last) {
+      this.running[i] = this.running[last];
+      this.runningStates[i] = this.runningStates[last];
+      this.runningStates[i].runAt = i;
     }
-    if (!backfill) return;
-    for (i += 1; i < queuedStates.length; i += 1) {
-      if (queuedStates[i].job.gpus <= freeGpus) window.push(queuedStates[i].queued);
-    }
-  };
+    this.running.pop();
+    this.runningStates.pop();
+    s.running = null;
+    s.runAt = -1;
+  }
+}
 
-  // ---- the event loop
-  const utilization: UtilizationSample[] = [];
-  let next = 0;
-  let lastCycle = Number.NEGATIVE_INFINITY;
-  let cycles = 0;
-  let preemptions = 0;
-  let makespan = 0;
-  for (;;) {
-    const nextArrival = next < states.length ? states[next].job.submitAt : Number.POSITIVE_INFINITY;
-    const nextCompletion = completions.size > 0 ? completions.peekEnd() : Number.POSITIVE_INFINITY;
-    const nextEvent = Math.min(nextArrival, nextCompletion);
-    if (nextEvent === Number.POSITIVE_INFINITY) break;
-    const now = Math.max(nextEvent, lastCycle + interval);
-    while (next < states.length && states[next].job.submitAt <= now) enqueue(states[next++]);
+/** The event loop over one replay's state (see `replay`). */
+class ReplaySimulation {
+  readonly utilization: UtilizationSample[] = [];
+  cycles = 0;
+  preemptions = 0;
+  makespan = 0;
+  private readonly queue: ReplayQueue;
+  private readonly cluster: ReplayCluster;
+  private readonly stateById = new Map<string, JobState>();
+  /** The snapshot, reused across cycles (arrays and maps are updated in place). */
+  private readonly snapshot: PartitionSnapshot;
+  /** fifo policies: what the domain sees each cycle (see `ReplayQueue.fillFifoWindow`). */
+  private readonly window: QueuedWorkload[] = [];
+  private readonly fifo: boolean;
+  private nextArrival = 0;
+  private lastCycle = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly config: ReplayConfig,
+    nodes: PoolNode[],
+    private readonly tenants: ReplayTenants,
+    private readonly states: readonly JobState[],
+  ) {
+    for (const s of states) {
+      if (this.stateById.has(s.job.id)) throw new Error(`duplicate job id ${s.job.id}`);
+      this.stateById.set(s.job.id, s);
+    }
+    this.fifo = config.policy !== 'gpupool';
+    this.queue = new ReplayQueue(config.useLanes);
+    this.cluster = new ReplayCluster(nodes, config.halfLifeSeconds);
+    this.snapshot = this.initialSnapshot();
+  }
+
+  run(): void {
+    for (;;) {
+      const nextEvent = this.nextEventTime();
+      if (nextEvent === Number.POSITIVE_INFINITY) break;
+      const now = Math.max(nextEvent, this.lastCycle + this.config.intervalSeconds);
+      this.admitArrivals(now);
+      this.completeFinished(now);
+      // Nothing waits: no cycle (and the interval does not restart).
+      if (this.queue.count === 0) continue;
+      this.runCycle(now);
+    }
+  }
+
+  private initialSnapshot(): PartitionSnapshot {
+    const { config, tenants } = this;
+    return {
+      gpuModel: GPU_MODEL,
+      gpusPerNode: config.gpusPerNode,
+      now: new Date(ORIGIN_MS),
+      nodes: this.cluster.nodes,
+      queued: this.fifo ? this.window : config.useLanes ? [] : this.queue.queued,
+      running: this.cluster.running,
+      allocations: tenants.allocations,
+      entitlementsBasisPoints: tenants.entitlements,
+      projectUsage: tenants.projectUsage,
+      projectShares: tenants.projectShares,
+      settings: policySettings(config.policy, config.halfLifeSeconds, config.starvationAfterSeconds),
+      // Each tenant is one program, project and tier: its lane, kept in age order across cycles, lets
+      // the domain merge lanes instead of ordering the whole queue every cycle.
+      queueLanes: config.useLanes ? [...tenants.byId.values()].map((t) => t.lane) : undefined,
+    };
+  }
+
+  private nextEventTime(): number {
+    const { states, cluster } = this;
+    const arrival =
+      this.nextArrival < states.length ? states[this.nextArrival].job.submitAt : Number.POSITIVE_INFINITY;
+    const completion =
+      cluster.completions.size > 0 ? cluster.completions.peekEnd() : Number.POSITIVE_INFINITY;
+    return Math.min(arrival, completion);
+  }
+
+  /** Queues every job submitted by `now`. */
+  private admitArrivals(now: number): void {
+    const { states } = this;
+    while (this.nextArrival < states.length && states[this.nextArrival].job.submitAt <= now) {
+      this.queue.enqueue(states[this.nextArrival++]);
+    }
+  }
+
+  /** Ends every run that finishes by `now`, at its exact end (stale heap entries are skipped). */
+  private completeFinished(now: number): void {
+    const { completions } = this.cluster;
     while (completions.size > 0 && completions.peekEnd() <= now) {
       const end = completions.peekEnd();
       const { state, generation } = completions.pop();
       if (generation !== state.generation || state.running === null) continue;
-      stopRunning(state, end);
+      this.cluster.stop(state, end);
       state.outcome.endAt = end;
-      if (end > makespan) makespan = end;
+      if (end > this.makespan) this.makespan = end;
     }
-    // Nothing waits: no cycle (and the interval does not restart).
-    if (queuedCount === 0) continue;
-
-    for (const t of tenants.values()) {
-      advanceUsage(t, now);
-      projectUsage.set(t.id, t.usage);
-    }
-    if (fifo) fifoWindow();
-    snapshot.now = new Date(ORIGIN_MS + now * 1000);
-    if (options.checkLanes) {
-      const inQueue = states.filter((s) => s.queueAt >= 0).map((s) => s.queued);
-      const problem =
-        inQueue.length === queuedCount
-          ? checkQueueLanes({ queued: inQueue, queueLanes: snapshot.queueLanes })
-          : `${inQueue.length} jobs queued but ${queuedCount} counted`;
-      if (problem !== null) throw new Error(`queue lanes out of step at t=${now}: ${problem}`);
-    }
-    const decision = runSchedulingCycle(snapshot);
-    cycles += 1;
-    lastCycle = now;
-
-    for (const p of decision.preempted) {
-      const s = stateById.get(p.workloadId)!;
-      stopRunning(s, now);
-      s.outcome.preemptions += 1;
-      preemptions += 1;
-      requeue(s);
-    }
-    for (const a of decision.admitted) {
-      const s = stateById.get(a.workloadId)!;
-      dequeue(s);
-      start(s, now, a.placement, a.borrowed);
-    }
-    compactQueue();
-    let fragmented = 0;
-    if (decision.reservation) {
-      const head = stateById.get(decision.reservation.workloadId)!;
-      if (head.job.gpus <= freeGpus) fragmented = freeGpus;
-    }
-    utilization.push({
-      at: now,
-      gpusBusy: totalGpus - freeGpus,
-      gpusTotal: totalGpus,
-      fragmentedGpus: fragmented,
-      queued: queuedCount,
-    });
   }
 
-  return {
-    policy: options.policy,
-    load: kept.length > 0 ? offeredLoad(kept, totalGpus) : 0,
-    totalGpus,
-    nodes: options.nodes,
-    entitlementsBasisPoints: Object.fromEntries(tenantNames.map((t) => [t, entitlementMap.get(t) ?? 0])),
-    jobs: states.map((s) => s.outcome),
-    utilization,
-    makespanSeconds: makespan,
-    wallMs: performance.now() - started,
-    cycles,
-    dropped: { tooLarge, unplaceableShape },
-    preemptions,
-  };
+  private runCycle(now: number): void {
+    this.accountUsage(now);
+    if (this.fifo) {
+      this.queue.fillFifoWindow(this.window, this.cluster.freeGpus, this.config.policy === 'fifo-backfill');
+    }
+    this.snapshot.now = new Date(ORIGIN_MS + now * 1000);
+    if (this.config.checkLanes) this.checkLanes(now);
+    const decision = runSchedulingCycle(this.snapshot);
+    this.cycles += 1;
+    this.lastCycle = now;
+    this.applyDecision(decision, now);
+    this.queue.compact();
+    this.sampleUtilization(decision, now);
+  }
+
+  /** Brings every tenant's fair-share usage to `now`, as the snapshot's project usage. */
+  private accountUsage(now: number): void {
+    for (const t of this.tenants.byId.values()) {
+      advanceUsage(t, now, this.config.halfLifeSeconds);
+      this.tenants.projectUsage.set(t.id, t.usage);
+    }
+  }
+
+  private checkLanes(now: number): void {
+    const inQueue = this.states.filter((s) => s.queueAt >= 0).map((s) => s.queued);
+    const problem =
+      inQueue.length === this.queue.count
+        ? checkQueueLanes({ queued: inQueue, queueLanes: this.snapshot.queueLanes })
+        : `${inQueue.length} jobs queued but ${this.queue.count} counted`;
+    if (problem !== null) throw new Error(`queue lanes out of step at t=${now}: ${problem}`);
+  }
+
+  /** Preempted jobs back to the queue (their GPUs freed), then the admitted ones started. */
+  private applyDecision(decision: CycleDecision, now: number): void {
+    for (const p of decision.preempted) {
+      const s = this.stateById.get(p.workloadId)!;
+      this.cluster.stop(s, now);
+      s.outcome.preemptions += 1;
+      this.preemptions += 1;
+      this.queue.requeue(s);
+    }
+    for (const a of decision.admitted) {
+      const s = this.stateById.get(a.workloadId)!;
+      this.queue.dequeue(s);
+      this.cluster.start(s, now, a.placement, a.borrowed);
+    }
+  }
+
+  /** Fragmented: free GPUs enough for the reserved head that still could not place it. */
+  private sampleUtilization(decision: CycleDecision, now: number): void {
+    const { cluster } = this;
+    let fragmented = 0;
+    if (decision.reservation) {
+      const head = this.stateById.get(decision.reservation.workloadId)!;
+      if (head.job.gpus <= cluster.freeGpus) fragmented = cluster.freeGpus;
+    }
+    this.utilization.push({
+      at: now,
+      gpusBusy: cluster.totalGpus - cluster.freeGpus,
+      gpusTotal: cluster.totalGpus,
+      fragmentedGpus: fragmented,
+      queued: this.queue.count,
+    });
+  }
 }
 
 /**

@@ -14,14 +14,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { runSchedulingCycle } from '../cycle.js';
 import { entitledGpus, partitionCapacityGpus } from '../fair-share.js';
+import { buildNodeGrid, zeroPad } from '../node-grid.js';
 import { createCapacityIndex, placeWorkload } from '../placement.js';
-import type {
-  AllocationQuota,
-  PartitionSnapshot,
-  PoolNode,
-  QueuedWorkload,
-  RunningWorkload,
-} from '../types.js';
+import type { AllocationQuota, PartitionSnapshot, QueuedWorkload, RunningWorkload } from '../types.js';
 
 export interface SyntheticPartitionOptions {
   seed: number;
@@ -79,21 +74,21 @@ function drawWalltime(random: () => number): number {
 export function syntheticPartition(options: SyntheticPartitionOptions = BENCH_DEFAULTS): PartitionSnapshot {
   const random = prng(options.seed);
   const pick = (n: number): number => Math.floor(random() * n);
-  const pad = (value: number, width: number): string => String(value).padStart(width, '0');
+  const pad = zeroPad;
   const now = new Date(Date.UTC(2026, 2, 2, 9, 0, 0));
   const nowMs = now.getTime();
 
-  const nodes: PoolNode[] = [];
-  for (let i = 0; i < options.nodes; i += 1) {
-    const r = random();
-    nodes.push({
-      id: `h200-n${pad(i, 5)}`,
-      domain: `h200-d${pad(Math.floor(i / options.nodesPerDomain), 3)}`,
-      gpusTotal: options.gpusPerNode,
-      gpusFree: options.gpusPerNode,
-      state: r < 0.005 ? 'down' : r < 0.015 ? 'draining' : 'up',
-    });
-  }
+  const nodes = buildNodeGrid({
+    nodes: options.nodes,
+    gpusPerNode: options.gpusPerNode,
+    nodesPerDomain: options.nodesPerDomain,
+    nodeId: (index) => `h200-n${pad(index, 5)}`,
+    domainId: (domainIndex) => `h200-d${pad(domainIndex, 3)}`,
+    state: () => {
+      const r = random();
+      return r < 0.005 ? 'down' : r < 0.015 ? 'draining' : 'up';
+    },
+  });
 
   const programIds = Array.from({ length: options.programs }, (_, i) => `prog-${pad(i, 2)}`);
   const weights = programIds.map(() => 1 + random() * 9);

@@ -313,6 +313,40 @@ describe('allocation requests (e2e)', () => {
     ).toBe(1);
   });
 
+  it('counts a grant still pending (its job not run yet) once against the program budget', async () => {
+    // 1,500 H100 hours: a first approval of 600 is pending (no scheduler runs here), so 900 are left
+    // and a second approval of 600 fits; counted twice, 300 would be left and it would be refused.
+    const small = await fixtures.makeProgram({ budgetsGpuHours: { H100: 1_500n } });
+    const ids: string[] = [];
+    for (let index = 0; index < 3; index += 1) {
+      ids.push(
+        await draft(alice, projectA.id, {
+          programId: small.id,
+          lines: [{ gpuModel: 'H100', gpuHours: 600, maxConcurrentGpus: 4 }],
+        }),
+      );
+    }
+    for (const id of ids)
+      await api.http.post(`/v1/allocation-requests/${id}/submit`).set(auth(alice)).expect(200);
+    for (const id of ids.slice(0, 2)) {
+      await api.http
+        .post(`/v1/allocation-requests/${id}/approve`)
+        .set(auth(api.adminToken))
+        .send({})
+        .expect(200);
+    }
+    expect(
+      await fixtures.count('grant_intents', "request_id = ANY($1::uuid[]) AND status = 'pending'", [ids]),
+    ).toBe(2);
+    // 300 hours are left: the third is over the budget.
+    const over = await api.http
+      .post(`/v1/allocation-requests/${ids[2]}/approve`)
+      .set(auth(api.adminToken))
+      .send({});
+    expect(over.status).toBe(422);
+    expect(over.body.error.code).toBe('EXCEEDS_PROGRAM_BUDGET');
+  });
+
   it('refuses a grant beyond what the program has left with 422 and changes nothing', async () => {
     const small = await fixtures.makeProgram({ budgetsGpuHours: { H100: 1_500n } });
     const first = await draft(alice, projectA.id, {

@@ -40,8 +40,6 @@ export class FakeAllocationRequestRepository extends AllocationRequestRepository
   readonly lines = new Map<string, AllocationRequestLineEntity[]>();
   readonly locked: string[] = [];
   readonly grantIntents: string[] = [];
-  /** Per program: GPU-seconds decided but not yet granted by the scheduler. */
-  readonly pending = new Map<string, Map<string, bigint>>();
   readonly organizationTypes = new Map<string, string>();
   readonly shapes = new Map<string, PoolShape>();
   private nextId = 1;
@@ -145,10 +143,6 @@ export class FakeAllocationRequestRepository extends AllocationRequestRepository
   override insertGrantIntent(_tx: Tx, requestId: string): Promise<void> {
     this.grantIntents.push(requestId);
     return Promise.resolve();
-  }
-
-  override pendingGrantsOf(_tx: Tx, programId: string): Promise<Map<string, bigint>> {
-    return Promise.resolve(new Map(this.pending.get(programId) ?? []));
   }
 
   override organizationTypeOf(_tx: Tx, projectId: string): Promise<{ organizationId: string; type: string }> {

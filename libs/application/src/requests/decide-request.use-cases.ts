@@ -22,7 +22,6 @@ import {
 import { enqueueAfterCommit, JobProducer } from '#queues';
 import { ProgramReader } from '../directory/program-reader.js';
 import { domainLine } from './draft-request.use-cases.js';
-import { requestBudgetLeft } from './request-budget.js';
 import { AUDIT_SUBJECT, RequestVisibility, stateOf, userIdOf } from './request-visibility.js';
 import type { RequestActor } from './review-request.use-case.js';
 
@@ -166,7 +165,7 @@ export class ApproveRequestUseCase {
       const to = transition(from, decision.outcome === 'approved' ? 'approve' : 'partially_approve');
 
       await this.programs.lockProgram(tx, request.programId);
-      const left = await requestBudgetLeft(this.programs, this.requests, tx, request.programId);
+      const left = await this.programs.budgetLeft(tx, request.programId);
       const overBudget = budgetViolations(decision.lines, left);
       if (overBudget.length > 0) {
         throw ruleViolated(

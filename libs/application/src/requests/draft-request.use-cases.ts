@@ -19,7 +19,6 @@ import {
 } from '#persistence';
 import { ProjectAccess } from '../access/project-access.js';
 import { ProgramReader } from '../directory/program-reader.js';
-import { requestBudgetLeft } from './request-budget.js';
 import { lineRows, refreshReservedLines, type PoolShapes, type RequestLineInput } from './request-lines.js';
 import { AUDIT_SUBJECT, RequestVisibility, stateOf, userIdOf } from './request-visibility.js';
 import type { RequestActor } from './review-request.use-case.js';
@@ -263,7 +262,7 @@ export class SubmitRequestUseCase {
         organizationType: await this.organizationTypeOf(tx, request.projectId),
         window: { startsAt: request.startsAt, endsAt: request.endsAt },
         lines: lines.map(domainLine),
-        budgetLeftGpuSeconds: await requestBudgetLeft(this.programs, this.requests, tx, request.programId),
+        budgetLeftGpuSeconds: await this.programs.budgetLeft(tx, request.programId),
         now,
       });
       if (violations.length > 0) {

@@ -107,8 +107,6 @@ export abstract class AllocationRequestRepository {
 
   /** The grant outbox row the scheduler's grant job (or its reconciler) turns into allocations. */
   abstract insertGrantIntent(tx: Tx, requestId: string): Promise<void>;
-  /** Per GPU model: granted GPU-seconds of the program's decided requests whose grant intent is pending. */
-  abstract pendingGrantsOf(tx: Tx, programId: string): Promise<Map<string, bigint>>;
   /** The organization type of the requesting project (both rows must exist). */
   abstract organizationTypeOf(tx: Tx, projectId: string): Promise<{ organizationId: string; type: string }>;
   /** The pool's shape per GPU model (reserved lines are sized by it). */
@@ -246,19 +244,6 @@ export class TypeormAllocationRequestRepository extends AllocationRequestReposit
 
   override async insertGrantIntent(tx: Tx, requestId: string): Promise<void> {
     await tx.getRepository(GrantIntentEntity).insert({ requestId, status: 'pending', attempts: 0 });
-  }
-
-  override async pendingGrantsOf(tx: Tx, programId: string): Promise<Map<string, bigint>> {
-    const rows = await tx.query<{ gpu_model: string; pending: string }[]>(
-      `SELECT l.gpu_model, SUM(l.granted_gpu_seconds)::text AS pending
-         FROM allocation_request_lines l
-         JOIN allocation_requests r ON r.id = l.request_id
-         JOIN grant_intents g ON g.request_id = r.id AND g.status = 'pending'
-        WHERE r.program_id = $1 AND l.granted_gpu_seconds IS NOT NULL
-        GROUP BY l.gpu_model`,
-      [programId],
-    );
-    return new Map(rows.map((row) => [row.gpu_model, BigInt(row.pending)]));
   }
 
   override async organizationTypeOf(

@@ -2,8 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { DataSource } from 'typeorm';
-import { WebhookDeliveryService } from '../../apps/scheduler/src/notifications/webhook-delivery.service.js';
-import { recordNotification, type NotificationInput } from '../../libs/persistence/src/index.js';
+import { FetchWebhookSender } from '../../apps/scheduler/src/notifications/fetch-webhook-sender.js';
+import { DeliverWebhookUseCase } from '../../libs/application/src/index.js';
+import {
+  recordNotification,
+  TypeormTransactionRunner,
+  TypeormWebhookDeliveryRepository,
+  type NotificationInput,
+} from '../../libs/persistence/src/index.js';
 import { RequestFixtures } from '../factories/request-fixtures.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 
@@ -211,9 +217,12 @@ describe('notifications and webhooks (e2e)', () => {
           'SELECT id FROM webhook_deliveries WHERE subscription_id = $1',
           [created.body.id],
         );
-        const sent = await new WebhookDeliveryService(db, pino({ level: 'silent' })).deliver(
-          delivery?.id ?? '',
-        );
+        const sent = await new DeliverWebhookUseCase(
+          new TypeormTransactionRunner(db),
+          new TypeormWebhookDeliveryRepository(db),
+          new FetchWebhookSender(),
+          pino({ level: 'silent' }),
+        ).execute(delivery?.id ?? '');
         expect(sent).toMatchObject({ outcome: 'retry', attempt: 1, statusCode: 500 });
 
         const log = await api.http.get(`/v1/webhooks/${created.body.id}/deliveries`).set(auth(piA));

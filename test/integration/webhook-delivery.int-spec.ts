@@ -6,19 +6,21 @@ import type { DataSource } from 'typeorm';
 import {
   createDataSource,
   recordNotification,
+  TypeormTransactionRunner,
+  TypeormWebhookDeliveryRepository,
   WebhookSubscriptionEntity,
   type NotificationInput,
   type RecordedNotification,
 } from '../../libs/persistence/src/index.js';
-import { JobProducer, QueueTransport } from '../../libs/queues/src/index.js';
-import { enqueueDeliveries } from '../../apps/scheduler/src/notifications/enqueue-deliveries.js';
-import { webhookRetryDelayMs } from '../../apps/scheduler/src/notifications/webhook-backoff.js';
+import { enqueueAfterCommit, JobProducer, QueueTransport } from '../../libs/queues/src/index.js';
 import {
-  WebhookDeliveryService,
-  type WebhookPayload,
-} from '../../apps/scheduler/src/notifications/webhook-delivery.service.js';
-import { WebhookReconciler } from '../../apps/scheduler/src/notifications/webhook-reconciler.service.js';
-import { verifyWebhook } from '../../apps/scheduler/src/notifications/webhook-signature.js';
+  DeliverWebhookUseCase,
+  deliveryJobs,
+  SweepWebhooksUseCase,
+  type WebhookDeliveryOptions,
+} from '../../libs/application/src/index.js';
+import { verifyWebhook, webhookRetryDelayMs, type WebhookPayload } from '../../libs/domain/src/index.js';
+import { FetchWebhookSender } from '../../apps/scheduler/src/notifications/fetch-webhook-sender.js';
 import { createTestDatabase } from '../support/database.js';
 import { freePort, waitFor } from '../support/processes.js';
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
@@ -65,13 +67,24 @@ async function startReceiver(
 describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let dataSource: DataSource;
-  let webhooks: WebhookDeliveryService;
+  let webhooks: DeliverWebhookUseCase;
+
+  /** The scheduler's wiring of webhook.deliver: the TypeORM repository and transactions, fetch. */
+  function deliverer(options: WebhookDeliveryOptions = {}): DeliverWebhookUseCase {
+    return new DeliverWebhookUseCase(
+      new TypeormTransactionRunner(dataSource),
+      new TypeormWebhookDeliveryRepository(dataSource),
+      new FetchWebhookSender(),
+      logger,
+      options,
+    );
+  }
 
   beforeAll(async () => {
     database = await createTestDatabase('webhooks');
     dataSource = createDataSource({ url: database.url, poolSize: 12 });
     await dataSource.initialize();
-    webhooks = new WebhookDeliveryService(dataSource, logger);
+    webhooks = deliverer();
   });
   afterAll(async () => {
     await dataSource.destroy();
@@ -180,7 +193,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       const deliveryId = await deliveryTo(recorded, subscription);
       expect(recorded?.deliveryIds).toContain(deliveryId);
 
-      expect(await webhooks.deliver(deliveryId)).toEqual({
+      expect(await webhooks.execute(deliveryId)).toEqual({
         outcome: 'retry',
         attempt: 1,
         statusCode: 500,
@@ -192,22 +205,22 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       expect(afterFirst.due_in_ms).toBeGreaterThan(1_500);
       expect(afterFirst.due_in_ms).toBeLessThanOrEqual(2_200);
       // Not due yet: a redelivered job does nothing.
-      expect(await webhooks.deliver(deliveryId)).toEqual({ outcome: 'skipped', reason: 'not_due' });
+      expect(await webhooks.execute(deliveryId)).toEqual({ outcome: 'skipped', reason: 'not_due' });
 
       await makeDue(deliveryId);
-      expect(await webhooks.deliver(deliveryId)).toMatchObject({ outcome: 'retry', attempt: 2 });
+      expect(await webhooks.execute(deliveryId)).toMatchObject({ outcome: 'retry', attempt: 2 });
       const afterSecond = await deliveryRow(deliveryId);
       expect(afterSecond.due_in_ms).toBeGreaterThan(3_300);
       expect(afterSecond.due_in_ms).toBeLessThanOrEqual(4_400);
 
       await makeDue(deliveryId);
-      expect(await webhooks.deliver(deliveryId)).toEqual({
+      expect(await webhooks.execute(deliveryId)).toEqual({
         outcome: 'delivered',
         attempt: 3,
         statusCode: 200,
         error: null,
       });
-      expect(await webhooks.deliver(deliveryId)).toEqual({ outcome: 'skipped', reason: 'not_pending' });
+      expect(await webhooks.execute(deliveryId)).toEqual({ outcome: 'skipped', reason: 'not_pending' });
 
       const final = await deliveryRow(deliveryId);
       expect(final).toMatchObject({
@@ -327,7 +340,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       const outcomes: string[] = [];
       for (let attempt = 1; attempt <= 8; attempt += 1) {
         await makeDue(deliveryId);
-        const outcome = await webhooks.deliver(deliveryId);
+        const outcome = await webhooks.execute(deliveryId);
         outcomes.push(outcome.outcome);
         const row = await deliveryRow(deliveryId);
         expect(row.attempts).toBe(attempt);
@@ -339,7 +352,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       }
       expect(outcomes).toEqual([...Array<string>(7).fill('retry'), 'failed']);
       await makeDue(deliveryId);
-      expect(await webhooks.deliver(deliveryId)).toEqual({ outcome: 'skipped', reason: 'not_pending' });
+      expect(await webhooks.execute(deliveryId)).toEqual({ outcome: 'skipped', reason: 'not_pending' });
       expect(await deliveryRow(deliveryId)).toMatchObject({
         status: 'failed',
         attempts: 8,
@@ -367,7 +380,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
     });
     const refused = await record(alert(projectId));
     const refusedId = await deliveryTo(refused, nobody);
-    expect(await webhooks.deliver(refusedId)).toMatchObject({
+    expect(await webhooks.execute(refusedId)).toMatchObject({
       outcome: 'retry',
       attempt: 1,
       statusCode: null,
@@ -380,8 +393,8 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       const quiet = await subscribe({ projectId: quietProject, url: silent.url, createdBy: quietPi });
       const slow = await record(alert(quietProject));
       const slowId = await deliveryTo(slow, quiet);
-      const impatient = new WebhookDeliveryService(dataSource, logger, { timeoutMs: 300 });
-      expect(await impatient.deliver(slowId)).toEqual({
+      const impatient = deliverer({ timeoutMs: 300 });
+      expect(await impatient.execute(slowId)).toEqual({
         outcome: 'retry',
         attempt: 1,
         statusCode: null,
@@ -402,7 +415,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
         .getRepository(WebhookSubscriptionEntity)
         .update({ id: subscription.id }, { active: false, disabledAt: new Date() });
       const deliveryId = await deliveryTo(recorded, subscription);
-      expect(await webhooks.deliver(deliveryId)).toEqual({ outcome: 'cancelled' });
+      expect(await webhooks.execute(deliveryId)).toEqual({ outcome: 'cancelled' });
       expect(await deliveryRow(deliveryId)).toMatchObject({
         status: 'failed',
         last_error: 'subscription disabled',
@@ -432,16 +445,20 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       await transport.close();
     });
 
-    it('enqueueDeliveries after commit → a BullMQ worker delivers', async () => {
+    it('deliveryJobs enqueued after commit → a BullMQ worker delivers', async () => {
       const { projectId, piUserId } = await seedProject();
       const receiver = await startReceiver(() => ({ status: 204 }));
       const worker = transport.createWorker('notifications', (job) =>
-        webhooks.deliver((job.data as { deliveryId: string }).deliveryId),
+        webhooks.execute((job.data as { deliveryId: string }).deliveryId),
       );
       try {
         const subscription = await subscribe({ projectId, url: receiver.url, createdBy: piUserId });
         const recorded = await record(alert(projectId));
-        await enqueueDeliveries(producer, recorded?.deliveryIds ?? []);
+        const sent = await enqueueAfterCommit(producer, deliveryJobs(recorded?.deliveryIds ?? []), {
+          logger,
+          recoveredBy: 'reconcile.webhooks',
+        });
+        expect(sent).toBe(true);
         const deliveryId = await deliveryTo(recorded, subscription);
         await waitFor('the delivery', async () => (await deliveryRow(deliveryId)).status === 'delivered');
         expect(receiver.received).toHaveLength(1);
@@ -470,18 +487,22 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
         `UPDATE webhook_deliveries SET next_attempt_at = clock_timestamp() + interval '1 hour' WHERE notification_id = $1`,
         [later?.notificationId],
       );
-      const reconciler = new WebhookReconciler(dataSource, producer, logger);
-      const first = await reconciler.sweep();
+      const reconciler = new SweepWebhooksUseCase(
+        new TypeormWebhookDeliveryRepository(dataSource),
+        producer,
+        logger,
+      );
+      const first = await reconciler.execute();
       // The delivery to this subscription and the one to the platform-wide subscription of an earlier test.
       expect(first).toEqual({ due: 2, enqueued: 2 });
       const queue = producer.queue('notifications');
       expect(await (await queue.getJob(`webhook-${dueId}`))?.getState()).toBe('waiting');
       expect(await queue.getJob(`webhook-${laterId}`)).toBeUndefined();
       // Jobs still waiting are not sent twice.
-      expect(await reconciler.sweep()).toEqual({ due: first.due, enqueued: 0 });
+      expect(await reconciler.execute()).toEqual({ due: first.due, enqueued: 0 });
       // Redis lost the job: the next sweep sends it again.
       await (await queue.getJob(`webhook-${dueId}`))?.remove();
-      expect(await reconciler.sweep()).toEqual({ due: first.due, enqueued: 1 });
+      expect(await reconciler.execute()).toEqual({ due: first.due, enqueued: 1 });
       // A job that fails is removed (removeOnFail), so its id never blocks the next sweep's job.
       const failing = transport.createWorker('notifications', () => Promise.reject(new Error('worker lost')));
       try {
@@ -492,7 +513,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       } finally {
         await failing.close();
       }
-      await reconciler.sweep();
+      await reconciler.execute();
       expect(await (await queue.getJob(`webhook-${dueId}`))?.getState()).toBe('waiting');
     });
   });

@@ -7,7 +7,6 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { GpupoolConfig } from '#config';
 import { runSchedulingCycle } from '#domain';
 import {
@@ -19,6 +18,7 @@ import {
   CLOSE_FAULT_DELAY_MS,
   CloseBillingPeriodUseCase,
   CLUSTER_ADAPTERS,
+  DeliverWebhookUseCase,
   DispatchWorkloadUseCase,
   EndAttemptUseCase,
   EndLostRunsUseCase,
@@ -28,6 +28,7 @@ import {
   PlanReservationsUseCase,
   PostUsageBatchUseCase,
   SweepBillingClosesUseCase,
+  SweepWebhooksUseCase,
   ProposeRecallsUseCase,
   RequestsApplicationModule,
   UsageApplicationModule,
@@ -47,6 +48,7 @@ import {
   ReservationPlansRepository,
   SchedulingCycleRepository,
   TransactionRunner,
+  WebhookDeliveryRepository,
   WorkloadRepository,
 } from '#persistence';
 import { enqueueAfterCommit, JobProducer, jobOptionsFor, QueueTransport } from '#queues';
@@ -55,8 +57,7 @@ import { SchedulerSettlementFiles } from './billing/settlement-files.js';
 import { CycleService } from './cycle/cycle.service.js';
 import { DispatchService } from './dispatch/dispatch.service.js';
 import { createLogger, type Logger } from './logger.js';
-import { WebhookDeliveryService } from './notifications/webhook-delivery.service.js';
-import { WebhookReconciler } from './notifications/webhook-reconciler.service.js';
+import { FetchWebhookSender } from './notifications/fetch-webhook-sender.js';
 import { PlanningReconciler } from './planning/planning-reconciler.service.js';
 import { GrantReconciler } from './reconciler/grant-reconciler.service.js';
 import { WorkloadReconciler } from './reconciler/workload-reconciler.js';
@@ -276,19 +277,20 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
   ];
 }
 
-/** Webhook delivery and its sweep. */
+/** Webhook delivery over fetch, and its sweep (both log to the scheduler's logger). */
 function notificationProviders(): Provider[] {
   return [
     {
-      provide: WebhookDeliveryService,
-      inject: [DataSource, SCHEDULER_LOGGER],
-      useFactory: (dataSource: DataSource, logger: Logger) => new WebhookDeliveryService(dataSource, logger),
+      provide: DeliverWebhookUseCase,
+      inject: [TransactionRunner, WebhookDeliveryRepository, SCHEDULER_LOGGER],
+      useFactory: (transactions: TransactionRunner, deliveries: WebhookDeliveryRepository, logger: Logger) =>
+        new DeliverWebhookUseCase(transactions, deliveries, new FetchWebhookSender(), logger),
     },
     {
-      provide: WebhookReconciler,
-      inject: [DataSource, JobProducer, SCHEDULER_LOGGER],
-      useFactory: (dataSource: DataSource, producer: JobProducer, logger: Logger) =>
-        new WebhookReconciler(dataSource, producer, logger),
+      provide: SweepWebhooksUseCase,
+      inject: [WebhookDeliveryRepository, JobProducer, SCHEDULER_LOGGER],
+      useFactory: (deliveries: WebhookDeliveryRepository, producer: JobProducer, logger: Logger) =>
+        new SweepWebhooksUseCase(deliveries, producer, logger),
     },
   ];
 }
@@ -333,8 +335,8 @@ function jobHandlersProvider(config: GpupoolConfig): Provider {
       WorkloadReconciler,
       PostUsageBatchUseCase,
       UsageSweepUseCase,
-      WebhookDeliveryService,
-      WebhookReconciler,
+      DeliverWebhookUseCase,
+      SweepWebhooksUseCase,
       RunBillingExportUseCase,
       SweepBillingExportsUseCase,
       CloseBillingPeriodUseCase,
@@ -352,8 +354,8 @@ function jobHandlersProvider(config: GpupoolConfig): Provider {
       workloadReconciler: WorkloadReconciler,
       usagePost: PostUsageBatchUseCase,
       usageSweep: UsageSweepUseCase,
-      webhooks: WebhookDeliveryService,
-      webhookReconciler: WebhookReconciler,
+      webhooks: DeliverWebhookUseCase,
+      webhookSweep: SweepWebhooksUseCase,
       billingExports: RunBillingExportUseCase,
       billingExportSweep: SweepBillingExportsUseCase,
       billingClose: CloseBillingPeriodUseCase,
@@ -393,8 +395,8 @@ function jobHandlersProvider(config: GpupoolConfig): Provider {
         'reconcile.workloads': () => workloadReconciler.sweep(),
         'usage.post': (data) => usagePost.execute(data.batchId),
         'reconcile.usage': () => usageSweep.execute(),
-        'webhook.deliver': (data) => webhooks.deliver(data.deliveryId),
-        'reconcile.webhooks': () => webhookReconciler.sweep(),
+        'webhook.deliver': (data) => webhooks.execute(data.deliveryId),
+        'reconcile.webhooks': () => webhookSweep.execute(),
         'billing.export': (data, context) => billingExports.execute(data.exportId, context.attempt),
         'reconcile.exports': async () => {
           const swept = await billingExportSweep.execute(config.RECONCILE_GRACE_MS);

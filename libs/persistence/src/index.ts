@@ -25,6 +25,11 @@ export {
   type NotificationFilter,
   type NewWebhookSubscription,
   type WebhookDeliveryWithAttempts,
+  WebhookDeliveryRepository,
+  TypeormWebhookDeliveryRepository,
+  type LockedWebhookDelivery,
+  type WebhookAttemptRecord,
+  type WebhookDeliverySettlement,
 } from './repositories/notifications.repository.js';
 export { auditJson } from './mappers/audit-json.js';
 export * from './repositories/usage.repository.js';

@@ -5,15 +5,17 @@ import { AuditRepository, TypeormAuditRepository } from './repositories/audit.re
 import {
   NotificationsRepository,
   TypeormNotificationsRepository,
+  TypeormWebhookDeliveryRepository,
+  WebhookDeliveryRepository,
 } from './repositories/notifications.repository.js';
 import { TransactionRunner, TypeormTransactionRunner } from './transaction.js';
 
 /**
  * What every use case may inject from persistence, in both processes: the transaction port bound to
  * TypeORM, the ledger (the one posting path), project membership, the audit trail and notifications
- * (each written inside the use case's transaction). Feature repositories are provided by the
- * feature's own application module. Needs the default DataSource in the container
- * (TypeOrmModule.forRoot).
+ * (each written inside the use case's transaction), and the webhook outbox the scheduler sends.
+ * Feature repositories are provided by the feature's own application module. Needs the default
+ * DataSource in the container (TypeOrmModule.forRoot).
  */
 @Global()
 @Module({
@@ -23,6 +25,7 @@ import { TransactionRunner, TypeormTransactionRunner } from './transaction.js';
     ProjectMembershipRepository,
     { provide: AuditRepository, useClass: TypeormAuditRepository },
     { provide: NotificationsRepository, useClass: TypeormNotificationsRepository },
+    { provide: WebhookDeliveryRepository, useClass: TypeormWebhookDeliveryRepository },
   ],
   exports: [
     TransactionRunner,
@@ -30,6 +33,7 @@ import { TransactionRunner, TypeormTransactionRunner } from './transaction.js';
     ProjectMembershipRepository,
     AuditRepository,
     NotificationsRepository,
+    WebhookDeliveryRepository,
   ],
 })
 export class PersistenceModule {}

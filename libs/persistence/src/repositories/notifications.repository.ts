@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Brackets, DataSource, In, IsNull, type EntityManager } from 'typeorm';
-import type { ProjectScope } from '#domain';
+import type { ProjectScope, WebhookPayload } from '#domain';
 import {
   NotificationEntity,
   WebhookDeliveryAttemptEntity,
@@ -267,5 +267,184 @@ export class TypeormWebhookSubscriptionRepository extends WebhookSubscriptionRep
       byDelivery.set(attempt.deliveryId, [...(byDelivery.get(attempt.deliveryId) ?? []), attempt]);
     }
     return pageOf(rows, page.limit, (row) => ({ delivery: row, attempts: byDelivery.get(row.id) ?? [] }));
+  }
+}
+
+/** A delivery as its sender sees it, row-locked: what to send, and whether to send it now. */
+export interface LockedWebhookDelivery {
+  status: string;
+  /** `next_attempt_at` has come (on the database's clock). */
+  due: boolean;
+  /** The subscription is still active. */
+  active: boolean;
+  url: string;
+  secret: string;
+  payload: WebhookPayload;
+}
+
+export interface WebhookAttemptRecord {
+  deliveryId: string;
+  attempt: number;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  responseSnippet: string | null;
+}
+
+export interface WebhookDeliverySettlement {
+  attempts: number;
+  status: 'pending' | 'delivered' | 'failed';
+  /** When pending: the next attempt is due this long from now. */
+  retryInMs: number;
+  statusCode: number | null;
+  error: string | null;
+}
+
+/**
+ * The webhook outbox as its sender and sweep work it: row locks, the lease on `next_attempt_at`,
+ * the attempt log and the outcome. The HTTP request happens between two transactions, never in one.
+ */
+export abstract class WebhookDeliveryRepository {
+  /** The delivery with its subscription and notification, locked; null when unknown or locked by another worker. */
+  abstract lockForSend(tx: Tx, deliveryId: string): Promise<LockedWebhookDelivery | null>;
+  /** Ends the delivery as failed: its subscription was disabled after it was created. */
+  abstract cancel(tx: Tx, deliveryId: string): Promise<void>;
+  /** Moves `next_attempt_at` ahead by `leaseMs`, so no other worker sends it meanwhile. */
+  abstract lease(tx: Tx, deliveryId: string, leaseMs: number): Promise<void>;
+  /** Its status and attempts so far, locked; null when the row is gone. */
+  abstract lockForRecord(tx: Tx, deliveryId: string): Promise<{ status: string; attempts: number } | null>;
+  abstract insertAttempt(tx: Tx, attempt: WebhookAttemptRecord): Promise<void>;
+  /** Writes the attempt count and outcome (a pending one is due again after `retryInMs`). */
+  abstract settle(tx: Tx, deliveryId: string, settlement: WebhookDeliverySettlement): Promise<void>;
+  /** Pending deliveries whose next attempt has come, the longest due first. */
+  abstract dueIds(limit: number): Promise<string[]>;
+}
+
+@Injectable()
+export class TypeormWebhookDeliveryRepository extends WebhookDeliveryRepository {
+  constructor(private readonly dataSource: DataSource) {
+    super();
+  }
+
+  override async lockForSend(tx: Tx, deliveryId: string): Promise<LockedWebhookDelivery | null> {
+    const [row] = await tx.query<
+      {
+        status: string;
+        due: boolean;
+        url: string;
+        secret: string;
+        active: boolean;
+        notification_id: string;
+        kind: string;
+        created_at: Date;
+        project_id: string | null;
+        allocation_id: string | null;
+        title: string;
+        body: string;
+        data: Record<string, unknown>;
+      }[]
+    >(
+      `SELECT d.status, d.next_attempt_at <= clock_timestamp() AS due,
+              s.url, s.secret, s.active,
+              n.id AS notification_id, n.kind, n.created_at, n.project_id, n.allocation_id, n.title, n.body, n.data
+         FROM webhook_deliveries d
+         JOIN webhook_subscriptions s ON s.id = d.subscription_id
+         JOIN notifications n ON n.id = d.notification_id
+        WHERE d.id = $1
+          FOR UPDATE OF d SKIP LOCKED`,
+      [deliveryId],
+    );
+    if (!row) return null;
+    return {
+      status: row.status,
+      due: row.due,
+      active: row.active,
+      url: row.url,
+      secret: row.secret,
+      payload: {
+        id: row.notification_id,
+        kind: row.kind,
+        createdAt: row.created_at.toISOString(),
+        projectId: row.project_id,
+        allocationId: row.allocation_id,
+        title: row.title,
+        body: row.body,
+        data: row.data,
+      },
+    };
+  }
+
+  override async cancel(tx: Tx, deliveryId: string): Promise<void> {
+    await tx.query(
+      `UPDATE webhook_deliveries SET status = 'failed', last_error = 'subscription disabled' WHERE id = $1`,
+      [deliveryId],
+    );
+  }
+
+  override async lease(tx: Tx, deliveryId: string, leaseMs: number): Promise<void> {
+    await tx.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = clock_timestamp() + $2::int * interval '1 millisecond'
+        WHERE id = $1`,
+      [deliveryId, leaseMs],
+    );
+  }
+
+  override async lockForRecord(
+    tx: Tx,
+    deliveryId: string,
+  ): Promise<{ status: string; attempts: number } | null> {
+    const [row] = await tx.query<{ status: string; attempts: number }[]>(
+      'SELECT status, attempts FROM webhook_deliveries WHERE id = $1 FOR UPDATE',
+      [deliveryId],
+    );
+    return row ?? null;
+  }
+
+  override async insertAttempt(tx: Tx, attempt: WebhookAttemptRecord): Promise<void> {
+    await tx.query(
+      `INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_snippet)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        attempt.deliveryId,
+        attempt.attempt,
+        attempt.startedAt,
+        attempt.durationMs,
+        attempt.statusCode,
+        attempt.error,
+        attempt.responseSnippet,
+      ],
+    );
+  }
+
+  override async settle(tx: Tx, deliveryId: string, settlement: WebhookDeliverySettlement): Promise<void> {
+    await tx.query(
+      `UPDATE webhook_deliveries
+          SET attempts = $2, status = $3,
+              next_attempt_at = CASE WHEN $3 = 'pending' THEN clock_timestamp() + $4::int * interval '1 millisecond'
+                                     ELSE next_attempt_at END,
+              last_status_code = $5, last_error = $6,
+              delivered_at = CASE WHEN $3 = 'delivered' THEN coalesce(delivered_at, clock_timestamp())
+                                  ELSE delivered_at END
+        WHERE id = $1`,
+      [
+        deliveryId,
+        settlement.attempts,
+        settlement.status,
+        settlement.retryInMs,
+        settlement.statusCode,
+        settlement.error,
+      ],
+    );
+  }
+
+  override async dueIds(limit: number): Promise<string[]> {
+    const rows = await this.dataSource.query<{ id: string }[]>(
+      `SELECT id FROM webhook_deliveries
+        WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
+        ORDER BY next_attempt_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => row.id);
   }
 }

@@ -1,6 +1,6 @@
-import type { DataSource } from 'typeorm';
-import { jobOptionsFor, type JobItem, type JobProducer } from '#queues';
-import type { Logger } from '../logger.js';
+import { WebhookDeliveryRepository } from '#persistence';
+import { jobOptionsFor, JobProducer, type JobItem } from '#queues';
+import type { WebhookLogger } from './deliver-webhook.use-case.js';
 
 /** Due deliveries sent per sweep; the next sweep takes the rest. */
 export const WEBHOOK_SWEEP_BATCH = 500;
@@ -14,25 +14,20 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
  * backoff, and this sweep sends the next attempt once it is due (so retries are as fine-grained as
  * the sweep interval).
  */
-export class WebhookReconciler {
+export class SweepWebhooksUseCase {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly deliveries: WebhookDeliveryRepository,
     private readonly producer: JobProducer,
-    private readonly logger: Logger,
+    private readonly logger: WebhookLogger,
     private readonly batch = WEBHOOK_SWEEP_BATCH,
   ) {}
 
-  async sweep(): Promise<{ due: number; enqueued: number }> {
-    const rows = await this.dataSource.query<{ id: string }[]>(
-      `SELECT id FROM webhook_deliveries
-        WHERE status = 'pending' AND next_attempt_at <= clock_timestamp()
-        ORDER BY next_attempt_at LIMIT $1`,
-      [this.batch],
-    );
+  async execute(): Promise<{ due: number; enqueued: number }> {
+    const dueIds = await this.deliveries.dueIds(this.batch);
     const queue = this.producer.queue('notifications');
     const jobs: JobItem[] = [];
-    for (const row of rows) {
-      const job: JobItem = { name: 'webhook.deliver', data: { deliveryId: row.id } };
+    for (const deliveryId of dueIds) {
+      const job: JobItem = { name: 'webhook.deliver', data: { deliveryId } };
       const jobId = jobOptionsFor(job).jobId;
       const existing = jobId ? await queue.getJob(jobId) : undefined;
       if (existing) {
@@ -45,10 +40,10 @@ export class WebhookReconciler {
     if (jobs.length > 0) {
       await this.producer.enqueueMany(jobs);
       this.logger.debug(
-        { due: rows.length, enqueued: jobs.length },
+        { due: dueIds.length, enqueued: jobs.length },
         'webhook reconciler swept due deliveries',
       );
     }
-    return { due: rows.length, enqueued: jobs.length };
+    return { due: dueIds.length, enqueued: jobs.length };
   }
 }

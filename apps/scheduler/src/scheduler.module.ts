@@ -42,6 +42,7 @@ import {
   GrantRepository,
   LedgerRepository,
   PartitionRepository,
+  PartitionSnapshotRepository,
   PersistenceModule,
   ReservationMovesRepository,
   ReservationPlansRepository,
@@ -183,7 +184,7 @@ function schedulerImports(config: GpupoolConfig): NonNullable<DynamicModule['imp
 
 /** The SQL the cycle needs beyond the PersistenceModule. */
 function persistenceProviders(): Provider[] {
-  return [SchedulingCycleRepository];
+  return [SchedulingCycleRepository, PartitionSnapshotRepository];
 }
 
 /** Cluster adapters and the dispatch of admitted workloads to them. */
@@ -225,6 +226,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
       inject: [
         TransactionRunner,
         SchedulingCycleRepository,
+        PartitionSnapshotRepository,
         LedgerRepository,
         JobProducer,
         SCHEDULER_LOGGER,
@@ -233,6 +235,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
       useFactory: (
         transactions: TransactionRunner,
         rounds: SchedulingCycleRepository,
+        snapshots: PartitionSnapshotRepository,
         ledger: LedgerRepository,
         producer: JobProducer,
         logger: Logger,
@@ -241,6 +244,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
         new CycleService(
           transactions,
           rounds,
+          snapshots,
           ledger,
           producer,
           logger,

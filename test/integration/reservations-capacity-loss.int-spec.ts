@@ -4,6 +4,7 @@ import { runSchedulingCycle } from '../../libs/domain/src/index.js';
 import {
   createDataSource,
   LedgerRepository,
+  PartitionSnapshotRepository,
   SchedulingCycleRepository,
   TypeormTransactionRunner,
 } from '../../libs/persistence/src/index.js';
@@ -139,6 +140,7 @@ describe('reservations on capacity loss (real PostgreSQL)', () => {
     return new CycleService(
       new TypeormTransactionRunner(dataSource),
       new SchedulingCycleRepository(dataSource),
+      new PartitionSnapshotRepository(),
       new LedgerRepository(),
       new RecordingProducer() as unknown as JobProducer,
       logger,

@@ -8,7 +8,11 @@ import {
   seoulPlanningMonths,
   type PlanResult,
 } from '../../libs/domain/src/index.js';
-import { createDataSource, queuedLineRequest } from '../../libs/persistence/src/index.js';
+import {
+  createDataSource,
+  PartitionSnapshotRepository,
+  queuedLineRequest,
+} from '../../libs/persistence/src/index.js';
 import { JobProducer, QueueTransport, parseJob } from '../../libs/queues/src/index.js';
 import { createPlanningUseCases } from '../../libs/application/src/index.js';
 import { loadPartition } from '../../apps/scheduler/src/cycle/partition-loader.js';
@@ -522,7 +526,9 @@ describe('reservations at national scale (real PostgreSQL and Redis)', () => {
       preemption: true,
       estimateLimit: 0,
     };
-    const loaded = await dataSource.transaction((manager) => loadPartition(manager, 'H200', at, settings));
+    const loaded = await dataSource.transaction((manager) =>
+      loadPartition(new PartitionSnapshotRepository(), manager, 'H200', at, settings),
+    );
     const started = Date.now();
     const decision = runSchedulingCycle(loaded.snapshot);
     const cycleMs = Date.now() - started;

@@ -6,6 +6,7 @@ import {
   createDataSource,
   lockPartition,
   LedgerRepository,
+  PartitionSnapshotRepository,
   SchedulingCycleRepository,
   TypeormTransactionRunner,
 } from '../../libs/persistence/src/index.js';
@@ -64,6 +65,7 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
     cycles = new CycleService(
       new TypeormTransactionRunner(dataSource),
       new SchedulingCycleRepository(dataSource),
+      new PartitionSnapshotRepository(),
       new LedgerRepository(),
       producer as unknown as JobProducer,
       logger,

@@ -4,6 +4,7 @@ import { runSchedulingCycle } from '../../libs/domain/src/index.js';
 import {
   createDataSource,
   LedgerRepository,
+  PartitionSnapshotRepository,
   SchedulingCycleRepository,
   TypeormTransactionRunner,
 } from '../../libs/persistence/src/index.js';
@@ -89,6 +90,7 @@ describe('scheduler with reserved servers (real PostgreSQL)', () => {
     cycles = new CycleService(
       new TypeormTransactionRunner(dataSource),
       new SchedulingCycleRepository(dataSource),
+      new PartitionSnapshotRepository(),
       new LedgerRepository(),
       new RecordingProducer() as unknown as JobProducer,
       logger,

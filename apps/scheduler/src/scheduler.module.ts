@@ -43,6 +43,7 @@ import {
   GrantRepository,
   LedgerRepository,
   PartitionRepository,
+  PartitionSnapshotRepository,
   PersistenceModule,
   ReservationMovesRepository,
   ReservationPlansRepository,
@@ -184,7 +185,7 @@ function schedulerImports(config: GpupoolConfig): NonNullable<DynamicModule['imp
 
 /** The SQL the cycle needs beyond the PersistenceModule. */
 function persistenceProviders(): Provider[] {
-  return [SchedulingCycleRepository];
+  return [SchedulingCycleRepository, PartitionSnapshotRepository];
 }
 
 /** Cluster adapters and the dispatch of admitted workloads to them. */
@@ -226,6 +227,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
       inject: [
         TransactionRunner,
         SchedulingCycleRepository,
+        PartitionSnapshotRepository,
         LedgerRepository,
         JobProducer,
         SCHEDULER_LOGGER,
@@ -234,6 +236,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
       useFactory: (
         transactions: TransactionRunner,
         rounds: SchedulingCycleRepository,
+        snapshots: PartitionSnapshotRepository,
         ledger: LedgerRepository,
         producer: JobProducer,
         logger: Logger,
@@ -242,6 +245,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
         new CycleService(
           transactions,
           rounds,
+          snapshots,
           ledger,
           producer,
           logger,

@@ -73,4 +73,5 @@ export * from './repositories/billing-period.repository.js';
 export * from './repositories/allocation-request.repository.js';
 export * from './repositories/review.repository.js';
 export * from './repositories/scheduling-cycle.repository.js';
+export * from './repositories/partition-snapshot.repository.js';
 export * from './repositories/allocation.repository.js';

@@ -2,42 +2,19 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MintSimulatorTokenUseCase, SIMULATOR_TOKEN_NAME } from '#application';
 import { loadConfig, type GpupoolConfig } from '#config';
-import {
-  createDataSource,
-  TypeormApiTokenRepository,
-  TypeormAuditRepository,
-  TypeormTransactionRunner,
-  TypeormUserRepository,
-} from '#persistence';
-import { CredentialsService } from '../auth/credentials.service.js';
+import { withIdentityContext } from './cli-context.js';
 
 export { SIMULATOR_TOKEN_NAME };
 
 /**
  * The simulated cluster agent's API token (scope `agent`), created by the bootstrap admin. Secrets
  * are never stored, so each start revokes the older `simulator` tokens and mints a fresh one; the
- * returned secret goes to the simulator's environment only (MintSimulatorTokenUseCase, composed
- * by hand here: one connection, no Nest container for a one-shot command).
+ * returned secret goes to the simulator's environment only (MintSimulatorTokenUseCase).
  */
-export async function ensureSimulatorToken(config: GpupoolConfig): Promise<string> {
-  const dataSource = createDataSource({
-    url: config.DATABASE_URL,
-    poolSize: 1,
-    applicationName: 'gpupool-agent-token',
-  });
-  await dataSource.initialize();
-  try {
-    const useCase = new MintSimulatorTokenUseCase(
-      new TypeormTransactionRunner(dataSource),
-      new TypeormUserRepository(dataSource),
-      new TypeormApiTokenRepository(dataSource),
-      new CredentialsService(config),
-      new TypeormAuditRepository(dataSource),
-    );
-    return await useCase.execute(config.GPUPOOL_ADMIN_EMAIL);
-  } finally {
-    await dataSource.destroy();
-  }
+export function ensureSimulatorToken(config: GpupoolConfig): Promise<string> {
+  return withIdentityContext(config, 'gpupool-agent-token', (context) =>
+    context.get(MintSimulatorTokenUseCase).execute(config.GPUPOOL_ADMIN_EMAIL),
+  );
 }
 
 function isMain(): boolean {

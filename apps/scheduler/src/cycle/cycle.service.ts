@@ -1,6 +1,7 @@
 import { allocationAccount, holdTransaction } from '#domain';
 import {
   LedgerRepository,
+  PartitionSnapshotRepository,
   SchedulingCycleRepository,
   TransactionRunner,
   type CyclePlacementRow,
@@ -72,6 +73,7 @@ export class CycleService {
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly rounds: SchedulingCycleRepository,
+    private readonly snapshots: PartitionSnapshotRepository,
     private readonly ledger: LedgerRepository,
     private readonly producer: JobProducer,
     private readonly logger: Logger,
@@ -130,7 +132,13 @@ export class CycleService {
         const roundStarted = Date.now();
         // The database clock: the instant the cycle decides at.
         const clock = await this.rounds.clock(manager);
-        const loaded = await loadPartition(manager, gpuModel, clock.now, this.options.settings);
+        const loaded = await loadPartition(
+          this.snapshots,
+          manager,
+          gpuModel,
+          clock.now,
+          this.options.settings,
+        );
         const loadedAt = Date.now();
         const decision = this.cycle(loaded.snapshot);
         const decidedAt = Date.now();

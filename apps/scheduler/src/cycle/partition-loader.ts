@@ -1,11 +1,22 @@
-import type { EntityManager } from 'typeorm';
+import type {
+  PartitionAllocationRow,
+  PartitionNodeRow,
+  PartitionProgramBudgetRow,
+  PartitionProjectGrantRow,
+  PartitionProjectUsageRow,
+  PartitionQueuedRow,
+  PartitionReservationWindowRow,
+  PartitionRunningRow,
+  PartitionSnapshotRepository,
+  Tx,
+} from '#persistence';
 import type {
   AllocationQuota,
   NodeReservation,
-  PartitionSnapshot,
   PoolNode,
   QueuedWorkload,
   RunningWorkload,
+  PartitionSnapshot,
   SchedulingSettings,
 } from './scheduling-contract.js';
 
@@ -32,32 +43,78 @@ export const FAIR_SHARE_WINDOW_HALF_LIVES = 4;
 
 const BASIS_POINTS = 10_000n;
 
+/** The partition's rows as PartitionSnapshotRepository reads them, before shaping. */
+export interface PartitionRows {
+  gpusPerNode: number | null;
+  nodes: PartitionNodeRow[];
+  queued: PartitionQueuedRow[];
+  running: PartitionRunningRow[];
+  allocations: PartitionAllocationRow[];
+  programBudgets: PartitionProgramBudgetRow[];
+  projectUsage: PartitionProjectUsageRow[];
+  projectGrants: PartitionProjectGrantRow[];
+  reservationWindows: PartitionReservationWindowRow[];
+  reservedAllocationIds: string[];
+}
+
 /**
  * Loads one GPU-model partition from PostgreSQL, inside the cycle's transaction and under its
- * partition lock, so nodes, placements, holds and the queue are one consistent picture. Every query
- * is set based (one statement per kind of row, whatever the partition's size: 6,250 nodes and
- * 100,000 queued workloads), and every number the ledger owns is read from the ledger.
+ * partition lock, so nodes, placements, holds and the queue are one consistent picture (the
+ * statements are PartitionSnapshotRepository's, one per kind of row), then shapes the rows.
  */
 export async function loadPartition(
-  manager: EntityManager,
+  snapshots: PartitionSnapshotRepository,
+  tx: Tx,
   gpuModel: string,
   now: Date,
   settings: SchedulingSettings,
 ): Promise<LoadedPartition> {
   // Sequential on purpose: one transaction's connection runs one query at a time.
-  const gpusPerNode = await loadGpusPerNode(manager, gpuModel);
-  const nodes = await loadNodes(manager, gpuModel);
-  const queuedRows = await loadQueued(manager, gpuModel);
-  const runningRows = await loadRunning(manager, gpuModel);
-  const allocations = await loadAllocations(manager, gpuModel, now);
-  const entitlementsBasisPoints = await loadEntitlements(manager, gpuModel);
-  const projectUsage = await loadProjectUsage(manager, gpuModel, now, settings.fairShareHalfLifeSeconds);
-  const projectShares = await loadProjectShares(manager, gpuModel);
-  const { nodeReservations, reservedAllocationIds } = await loadReservations(manager, gpuModel, now);
+  const gpusPerNode = await snapshots.gpusPerNode(tx, gpuModel);
+  const nodes = await snapshots.nodes(tx, gpuModel);
+  const queued = await snapshots.queued(tx, gpuModel);
+  const running = await snapshots.running(tx, gpuModel);
+  const allocations = await snapshots.allocations(tx, gpuModel, now);
+  const programBudgets = await snapshots.programBudgets(tx, gpuModel);
+  const projectUsage = await snapshots.projectUsage(
+    tx,
+    gpuModel,
+    now,
+    settings.fairShareHalfLifeSeconds,
+    FAIR_SHARE_WINDOW_HALF_LIVES,
+  );
+  const projectGrants = await snapshots.projectGrants(tx, gpuModel);
+  const reservationWindows = await snapshots.reservationWindows(tx, gpuModel, now);
+  const reservedAllocationIds = await snapshots.reservedAllocationsWithWork(tx, gpuModel);
+  return shapePartition(
+    {
+      gpusPerNode,
+      nodes,
+      queued,
+      running,
+      allocations,
+      programBudgets,
+      projectUsage,
+      projectGrants,
+      reservationWindows,
+      reservedAllocationIds,
+    },
+    gpuModel,
+    now,
+    settings,
+  );
+}
 
+/** The cycle's snapshot of a partition, and what it remembers to persist its decisions. Pure. */
+export function shapePartition(
+  rows: PartitionRows,
+  gpuModel: string,
+  now: Date,
+  settings: SchedulingSettings,
+): LoadedPartition {
   const queuedMeta = new Map<string, QueuedMeta>();
   const allocationOf = new Map<string, string>();
-  const queued: QueuedWorkload[] = queuedRows.map((row) => {
+  const queued: QueuedWorkload[] = rows.queued.map((row) => {
     queuedMeta.set(row.id, {
       attempt: row.attempt,
       waitReason: row.wait_reason,
@@ -78,7 +135,7 @@ export async function loadPartition(
     };
   });
   const runningAttempt = new Map<string, number>();
-  const running: RunningWorkload[] = runningRows.map((row) => {
+  const running: RunningWorkload[] = rows.running.map((row) => {
     runningAttempt.set(row.id, row.attempt);
     return {
       id: row.id,
@@ -99,18 +156,22 @@ export async function loadPartition(
   return {
     snapshot: {
       gpuModel,
-      gpusPerNode,
+      // Node pools of one model normally agree on the server size; the largest wins if not.
+      gpusPerNode: rows.gpusPerNode ?? 0,
       now,
-      nodes,
+      nodes: rows.nodes.map(toPoolNode),
       queued,
       running,
-      allocations,
-      entitlementsBasisPoints,
-      projectUsage,
-      projectShares,
+      allocations: allocationQuotas(rows.allocations),
+      entitlementsBasisPoints: entitlements(rows.programBudgets),
+      projectUsage: new Map(
+        rows.projectUsage.filter((row) => row.usage > 0).map((row) => [row.project_id, row.usage]),
+      ),
+      // Each project's fair-share weight: GPU-seconds granted to its allocations on this model.
+      projectShares: new Map(rows.projectGrants.map((row) => [row.project_id, Number(row.granted)])),
       settings,
-      nodeReservations,
-      reservedAllocationIds,
+      nodeReservations: rows.reservationWindows.map(toNodeReservation),
+      reservedAllocationIds: rows.reservedAllocationIds,
     },
     queuedMeta,
     runningAttempt,
@@ -118,159 +179,18 @@ export async function loadPartition(
   };
 }
 
-/**
- * Reserved servers (issue 7): each node's current and future reservation windows (a released
- * node's window ends at its release), and every reserved allocation with work in the partition —
- * their work runs only on their reserved nodes (libs/domain reserved-capacity.ts).
- */
-async function loadReservations(
-  manager: EntityManager,
-  gpuModel: string,
-  now: Date,
-): Promise<{ nodeReservations: NodeReservation[]; reservedAllocationIds: string[] }> {
-  const windows = await manager.query<
-    { node_id: string; allocation_id: string; starts_at: Date; ends_at: Date }[]
-  >(
-    `SELECT rn.node_id, r.allocation_id, lower(rn.during) AS starts_at, upper(rn.during) AS ends_at
-     FROM reservation_nodes rn JOIN reservations r ON r.id = rn.reservation_id
-     WHERE r.gpu_model = $1 AND upper(rn.during) > $2
-     ORDER BY rn.node_id, lower(rn.during)`,
-    [gpuModel, now],
-  );
-  const owners = await manager.query<{ id: string }[]>(
-    `SELECT DISTINCT a.id FROM allocations a JOIN workloads w ON w.allocation_id = a.id
-     WHERE a.gpu_model = $1 AND a.kind = 'reserved' AND w.state IN ('queued', 'admitted', 'running')
-     ORDER BY a.id`,
-    [gpuModel],
-  );
+function toPoolNode(row: PartitionNodeRow): PoolNode {
   return {
-    nodeReservations: windows.map((row) => ({
-      nodeId: row.node_id,
-      allocationId: row.allocation_id,
-      startsAt: row.starts_at,
-      endsAt: row.ends_at,
-    })),
-    reservedAllocationIds: owners.map((row) => row.id),
-  };
-}
-
-/** The partition's server size. Node pools of one model normally agree; the largest wins if not. */
-async function loadGpusPerNode(manager: EntityManager, gpuModel: string): Promise<number> {
-  const rows = await manager.query<{ gpus_per_node: number | null }[]>(
-    'SELECT max(gpus_per_node) AS gpus_per_node FROM node_pools WHERE gpu_model = $1',
-    [gpuModel],
-  );
-  return rows[0]?.gpus_per_node ?? 0;
-}
-
-async function loadNodes(manager: EntityManager, gpuModel: string): Promise<PoolNode[]> {
-  // Interconnect domains are named per cluster: the cluster id keeps two clusters' "d1" apart.
-  const rows = await manager.query<
-    { id: string; domain: string; gpus_total: number; gpus_allocated: number; state: string }[]
-  >(
-    `SELECT id, cluster_id || '/' || interconnect_domain AS domain, gpus_total, gpus_allocated, state
-     FROM nodes WHERE gpu_model = $1 ORDER BY id`,
-    [gpuModel],
-  );
-  return rows.map((row) => ({
     id: row.id,
     domain: row.domain,
     gpusTotal: row.gpus_total,
     gpusFree: Math.max(0, row.gpus_total - row.gpus_allocated),
     state: row.state === 'up' || row.state === 'draining' ? row.state : 'down',
-  }));
+  };
 }
 
-interface QueuedRow {
-  id: string;
-  allocation_id: string;
-  project_id: string;
-  program_id: string;
-  gpus: number;
-  walltime_seconds: number;
-  priority_tier: number;
-  queued_at: Date;
-  attempt: number;
-  wait_reason: string | null;
-  wait_detail: string | null;
-  queue_position: number | null;
-  estimated_start_at: Date | null;
-}
-
-async function loadQueued(manager: EntityManager, gpuModel: string): Promise<QueuedRow[]> {
-  return manager.query<QueuedRow[]>(
-    `SELECT id, allocation_id, project_id, program_id, gpus, walltime_seconds, priority_tier, queued_at,
-            attempt, wait_reason, wait_detail, queue_position, estimated_start_at
-     FROM workloads WHERE gpu_model = $1 AND state = 'queued'
-     ORDER BY queued_at, id`,
-    [gpuModel],
-  );
-}
-
-interface RunningRow {
-  id: string;
-  allocation_id: string;
-  project_id: string;
-  program_id: string;
-  gpus: number;
-  attempt: number;
-  admitted_at: Date;
-  expected_end_at: Date;
-  borrowed: boolean;
-  node_ids: string[] | null;
-  node_gpus: number[] | null;
-}
-
-async function loadRunning(manager: EntityManager, gpuModel: string): Promise<RunningRow[]> {
-  return manager.query<RunningRow[]>(
-    `SELECT w.id, w.allocation_id, w.project_id, w.program_id, w.gpus, w.attempt, w.admitted_at, w.borrowed,
-            coalesce(w.started_at, w.admitted_at) + w.walltime_seconds * interval '1 second' AS expected_end_at,
-            array_agg(p.node_id ORDER BY p.node_id) FILTER (WHERE p.node_id IS NOT NULL) AS node_ids,
-            array_agg(p.gpus ORDER BY p.node_id) FILTER (WHERE p.node_id IS NOT NULL) AS node_gpus
-     FROM workloads w LEFT JOIN workload_placements p ON p.workload_id = w.id
-     WHERE w.gpu_model = $1 AND w.state IN ('admitted', 'running')
-     GROUP BY w.id
-     ORDER BY w.admitted_at, w.id`,
-    [gpuModel],
-  );
-}
-
-/**
- * Every allocation with queued, admitted or running work in the partition: remaining quota is the
- * ledger balance of `allocation:<id>` (one grouped query over the entries of those accounts).
- */
-async function loadAllocations(
-  manager: EntityManager,
-  gpuModel: string,
-  now: Date,
-): Promise<Map<string, AllocationQuota>> {
-  const rows = await manager.query<
-    {
-      id: string;
-      max_concurrent_gpus: number;
-      admitting: boolean;
-      gpus_in_use: number;
-      remaining: string;
-    }[]
-  >(
-    `WITH involved AS (
-       SELECT allocation_id,
-              coalesce(sum(gpus) FILTER (WHERE state IN ('admitted', 'running')), 0)::int AS gpus_in_use
-       FROM workloads WHERE gpu_model = $1 AND state IN ('queued', 'admitted', 'running')
-       GROUP BY allocation_id
-     ),
-     balances AS (
-       SELECT account, balance FROM account_balances
-       WHERE account = ANY (SELECT 'allocation:' || allocation_id FROM involved)
-     )
-     SELECT a.id, a.max_concurrent_gpus, i.gpus_in_use,
-            (a.status = 'active' AND a.starts_at <= $2 AND $2 < a.ends_at) AS admitting,
-            coalesce(b.balance, 0)::text AS remaining
-     FROM involved i
-     JOIN allocations a ON a.id = i.allocation_id
-     LEFT JOIN balances b ON b.account = 'allocation:' || a.id`,
-    [gpuModel, now],
-  );
+/** Remaining quota is the ledger balance of `allocation:<id>`. */
+function allocationQuotas(rows: PartitionAllocationRow[]): Map<string, AllocationQuota> {
   return new Map(
     rows.map((row) => [
       row.id,
@@ -289,12 +209,7 @@ async function loadAllocations(
  * Each program's share of the model's capacity: its budget for the model over the budgets of all
  * programs with one, in basis points, truncated (so the shares never sum above 10,000).
  */
-async function loadEntitlements(manager: EntityManager, gpuModel: string): Promise<Map<string, number>> {
-  const rows = await manager.query<{ program_id: string; budget: string }[]>(
-    `SELECT program_id, budget_gpu_seconds::text AS budget FROM program_budgets
-     WHERE gpu_model = $1 AND budget_gpu_seconds > 0`,
-    [gpuModel],
-  );
+function entitlements(rows: PartitionProgramBudgetRow[]): Map<string, number> {
   const total = rows.reduce((sum, row) => sum + BigInt(row.budget), 0n);
   const result = new Map<string, number>();
   if (total === 0n) return result;
@@ -305,51 +220,14 @@ async function loadEntitlements(manager: EntityManager, gpuModel: string): Promi
 }
 
 /**
- * Recent usage per project: GPU-seconds run, each workload's weighed by 2^(−age / half-life) where
- * age is the time since it ended (0 while it runs). Ended workloads older than
- * FAIR_SHARE_WINDOW_HALF_LIVES half-lives are left out. Computed in SQL: one row per project.
+ * Reserved servers (issue 7): each node's reservation windows; the reserved allocations' work runs
+ * only on their reserved nodes (libs/domain reserved-capacity.ts).
  */
-async function loadProjectUsage(
-  manager: EntityManager,
-  gpuModel: string,
-  now: Date,
-  halfLifeSeconds: number,
-): Promise<Map<string, number>> {
-  const rows = await manager.query<{ project_id: string; usage: number }[]>(
-    `SELECT project_id,
-            sum(
-              (consumed_gpu_seconds
-                 + CASE WHEN state IN ('admitted', 'running') AND started_at IS NOT NULL
-                        THEN gpus * greatest(0, extract(epoch FROM ($2::timestamptz - started_at)))
-                        ELSE 0 END)
-              * power(0.5, greatest(0, extract(epoch FROM ($2::timestamptz - coalesce(ended_at, $2::timestamptz)))) / $3)
-            )::float8 AS usage
-     FROM workloads
-     WHERE gpu_model = $1
-       AND (state IN ('admitted', 'running')
-            OR (ended_at > $2::timestamptz - ($3 * $4) * interval '1 second' AND consumed_gpu_seconds > 0)
-            OR (state = 'queued' AND consumed_gpu_seconds > 0))
-     GROUP BY project_id`,
-    [gpuModel, now, halfLifeSeconds, FAIR_SHARE_WINDOW_HALF_LIVES],
-  );
-  return new Map(rows.filter((row) => row.usage > 0).map((row) => [row.project_id, row.usage]));
-}
-
-/** Each project's fair-share weight: GPU-seconds granted to its allocations on this model (ledger). */
-async function loadProjectShares(manager: EntityManager, gpuModel: string): Promise<Map<string, number>> {
-  const rows = await manager.query<{ project_id: string; granted: string }[]>(
-    `WITH projects AS (
-       SELECT DISTINCT project_id FROM workloads
-       WHERE gpu_model = $1 AND state IN ('queued', 'admitted', 'running')
-     )
-     SELECT a.project_id, sum(e.amount)::text AS granted
-     FROM allocations a
-     JOIN projects p ON p.project_id = a.project_id
-     JOIN ledger_entries e ON e.account = 'allocation:' || a.id AND e.amount > 0
-     JOIN ledger_transactions t ON t.id = e.transaction_id AND t.kind = 'grant'
-     WHERE a.gpu_model = $1
-     GROUP BY a.project_id`,
-    [gpuModel],
-  );
-  return new Map(rows.map((row) => [row.project_id, Number(row.granted)]));
+function toNodeReservation(row: PartitionReservationWindowRow): NodeReservation {
+  return {
+    nodeId: row.node_id,
+    allocationId: row.allocation_id,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+  };
 }

@@ -46,7 +46,7 @@ export interface CycleWaitingRow {
 }
 
 /**
- * The SQL of a scheduling cycle's round (the partition's loading is partition-loader's): the lock
+ * The SQL of a scheduling cycle's round (the partition's loading is PartitionSnapshotRepository's): the lock
  * with a bounded wait, the database clock, the set-based writes of admissions, placements, node
  * counters, holds and waiting info, and the partition's bookkeeping. No decisions: the cycle makes them.
  */

@@ -217,8 +217,10 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
         LOG_LEVEL: 'silent',
         DATABASE_POOL_SIZE: '4',
         RECONCILE_INTERVAL_MS: '500',
-        // Long enough that the sweeps leave the rows this file writes by hand to the test.
-        RECONCILE_GRACE_MS: '3000',
+        // The schedulers' sweeps must leave the rows this file writes by hand to the test: seeding and
+        // granting 30 requests takes longer than a few seconds on a busy machine, and a sweep that planned
+        // them first left the concurrent runs nothing to plan. The lost-job test runs its own sweep.
+        RECONCILE_GRACE_MS: '600000',
       });
       schedulers = [new SchedulerProcess(config), new SchedulerProcess(config)];
       for (const scheduler of schedulers) await scheduler.start();

@@ -16,6 +16,25 @@ export function freePort(): Promise<number> {
   });
 }
 
+const children = new Set<ChildProcess>();
+let reaping = false;
+
+/**
+ * Kills the child when this test process exits, whatever ends it (a failed or timed-out test skips
+ * its teardown): a scheduler, API or Redis left behind keeps loading the machine for the next runs.
+ */
+export function reapOnExit(child: ChildProcess): ChildProcess {
+  if (!reaping) {
+    reaping = true;
+    process.once('exit', () => {
+      for (const running of children) if (running.exitCode === null) running.kill('SIGKILL');
+    });
+  }
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
@@ -54,6 +73,7 @@ export async function startThrowawayRedis(): Promise<{
       stdio: 'ignore',
     },
   );
+  reapOnExit(child);
   const { Redis } = await import('ioredis');
   const client = new Redis(`redis://127.0.0.1:${port}`, {
     lazyConnect: true,
@@ -95,5 +115,5 @@ export function startSchedulerProcess(env: Record<string, string>): ChildProcess
     env: { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', process.env.TEST_LOG_LEVEL ? 'inherit' : 'ignore'],
   });
-  return child;
+  return reapOnExit(child);
 }

@@ -14,7 +14,7 @@ import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src
 import { seedApprovedRequest } from '../factories/grant-fixtures.js';
 import { seedPool, submitWorkloads } from '../factories/pool-fixtures.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from './api-harness.js';
-import { freePort, startSchedulerProcess, stopProcess, waitFor } from './processes.js';
+import { freePort, reapOnExit, startSchedulerProcess, stopProcess, waitFor } from './processes.js';
 
 /*
  * Load and checks for the usage-metering evidence tests (invariant 4: every usage record counts
@@ -414,6 +414,7 @@ export async function startUsageApi(options: {
     },
     stdio: ['ignore', log, log],
   });
+  reapOnExit(child);
   closeSync(log);
   const baseUrl = `http://127.0.0.1:${port}`;
   const login = await waitFor(

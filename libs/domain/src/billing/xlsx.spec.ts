@@ -28,6 +28,12 @@ describe('cell text', () => {
     expect(xlsxCellText('\u0001=cmd')).toBe("'=cmd");
   });
 
+  it('escapes text Excel would read as its _xHHHH_ character escape, so it shows as written', () => {
+    expect(xlsxCellText('_x0041_ Lab')).toBe('_x005F_x0041_ Lab');
+    expect(xlsxCellText('a_x00e9_b_x12_')).toBe('a_x005F_x00e9_b_x12_');
+    expect(xlsxCellText('_x005F_')).toBe('_x005F_x005F_');
+  });
+
   it('never leaves a character XML cannot carry, nor a formula trigger first', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (text) => {

@@ -31,12 +31,18 @@ const XML_ILLEGAL =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
+ * Excel reads `_xHHHH_` in a string as the character U+HHHH (OOXML's escape; exceljs writes text as
+ * it is): an organization named "_x0041_" would show as "A". Its underscore is escaped as `_x005F_`.
+ */
+const OOXML_ESCAPE = /_x([0-9A-Fa-f]{4})_/g;
+
+/**
  * The text a cell shows: the characters XML cannot carry removed, then neutralized against formula
  * injection exactly as the CSV is (neutralizeFormula), so the XLSX and the CSV reconcile cell for
  * cell. (A string cell is never evaluated, but a copy-paste or a save as CSV would be.)
  */
 export function xlsxCellText(text: string): string {
-  return neutralizeFormula(text.replace(XML_ILLEGAL, ''));
+  return neutralizeFormula(text.replace(XML_ILLEGAL, '')).replace(OOXML_ESCAPE, '_x005F_x$1_');
 }
 
 /**

@@ -6,6 +6,10 @@ import { LedgerRepository, type LedgerPosting, type Tx } from '#persistence';
  * a no-op (as the unique index makes it), unbalanced postings are refused.
  */
 export class FakeLedger extends LedgerRepository {
+  /** Row locks mean nothing in memory. */
+  override lockAllocationAccounts(): Promise<void> {
+    return Promise.resolve();
+  }
   readonly balancesByAccount = new Map<string, bigint>();
   readonly posted: LedgerPosting[] = [];
 

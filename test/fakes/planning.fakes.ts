@@ -32,6 +32,10 @@ export class FakeNotificationsRepository extends NotificationsRepository {
 
 /** Balances by account; postings are recorded and move the balances, once per idempotency key. */
 export class FakeLedgerRepository extends LedgerRepository {
+  /** Row locks mean nothing in memory. */
+  override lockAllocationAccounts(): Promise<void> {
+    return Promise.resolve();
+  }
   readonly posted: LedgerPosting[] = [];
   readonly accounts = new Map<string, bigint>();
 

@@ -130,6 +130,10 @@ export class FakeWorkloadRepository extends WorkloadRepository {
   override findByIds(_tx: Tx, ids: string[]): Promise<WorkloadEntity[]> {
     return Promise.resolve(ids.flatMap((id) => (this.rows.has(id) ? [{ ...this.rows.get(id)! }] : [])));
   }
+  override lockByIds(tx: Tx, ids: string[]): Promise<WorkloadEntity[]> {
+    this.steps.push(`lock workloads ${[...ids].sort().join(',')}`);
+    return this.findByIds(tx, [...ids].sort());
+  }
   override insert(_tx: Tx, workload: StampedWorkload): Promise<void> {
     this.steps.push(`insert workload ${workload.id}`);
     this.rows.set(workload.id, { ...workload });
@@ -330,6 +334,10 @@ export class FakePartitionRepository extends PartitionRepository {
 
 /** The ledger as use cases see it: postings recorded (a repeated key is a no-op), balances set by the test. */
 export class FakeLedgerRepository extends LedgerRepository {
+  /** Row locks mean nothing in memory. */
+  override lockAllocationAccounts(): Promise<void> {
+    return Promise.resolve();
+  }
   readonly posted: LedgerPosting[] = [];
   readonly balanceOf = new Map<string, bigint>();
   constructor(private readonly steps: Step[] = []) {

@@ -5,6 +5,7 @@ import {
   SchedulingCycleRepository,
   TransactionRunner,
   type CyclePlacementRow,
+  type CycleWaitingRow,
   type Tx,
 } from '#persistence';
 import type { EndAttemptUseCase } from '#application';
@@ -143,9 +144,11 @@ export class CycleService {
         const decision = this.cycle(loaded.snapshot);
         const decidedAt = Date.now();
         const jobs: JobItem[] = [];
+        const waiting = this.changedWaiting(decision.waiting, loaded);
+        await this.lockRows(manager, decision, waiting, loaded);
         const preempted = await this.persistPreemptions(manager, decision, loaded, clock.now, jobs);
         const admitted = await this.persistAdmissions(manager, decision.admitted, loaded, clock.now, jobs);
-        await this.persistWaiting(manager, decision.waiting, loaded);
+        await this.rounds.updateWaiting(manager, waiting);
         const dirty = await this.finishPartition(manager, gpuModel, clock.at, Date.now() - roundStarted);
         const phases = {
           loadMs: loadedAt - roundStarted,
@@ -283,21 +286,20 @@ export class CycleService {
     }
   }
 
-  /** Why each queued workload waits: one UPDATE for the rows whose explanation changed. */
   /**
    * Every queued workload says why it waits. Positions and estimates are kept for the first
    * `detailedPositions` of the queue; deeper ones keep their reason with a generic sentence, so a
    * cycle over 100,000 queued workloads rewrites only what really changed (not every row whose
-   * "N ahead" moved by one).
+   * "N ahead" moved by one). Returns the rows to rewrite (one UPDATE, after the admissions).
    */
-  private async persistWaiting(manager: Tx, waiting: Waiting[], loaded: LoadedPartition): Promise<void> {
+  private changedWaiting(waiting: Waiting[], loaded: LoadedPartition): CycleWaitingRow[] {
     const limit = this.options.settings.estimateLimit;
     const shown = waiting.map((wait) =>
       wait.position <= limit
         ? wait
         : { ...wait, position: null, estimatedStartAt: null, detail: deepQueueDetail(wait.reason, limit) },
     );
-    const changed = shown.filter((wait) => {
+    return shown.filter((wait) => {
       const meta = loaded.queuedMeta.get(wait.workloadId);
       if (!meta) return false;
       return (
@@ -307,7 +309,33 @@ export class CycleService {
         meta.estimatedStartAt !== (wait.estimatedStartAt ? wait.estimatedStartAt.getTime() : null)
       );
     });
-    await this.rounds.updateWaiting(manager, changed);
+  }
+
+  /**
+   * The round's row locks, taken before its first write in the lock order of docs/ARCHITECTURE.md:
+   * every workload row it writes (preempted, admitted, re-explained) in id order in one statement,
+   * then the balances of every allocation it posts for. Taken one write at a time they deadlocked
+   * against usage postings, which lock workload rows before holds and balances (issue 13 item 1).
+   */
+  private async lockRows(
+    manager: Tx,
+    decision: CycleDecision,
+    waiting: CycleWaitingRow[],
+    loaded: LoadedPartition,
+  ): Promise<void> {
+    const preempted = decision.preempted.map((preemption) => preemption.workloadId);
+    await this.rounds.lockWorkloads(manager, [
+      ...preempted,
+      ...decision.admitted.map((admission) => admission.workloadId),
+      ...waiting.map((wait) => wait.workloadId),
+    ]);
+    const allocations = new Set<string>();
+    for (const row of await this.rounds.workloads(manager, preempted)) allocations.add(row.allocationId);
+    for (const admission of decision.admitted) {
+      const allocationId = loaded.allocationOf.get(admission.workloadId);
+      if (allocationId) allocations.add(allocationId);
+    }
+    await this.ledger.lockAllocationAccounts(manager, [...allocations]);
   }
 
   /** Bookkeeping, and the answer to "run again?": a trigger committed while this round ran. */

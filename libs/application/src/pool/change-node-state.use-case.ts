@@ -115,6 +115,7 @@ export class ChangeNodeStateUseCase {
     requestId: string | null,
   ): Promise<WorkloadEntity[]> {
     const workloads = await this.nodes.activeWorkloadsOnForUpdate(tx, node.id);
+    await this.endAttempt.lockQuotas(tx, workloads);
     const at = new Date();
     const failed: WorkloadEntity[] = [];
     for (const workload of workloads) {

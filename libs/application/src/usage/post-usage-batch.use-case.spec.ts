@@ -37,6 +37,10 @@ class FakePostingRepository extends UsagePostingRepository {
     this.calls.push(`lockAllocations:${ids.join(',')}`);
     return Promise.resolve(new Map(ids.map((id) => [id, this.allocations.get(id)!])));
   }
+  override lockWorkloads(_tx: Tx, workloadIds: string[]) {
+    this.calls.push(`lockWorkloads:${workloadIds.join(',')}`);
+    return Promise.resolve();
+  }
   override lockHolds(_tx: Tx, workloadIds: string[]) {
     this.calls.push(`lockHolds:${workloadIds.join(',')}`);
     return Promise.resolve(
@@ -131,6 +135,7 @@ describe('PostUsageBatchUseCase', () => {
       'lockBatch',
       'batchRecords',
       `lockAllocations:${A},${B}`,
+      `lockWorkloads:${W}`,
       `lockHolds:${W}`,
       'applyHoldUpdates',
       'addWorkloadConsumed',

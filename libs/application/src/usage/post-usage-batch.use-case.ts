@@ -69,15 +69,17 @@ export class PostUsageBatchUseCase {
   }
 
   /**
-   * The posting transaction. Locks, in this order (issue 13 revisits it; do not reorder here):
+   * The posting transaction. Locks in the order of docs/ARCHITECTURE.md ("Lock order"):
    * 1. the batch row, FOR NO KEY UPDATE — a concurrent posting of the same batch waits, then sees
    *    posted_at and does nothing (the exactly-once guard);
    * 2. the batch's allocations, FOR NO KEY UPDATE in id order — postings of one allocation serialize;
-   * 3. the attempt holds of the batch's workloads, FOR UPDATE in (workload, attempt) order;
-   * 4. ledger_transactions keys (unique index) and the entries' account_balances rows (trigger);
-   * 5. workload_holds rows again (already ours), workloads rows in id order, usage_daily rows in
-   *    (allocation, day) order (ON CONFLICT DO UPDATE), the batch row (posted_at);
-   * 6. notifications' dedupe keys, and an exhausted allocation's row (already ours).
+   * 3. the batch's workload rows, FOR NO KEY UPDATE in id order — before their holds, as every end
+   *    of an attempt takes them (taking the holds first deadlocked against ends: issue 13 item 1);
+   * 4. the attempt holds of the batch's workloads, FOR UPDATE in (workload, attempt) order;
+   * 5. the balances of every account of the batch's allocations, in account order, in one statement
+   *    (LedgerRepository.postMany), then ledger_transactions keys (unique index);
+   * 6. rows already ours (holds, workloads), usage_daily rows in (allocation, day) order (ON
+   *    CONFLICT DO UPDATE), the batch row (posted_at), notifications' dedupe keys.
    */
   async post(batchId: string): Promise<UsagePostingResult> {
     return this.transactions.run(async (tx) => {
@@ -87,6 +89,7 @@ export class PostUsageBatchUseCase {
       const allocationIds = [...new Set(records.map((r) => r.allocationId))].sort();
       const allocations = await this.postingRepository.lockAllocations(tx, allocationIds);
       const workloadIds = [...new Set(records.flatMap((r) => (r.workloadId ? [r.workloadId] : [])))].sort();
+      await this.postingRepository.lockWorkloads(tx, workloadIds);
       const holds = await this.postingRepository.lockHolds(tx, workloadIds);
       const plan = planUsagePosting(batchId, records, holds);
 

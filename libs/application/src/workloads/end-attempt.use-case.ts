@@ -32,13 +32,15 @@ export interface WorkloadEnd {
  * the cluster agent's end report. A step of the caller's transaction, not a transaction of its own:
  * the caller has taken the partition advisory lock and locked the workload row first.
  *
- * Locks, in the order they are taken (keep it: issue 13 item 1 is about this order):
+ * Locks, in the order they are taken (the lock order of docs/ARCHITECTURE.md):
  *   1. the rows of the workload's nodes (UPDATE nodes), then its workload_placements rows (DELETE);
  *   2. the attempt's workload_holds row (SELECT … FOR UPDATE; inserted first if the attempt has none);
- *   3. the ledger: ledger_transactions / ledger_entries inserts, whose trigger updates the
- *      account_balances rows of the allocation's hold, allocation and consumed accounts;
+ *   3. the ledger: the balance rows of all the allocation's accounts in account order (see
+ *      lockAllocationAccounts), then ledger_transactions / ledger_entries inserts;
  *   4. the workload row (UPDATE, already locked by the caller);
  *   5. a partition_triggers insert (the partition needs a cycle).
+ * A caller ending several workloads in one transaction locks all their rows first (in id order),
+ * then calls lockQuotas with all of them, then ends them one by one.
  */
 @Injectable()
 export class EndAttemptUseCase {
@@ -49,6 +51,14 @@ export class EndAttemptUseCase {
     private readonly ledger: LedgerRepository,
     private readonly partitions: PartitionRepository,
   ) {}
+
+  /**
+   * Before ending several workloads in one transaction: the balances of all their allocations, in
+   * one statement, so ends of workloads of different allocations cannot take them in two orders.
+   */
+  async lockQuotas(tx: Tx, workloads: readonly WorkloadEntity[]): Promise<void> {
+    await this.ledger.lockAllocationAccounts(tx, [...new Set(workloads.map((w) => w.allocationId))]);
+  }
 
   /**
    * Ends a workload: releases its GPUs, closes its attempt's hold and records the terminal state.

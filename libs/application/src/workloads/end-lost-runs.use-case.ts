@@ -37,9 +37,10 @@ export class EndLostRunsUseCase {
           await this.partitions.lock(tx, gpuModel);
           const at = await this.workloads.databaseNow(tx);
           // Re-read under the lock: an end report may have landed since the candidates were read.
-          const lost = (await this.workloads.findByIds(tx, ids)).filter((workload) =>
+          const lost = (await this.workloads.lockByIds(tx, ids)).filter((workload) =>
             isLostRun(workload, at, options.graceMs),
           );
+          await this.endAttempt.lockQuotas(tx, lost);
           const stopped: StoppedAttempt[] = [];
           for (const workload of lost) {
             // Whatever the cluster meters for it is refunded: the run was lost by the infrastructure.

@@ -10,3 +10,4 @@ export * from './stop-allocation-workloads.use-case.js';
 export * from './end-lost-runs.use-case.js';
 export * from './dispatch-workload.use-case.js';
 export * from './workloads.module.js';
+export * from './submission-check.js';

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { assertBalanced, type LedgerTransaction } from '#domain';
+import { allocationsOfAccounts, lockAllocationAccounts } from './ledger-locks.js';
 
 /**
  * Posts many ledger transactions in two statements (transactions, then all their entries), inside
@@ -20,6 +21,10 @@ export async function postLedgerTransactions(
     throw new Error('postLedgerTransactions must run inside a transaction');
   }
   for (const posting of postings) assertBalanced(posting);
+  await lockAllocationAccounts(
+    manager,
+    allocationsOfAccounts(postings.flatMap((posting) => posting.entries.map((entry) => entry.account))),
+  );
   const inserted = await manager.query<{ id: string; idempotency_key: string }[]>(
     `INSERT INTO ledger_transactions (kind, idempotency_key, memo)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[])

@@ -8,6 +8,7 @@ import {
 } from '#domain';
 import type { Tx } from '../transaction.js';
 import { postLedgerTransactions } from './ledger-batch.repository.js';
+import { allocationsOfAccounts, lockAllocationAccounts } from './ledger-locks.js';
 import { LedgerEntryEntity, LedgerTransactionEntity } from '../entities/ledger.entities.js';
 
 export interface LedgerPosting {
@@ -34,6 +35,7 @@ export async function postLedgerTransaction(
   if (total !== 0n || posting.entries.length < 2) {
     throw new Error(`ledger transaction ${posting.idempotencyKey} does not balance (sum ${total})`);
   }
+  await lockAllocationAccounts(manager, allocationsOfAccounts(posting.entries.map((entry) => entry.account)));
   const inserted = await manager
     .createQueryBuilder()
     .insert()
@@ -106,6 +108,11 @@ export class LedgerRepository {
   /** Many balanced transactions in two statements; returns the idempotency keys already posted. */
   postMany(tx: Tx, postings: LedgerTransaction[]): Promise<string[]> {
     return postLedgerTransactions(tx, postings);
+  }
+
+  /** See lockAllocationAccounts: before the first posting of a transaction that posts for several allocations. */
+  lockAllocationAccounts(tx: Tx, allocationIds: string[]): Promise<void> {
+    return lockAllocationAccounts(tx, allocationIds);
   }
 
   balances(tx: Tx, accounts: string[]): Promise<Map<string, bigint>> {

@@ -97,6 +97,16 @@ export class SchedulingCycleRepository {
     return tx.getRepository(WorkloadEntity).findBy({ id: In(ids) });
   }
 
+  /**
+   * Locks the rows a round writes (FOR UPDATE, in id order, in one statement): the lock order of
+   * docs/ARCHITECTURE.md puts workload rows before holds and balances, so a round must hold all of
+   * its rows before its first ledger posting, not take them one statement at a time.
+   */
+  async lockWorkloads(tx: Tx, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.query('SELECT id FROM workloads WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
+  }
+
   /** Queued → admitted, guarded by state and attempt; returns the ids that were still queued. */
   async admit(tx: Tx, now: Date, rows: CycleAdmissionRow[]): Promise<string[]> {
     const updated = await updateReturning<{ id: string }>(

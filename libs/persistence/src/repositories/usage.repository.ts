@@ -222,6 +222,8 @@ export abstract class UsagePostingRepository {
   abstract batchRecords(tx: Tx, batchId: string): Promise<PostingRecord[]>;
   /** Locks the allocations (FOR NO KEY UPDATE, in id order); in id order. */
   abstract lockAllocations(tx: Tx, allocationIds: string[]): Promise<Map<string, LockedUsageAllocation>>;
+  /** Locks the workload rows (FOR NO KEY UPDATE, in id order): before their holds (see the lock order). */
+  abstract lockWorkloads(tx: Tx, workloadIds: string[]): Promise<void>;
   /** Locks the workloads' attempt holds (FOR UPDATE, in (workload, attempt) order), per workload. */
   abstract lockHolds(tx: Tx, workloadIds: string[]): Promise<Map<string, AttemptHold[]>>;
   abstract applyHoldUpdates(tx: Tx, updates: readonly HoldUpdate[]): Promise<void>;
@@ -309,6 +311,13 @@ export class TypeormUsagePostingRepository extends UsagePostingRepository {
         },
       ]),
     );
+  }
+
+  override async lockWorkloads(tx: Tx, workloadIds: string[]): Promise<void> {
+    if (workloadIds.length === 0) return;
+    await tx.query('SELECT id FROM workloads WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE', [
+      workloadIds,
+    ]);
   }
 
   override async lockHolds(tx: Tx, workloadIds: string[]): Promise<Map<string, AttemptHold[]>> {

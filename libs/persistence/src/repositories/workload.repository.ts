@@ -47,6 +47,8 @@ export abstract class WorkloadRepository {
   abstract lockActiveOfAllocation(tx: Tx, allocationId: string, gpuModel: string): Promise<WorkloadEntity[]>;
   /** Re-reads rows by id inside the caller's transaction (no row lock). */
   abstract findByIds(tx: Tx, ids: string[]): Promise<WorkloadEntity[]>;
+  /** Locks: the workload rows (FOR UPDATE, in id order, one statement); in id order. */
+  abstract lockByIds(tx: Tx, ids: string[]): Promise<WorkloadEntity[]>;
   abstract insert(tx: Tx, workload: StampedWorkload): Promise<void>;
   /** Elements of a sweep: the template's columns with each id and name, in multi-row INSERTs. */
   abstract insertBatch(tx: Tx, template: NewWorkload, ids: string[], names: string[]): Promise<void>;
@@ -111,6 +113,17 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
 
   override findByIds(tx: Tx, ids: string[]): Promise<WorkloadEntity[]> {
     return tx.getRepository(WorkloadEntity).findBy({ id: In(ids) });
+  }
+
+  override lockByIds(tx: Tx, ids: string[]): Promise<WorkloadEntity[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return tx
+      .getRepository(WorkloadEntity)
+      .createQueryBuilder('w')
+      .where('w.id IN (:...ids)', { ids })
+      .orderBy('w.id')
+      .setLock('pessimistic_write')
+      .getMany();
   }
 
   override async insert(tx: Tx, workload: StampedWorkload): Promise<void> {

@@ -186,6 +186,43 @@ describe('notifications and webhooks (e2e)', () => {
       expect((await api.http.get('/v1/webhooks/nope').set(admin())).status).toBe(400);
     });
 
+    it('refuses receivers that are not https on a public address (SSRF): 400 naming the url, nothing stored', async () => {
+      const strict = await startApi('notifications_ssrf', { WEBHOOK_ALLOW_LOOPBACK_HTTP: 'false' });
+      try {
+        const before = await strict.http
+          .get('/v1/webhooks')
+          .set({ authorization: `Bearer ${strict.adminToken}` });
+        for (const url of [
+          'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+          'https://169.254.169.254/latest/meta-data/',
+          'https://[fd00:ec2::254]/latest/meta-data/',
+          'https://2852039166/',
+          'https://127.0.0.1:5432/',
+          'https://localhost:6379/',
+          'https://10.0.0.8/hooks',
+          'http://hooks.example.kr/gpupool',
+        ]) {
+          const response = await strict.http
+            .post('/v1/webhooks')
+            .set({ authorization: `Bearer ${strict.adminToken}` })
+            .send({ url });
+          expect({ url, status: response.status, code: response.body.error.code }).toEqual({
+            url,
+            status: 400,
+            code: 'VALIDATION_FAILED',
+          });
+          expect(response.body.error.details[0]).toMatchObject({ field: 'url' });
+          expect(response.body.error.message).toMatch(/https|public address/);
+        }
+        const after = await strict.http
+          .get('/v1/webhooks')
+          .set({ authorization: `Bearer ${strict.adminToken}` });
+        expect(after.body.items).toHaveLength(before.body.items.length);
+      } finally {
+        await strict.close();
+      }
+    });
+
     it('lets admins subscribe platform-wide; PIs do not see those', async () => {
       const created = await api.http
         .post('/v1/webhooks')
@@ -220,7 +257,7 @@ describe('notifications and webhooks (e2e)', () => {
         const sent = await new DeliverWebhookUseCase(
           new TypeormTransactionRunner(db),
           new TypeormWebhookDeliveryRepository(db),
-          new FetchWebhookSender(),
+          new FetchWebhookSender({ allowLoopbackHttp: true }),
           pino({ level: 'silent' }),
         ).execute(delivery?.id ?? '');
         expect(sent).toMatchObject({ outcome: 'retry', attempt: 1, statusCode: 500 });

@@ -74,7 +74,7 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
     return new DeliverWebhookUseCase(
       new TypeormTransactionRunner(dataSource),
       new TypeormWebhookDeliveryRepository(dataSource),
-      new FetchWebhookSender(),
+      new FetchWebhookSender({ allowLoopbackHttp: true }),
       logger,
       options,
     );
@@ -402,6 +402,38 @@ describe('webhook delivery (real PostgreSQL, local HTTP receivers)', () => {
       });
     } finally {
       await silent.close();
+    }
+  });
+
+  it('refuses, at delivery, receivers on loopback or names that resolve there (SSRF, DNS rebinding): never connected, nothing echoed', async () => {
+    const receiver = await startReceiver(() => ({ status: 200, body: 'secret instance metadata' }));
+    try {
+      const strict = new DeliverWebhookUseCase(
+        new TypeormTransactionRunner(dataSource),
+        new TypeormWebhookDeliveryRepository(dataSource),
+        new FetchWebhookSender({ allowLoopbackHttp: false }),
+        logger,
+      );
+      const port = new URL(receiver.url).port;
+      // Registered when the rules or the DNS answers were different: the sender checks again.
+      for (const [url, why] of [
+        [receiver.url, /^refused: url must be an https:\/\/ URL/],
+        [
+          `https://localhost:${port}/hooks`,
+          /^refused: localhost resolves to (127\.0\.0\.1|::1) is a loopback address/,
+        ],
+      ] as const) {
+        const { projectId, piUserId } = await seedProject();
+        const subscription = await subscribe({ projectId, url, createdBy: piUserId });
+        const deliveryId = await deliveryTo(await record(alert(projectId)), subscription);
+        expect(await strict.execute(deliveryId)).toMatchObject({ outcome: 'retry', statusCode: null });
+        const [attempt] = await attemptRows(deliveryId);
+        expect(attempt?.error).toMatch(why);
+        expect(JSON.stringify(attempt)).not.toContain('secret instance metadata');
+      }
+      expect(receiver.received).toHaveLength(0);
+    } finally {
+      await receiver.close();
     }
   });
 

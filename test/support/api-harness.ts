@@ -34,6 +34,8 @@ export async function startApi(label: string, overrides: Record<string, string> 
     GPUPOOL_ADMIN_EMAIL: ADMIN_EMAIL,
     GPUPOOL_ADMIN_PASSWORD: ADMIN_PASSWORD,
     DATABASE_POOL_SIZE: '5',
+    // Test receivers listen on loopback; the SSRF tests turn this off.
+    WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true',
     ...overrides,
   });
   await bootstrapAdmin(config);

@@ -140,7 +140,7 @@ export class SchedulerModule {
         ...dispatchProviders(),
         ...grantProviders(config),
         ...cycleProviders(config),
-        ...notificationProviders(),
+        ...notificationProviders(config),
         ...billingProviders(),
         ...planningProviders(config),
         jobHandlersProvider(config),
@@ -282,13 +282,18 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
 }
 
 /** Webhook delivery over fetch, and its sweep (both log to the scheduler's logger). */
-function notificationProviders(): Provider[] {
+function notificationProviders(config: GpupoolConfig): Provider[] {
   return [
     {
       provide: DeliverWebhookUseCase,
       inject: [TransactionRunner, WebhookDeliveryRepository, SCHEDULER_LOGGER],
       useFactory: (transactions: TransactionRunner, deliveries: WebhookDeliveryRepository, logger: Logger) =>
-        new DeliverWebhookUseCase(transactions, deliveries, new FetchWebhookSender(), logger),
+        new DeliverWebhookUseCase(
+          transactions,
+          deliveries,
+          new FetchWebhookSender({ allowLoopbackHttp: config.WEBHOOK_ALLOW_LOOPBACK_HTTP }),
+          logger,
+        ),
     },
     {
       provide: SweepWebhooksUseCase,

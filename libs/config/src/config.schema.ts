@@ -69,6 +69,12 @@ export const configSchema = z.strictObject({
   SCHEDULER_BACKFILL: z.stringbool().default(true),
   /** Reclaim borrowed capacity when an entitled program needs it. */
   SCHEDULER_PREEMPTION: z.stringbool().default(true),
+  /**
+   * Development only: webhooks may go to http:// and https:// loopback receivers (127.0.0.0/8, ::1).
+   * Off by default: receivers must be https on public addresses (private, link-local and metadata
+   * ranges are refused always).
+   */
+  WEBHOOK_ALLOW_LOOPBACK_HTTP: z.stringbool().default(false),
   /** The simulated cluster runs workloads this many times faster than real time. */
   SIMULATOR_TIME_SCALE: z.coerce.number().int().min(1).max(1_000_000).default(60),
   SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),

@@ -64,3 +64,4 @@ export * from './requests/request-viewer.js';
 export * from './notifications/webhook-backoff.js';
 export * from './notifications/webhook-signature.js';
 export * from './notifications/webhook-payload.js';
+export * from './notifications/webhook-target.js';

@@ -1,52 +1,106 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { WebhookSender, type WebhookRequest, type WebhookResponse } from '#application';
+import { addressRefusal, webhookUrlRefusal, type WebhookTargetRules } from '#domain';
 
 /** How much of a receiver's answer is kept in the attempt log. */
 export const RESPONSE_SNIPPET_CHARS = 500;
 
-/** The WebhookSender of the scheduler: Node's fetch. */
+/** The error a refused target fails the connection with (its message is what the attempt log shows). */
+class RefusedTarget extends Error {
+  override readonly name = 'RefusedTarget';
+}
+
+/**
+ * The WebhookSender of the scheduler: node:http(s) with a lookup that refuses what
+ * libs/domain's webhook-target refuses, on the address the connection is really made to — so a
+ * name that resolved to a public address at registration and to 169.254.169.254 now (DNS
+ * rebinding) is refused at delivery. Redirects are not followed (an answer, not a success), and a
+ * refused target is never connected to, so nothing of it can be echoed into /deliveries.
+ */
 export class FetchWebhookSender extends WebhookSender {
+  constructor(private readonly rules: WebhookTargetRules = { allowLoopbackHttp: false }) {
+    super();
+  }
+
   override async post(request: WebhookRequest): Promise<WebhookResponse> {
+    const refusal = webhookUrlRefusal(request.url, this.rules);
+    if (refusal) return { statusCode: null, error: `refused: url ${refusal}` };
     try {
-      const response = await fetch(request.url, {
-        method: 'POST',
-        headers: request.headers,
-        body: request.body,
-        // A redirect is an answer, not a success: following it would send the payload somewhere unconfirmed.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(request.timeoutMs),
-      });
-      const responseSnippet = await readSnippet(response, RESPONSE_SNIPPET_CHARS);
-      return { statusCode: response.status, responseSnippet };
+      return await this.send(request);
     } catch (caught) {
-      return { statusCode: null, error: describeFetchError(caught, request.timeoutMs) };
+      if (caught instanceof RefusedTarget) return { statusCode: null, error: `refused: ${caught.message}` };
+      return { statusCode: null, error: describeError(caught, request.timeoutMs) };
     }
+  }
+
+  private send(request: WebhookRequest): Promise<WebhookResponse> {
+    const url = new URL(request.url);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<WebhookResponse>((resolve, reject) => {
+      const outgoing = send(
+        url,
+        {
+          method: 'POST',
+          headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body).toString() },
+          lookup: this.guardedLookup(),
+          signal: AbortSignal.timeout(request.timeoutMs),
+        },
+        (response) => {
+          readSnippet(response, RESPONSE_SNIPPET_CHARS).then(
+            (responseSnippet) => resolve({ statusCode: response.statusCode ?? 0, responseSnippet }),
+            reject,
+          );
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(request.body);
+    });
+  }
+
+  /** dns.lookup, then every answer must be allowed (node calls this only for names, not literals). */
+  private guardedLookup(): LookupFunction {
+    return (hostname, options, callback) => {
+      dnsLookup(hostname, { ...options, all: true }, (error, answers: LookupAddress[]) => {
+        if (error) return callback(error, '', 0);
+        for (const answer of answers) {
+          const refused = addressRefusal(answer.address, this.rules);
+          if (refused) {
+            return callback(new RefusedTarget(`${hostname} resolves to ${refused}`), '', 0);
+          }
+        }
+        const first = answers[0];
+        if (!first) return callback(new RefusedTarget(`${hostname} does not resolve`), '', 0);
+        if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, answers);
+        return callback(null, first.address, first.family);
+      });
+    };
   }
 }
 
 /** The first `maxChars` characters of the answer, without reading a large body to its end. */
-async function readSnippet(response: Response, maxChars: number): Promise<string | null> {
-  if (!response.body) return null;
-  const reader = response.body.getReader();
+async function readSnippet(response: IncomingMessage, maxChars: number): Promise<string | null> {
   const decoder = new TextDecoder();
   let text = '';
   try {
-    while (text.length < maxChars) {
-      const chunk = await reader.read();
-      if (chunk.done) break;
-      text += decoder.decode(chunk.value as Uint8Array, { stream: true });
+    for await (const chunk of response) {
+      text += decoder.decode(chunk as Uint8Array, { stream: true });
+      if (text.length >= maxChars) break;
     }
   } catch {
     // A body cut short (timeout, reset) still leaves the status code to judge by.
   } finally {
-    await reader.cancel().catch(() => undefined);
+    response.destroy();
   }
   // PostgreSQL text refuses NUL.
   const snippet = text.replaceAll('\u0000', '').slice(0, maxChars);
   return snippet.length > 0 ? snippet : null;
 }
 
-function describeFetchError(error: unknown, timeoutMs: number): string {
-  // Duck-typed, not instanceof: fetch's errors may come from another realm (undici, test VMs).
+function describeError(error: unknown, timeoutMs: number): string {
+  // Duck-typed, not instanceof: errors may come from another realm (test VMs).
   const { name, message, cause } = (typeof error === 'object' && error !== null ? error : {}) as {
     name?: unknown;
     message?: unknown;

@@ -4,3 +4,4 @@ export * from './webhook-subscriptions.use-case.js';
 export * from './webhook-sender.js';
 export * from './deliver-webhook.use-case.js';
 export * from './sweep-webhooks.use-case.js';
+export * from './webhook-target-check.js';

@@ -11,6 +11,7 @@ import { FakeAuditRepository } from '../../../../test/fakes/audit-repository.fak
 import { projectAccessWithMembers } from '../../../../test/fakes/requests.fakes.js';
 import { FakeTransactionRunner } from '../../../../test/fakes/transaction-runner.fake.js';
 import { WEBHOOK_SECRET_PREFIX, WebhookSubscriptionsUseCase } from './webhook-subscriptions.use-case.js';
+import { ResolvingWebhookTargetCheck } from './webhook-target-check.js';
 
 /** Subscriptions in memory; counts disables so a second one can be seen to write nothing. */
 class FakeWebhookSubscriptions extends WebhookSubscriptionRepository {
@@ -69,7 +70,17 @@ function harness() {
   });
   const subscriptions = new FakeWebhookSubscriptions();
   const audit = new FakeAuditRepository();
-  const useCase = new WebhookSubscriptionsUseCase(new FakeTransactionRunner(), subscriptions, access, audit);
+  // hooks.example.kr "resolves" to a public address; internal.example.kr to the metadata service.
+  const targets = new ResolvingWebhookTargetCheck({ allowLoopbackHttp: false }, (host) =>
+    Promise.resolve(host === 'internal.example.kr' ? ['169.254.169.254'] : ['203.0.114.7']),
+  );
+  const useCase = new WebhookSubscriptionsUseCase(
+    new FakeTransactionRunner(),
+    subscriptions,
+    access,
+    audit,
+    targets,
+  );
   return { useCase, subscriptions, audit };
 }
 
@@ -134,5 +145,24 @@ describe('WebhookSubscriptionsUseCase: who may manage webhooks', () => {
     expect(subscriptions.disables).toBe(1);
     expect(audit.actions()).toEqual(['webhook.created', 'webhook.disabled']);
     expect(audit.events[1]?.after).toMatchObject({ active: false, disabledAt: '2026-06-02T00:00:00.000Z' });
+  });
+});
+
+describe('WebhookSubscriptionsUseCase: where webhooks may go (issue 13 item 6)', () => {
+  const pi = { principal: person('u-pi'), requestId: null };
+  it.each([
+    ['http://hooks.example.kr/x', 'must be an https:// URL'],
+    ['https://169.254.169.254/latest/meta-data/', 'link-local'],
+    ['https://127.0.0.1:8443/x', 'loopback'],
+    ['https://[::ffff:10.0.0.1]/x', 'private'],
+    ['https://internal.example.kr/x', 'internal.example.kr resolves to 169.254.169.254'],
+    ['https://user:pw@hooks.example.kr/x', 'user name or password'],
+  ])('refuses %s (400 naming the url) and stores nothing', async (url, why) => {
+    const { useCase, subscriptions } = harness();
+    const refused = await useCase.create(pi, { projectId: 'p-1', url }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ kind: 'invalid', code: 'VALIDATION_FAILED' });
+    expect(JSON.stringify((refused as { details: unknown }).details)).toContain(why);
+    expect((refused as { details: { field: string }[] }).details[0]?.field).toBe('url');
+    expect(subscriptions.rows.size).toBe(0);
   });
 });

@@ -12,6 +12,7 @@ import {
   type WebhookSubscriptionEntity,
 } from '#persistence';
 import { ProjectAccess } from '../access/project-access.js';
+import { WebhookTargetCheck } from './webhook-target-check.js';
 
 /** The prefix tells a webhook secret apart from other credentials in a config file. */
 export const WEBHOOK_SECRET_PREFIX = 'whsec_';
@@ -62,11 +63,23 @@ export class WebhookSubscriptionsUseCase {
     private readonly subscriptions: WebhookSubscriptionRepository,
     private readonly projects: ProjectAccess,
     private readonly audit: AuditRepository,
+    private readonly targets: WebhookTargetCheck,
   ) {}
 
+  /**
+   * A receiver must be https on a public address (see libs/domain webhook-target): checked here,
+   * with the DNS answers of now, and again by the sender at every delivery.
+   */
   async create(command: WebhookCommand, input: NewWebhookInput): Promise<WebhookView & { secret: string }> {
     const { principal } = command;
     const userId = userIdOf(principal);
+    await this.assertMayManage(principal, input.projectId ?? null);
+    const refusal = await this.targets.refusal(input.url);
+    if (refusal) {
+      throw new DomainError('invalid', 'VALIDATION_FAILED', `url ${refusal}`, [
+        { field: 'url', message: refusal },
+      ]);
+    }
     return this.transactions.run(async (tx) => {
       await this.assertMayManage(principal, input.projectId ?? null, tx);
       const secret = `${WEBHOOK_SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;

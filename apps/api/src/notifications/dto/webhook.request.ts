@@ -8,7 +8,7 @@ export const MAX_WEBHOOK_URL_LENGTH = 2000;
 export const createWebhookRequest = z.strictObject({
   /** The project whose notifications are sent; leave out for every project's (admins only). */
   projectId: uuidParam.optional(),
-  /** Where notifications are POSTed; http or https. */
+  /** Where notifications are POSTed: an https URL on a public address (private, loopback, link-local and metadata addresses are refused). */
   url: z
     .url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' })
     .max(MAX_WEBHOOK_URL_LENGTH, { message: `must be at most ${MAX_WEBHOOK_URL_LENGTH} characters` }),

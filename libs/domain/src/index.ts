@@ -2,6 +2,7 @@ export * from './errors/domain-error.js';
 export * from './errors/rule-violation.js';
 export * from './units/gpu-seconds.js';
 export * from './units/time-window.js';
+export * from './text/storable-text.js';
 export * from './organizations/organization-type.js';
 export * from './organizations/tax-identity.js';
 export * from './programs/program.js';

@@ -9,6 +9,7 @@ import {
   type UsageRejectionCode,
   type UsageWorkloadFacts,
 } from './usage-record.js';
+import { findUnstorableText } from '../text/storable-text.js';
 
 const at = (iso: string): Date => new Date(iso);
 
@@ -135,6 +136,15 @@ describe('validateUsageRecord', () => {
   });
 
   it.each<[string, Partial<UsageRecordInput>, UsageRejectionCode, RegExp]>([
+    [
+      'a NUL in the externalId',
+      { externalId: 'rec\u0000-1' },
+      'INVALID_TEXT',
+      /externalId must not contain the NUL/,
+    ],
+    ['a NUL in the source', { source: '\u0000' }, 'INVALID_TEXT', /source must not contain the NUL/],
+    ['a lone surrogate in the source', { source: 'slurm\ud800' }, 'INVALID_TEXT', /source .*U\+D800/],
+    ['a lone surrogate in the GPU model', { gpuModel: '\udc00' }, 'INVALID_TEXT', /gpuModel .*U\+DC00/],
     ['an empty externalId', { externalId: ' ' }, 'INVALID_RECORD_KEY', /non-empty source and externalId/],
     ['an empty source', { source: '' }, 'INVALID_RECORD_KEY', /source ""/],
     ['0 GPUs', { gpus: 0 }, 'INVALID_GPUS', /"rec-1" reports 0 GPUs; send a whole number from 1 to 100000/],
@@ -209,7 +219,12 @@ describe('validateUsageRecord', () => {
     const verdict = validateUsageRecord(record, knownAllocation, knownWorkload, deliveredAt);
     expect(verdict).toEqual({ ok: false, code, message: expect.stringMatching(message) });
     if (!verdict.ok)
-      expect(verdict.message).toContain(code === 'INVALID_RECORD_KEY' ? 'externalId' : '"rec-1"');
+      expect(verdict.message).toContain(
+        { INVALID_RECORD_KEY: 'externalId', INVALID_TEXT: 'nothing of this record' }[code as string] ??
+          '"rec-1"',
+      );
+    // The text that cannot be stored is not quoted back either (the answer may be stored, as jsonb).
+    if (code === 'INVALID_TEXT' && !verdict.ok) expect(findUnstorableText(verdict.message)).toEqual([]);
   });
 
   it('checks the record itself before what it names, in a fixed order', () => {

@@ -1,4 +1,5 @@
 import { invalid } from '../errors/domain-error.js';
+import { unstorableTextProblem } from '../text/storable-text.js';
 import { formatInstant, isValidInstant } from '../units/time-window.js';
 
 /**
@@ -46,6 +47,7 @@ export const MAX_USAGE_RECORD_MS = 31 * 24 * 3600 * 1000;
 export const USAGE_FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
 
 export const USAGE_REJECTION_CODES = [
+  'INVALID_TEXT',
   'INVALID_RECORD_KEY',
   'INVALID_GPUS',
   'INVALID_TIMESTAMP',
@@ -107,6 +109,16 @@ function reject(code: UsageRejectionCode, message: string): Rejection {
 
 /** Problems of the record on its own, whatever it names: cheapest first, and independent of lookups. */
 function shapeProblem(record: UsageRecordInput, now: Date, futureToleranceMs: number): Rejection | undefined {
+  // First: the other messages quote the record's text, and this text cannot be stored or quoted.
+  for (const field of ['source', 'externalId', 'gpuModel'] as const) {
+    const problem = unstorableTextProblem(record[field]);
+    if (problem !== undefined) {
+      return reject(
+        'INVALID_TEXT',
+        `A usage record's ${field} ${problem}; nothing of this record was stored.`,
+      );
+    }
+  }
   const id = `Usage record "${record.externalId}"`;
   if (record.source.trim() === '' || record.externalId.trim() === '') {
     return reject(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { instantField } from '../../allocation-requests/dto/request-line.request.js';
+import { textCheckedPerItem } from '../../http/validation.js';
 
 /** At most this many records per call (API.md); bigger exports are sent in several calls. */
 export const MAX_USAGE_RECORDS_PER_CALL = 10_000;
@@ -20,14 +21,21 @@ const usageRecord = z.strictObject({
   endedAt: instantField,
 });
 
-export const usageRecordsBody = z.strictObject({
-  records: z
-    .array(usageRecord)
-    .min(1, { message: 'must hold at least one record' })
-    .max(MAX_USAGE_RECORDS_PER_CALL, {
-      message: `must hold at most ${MAX_USAGE_RECORDS_PER_CALL} records; send larger exports in several calls`,
-    }),
-});
+/**
+ * A record's text (source, externalId, gpuModel) with NUL or a lone surrogate is rejected alone, by
+ * the use case (INVALID_TEXT), so the validation pipe leaves the records' contents to it.
+ */
+export const usageRecordsBody = textCheckedPerItem(
+  z.strictObject({
+    records: z
+      .array(usageRecord)
+      .min(1, { message: 'must hold at least one record' })
+      .max(MAX_USAGE_RECORDS_PER_CALL, {
+        message: `must hold at most ${MAX_USAGE_RECORDS_PER_CALL} records; send larger exports in several calls`,
+      }),
+  }),
+  'records[]',
+);
 export type UsageRecordsBody = z.infer<typeof usageRecordsBody>;
 
 export const usageRecordsResponse = z.object({

@@ -430,6 +430,74 @@ describe('workloads (e2e)', () => {
     });
   });
 
+  it('carries out 20 concurrent submissions with one Idempotency-Key once: one workload, every answer the first (issue 13 item 2)', async () => {
+    const key = `dup-${Date.now()}`;
+    const name = `idempotent-${key}`;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        api.http
+          .post('/v1/workloads')
+          .set({ ...auth(alice), 'idempotency-key': key })
+          .send(body({ name, gpus: 1 })),
+      ),
+    );
+    const rows = await db.query<{ id: string }[]>('SELECT id FROM workloads WHERE name = $1', [name]);
+    expect(rows).toHaveLength(1);
+    const first = rows[0].id;
+    for (const answer of answers) {
+      // The first answer, or (while it is being written) 409 in progress with Retry-After.
+      if (answer.status === 409) {
+        expect(answer.body.error.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+        expect(answer.headers['retry-after']).toBe('1');
+      } else {
+        expect({ status: answer.status, id: answer.body.id }).toEqual({ status: 202, id: first });
+      }
+    }
+    // Afterwards every replay is the first answer.
+    const replay = await api.http
+      .post('/v1/workloads')
+      .set({ ...auth(alice), 'idempotency-key': key })
+      .send(body({ name, gpus: 1 }));
+    expect({ status: replay.status, id: replay.body.id }).toEqual({ status: 202, id: first });
+    const reused = await api.http
+      .post('/v1/workloads')
+      .set({ ...auth(alice), 'idempotency-key': key })
+      .send(body({ name, gpus: 2 }));
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('keeps the key with the work: a key whose work committed is never carried out again, even with its answer lost', async () => {
+    const key = `lost-${Date.now()}`;
+    const name = `answer-lost-${key}`;
+    const first = await api.http
+      .post('/v1/workloads')
+      .set({ ...auth(alice), 'idempotency-key': key })
+      .send(body({ name, gpus: 1 }));
+    expect(first.status).toBe(202);
+    // What a crash between the work's commit and storing its answer leaves: the key, no answer.
+    await db.query(`UPDATE idempotency_keys SET status_code = NULL, response_body = NULL WHERE key = $1`, [
+      key,
+    ]);
+    const inProgress = await api.http
+      .post('/v1/workloads')
+      .set({ ...auth(alice), 'idempotency-key': key })
+      .send(body({ name, gpus: 1 }));
+    expect(inProgress.status).toBe(409);
+    expect(inProgress.body.error.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+    await db.query(`UPDATE idempotency_keys SET created_at = now() - interval '2 minutes' WHERE key = $1`, [
+      key,
+    ]);
+    const lost = await api.http
+      .post('/v1/workloads')
+      .set({ ...auth(alice), 'idempotency-key': key })
+      .send(body({ name, gpus: 1 }));
+    expect(lost.status).toBe(409);
+    expect(lost.body.error.code).toBe('IDEMPOTENCY_ANSWER_LOST');
+    const rows = await db.query<{ id: string }[]>('SELECT id FROM workloads WHERE name = $1', [name]);
+    expect(rows).toHaveLength(1);
+  });
+
   it('queues a sweep of 1,000 in one call: one multi-row insert, one cycle trigger, pages by batchId', async () => {
     const before = enqueueCalls.length;
     const started = performance.now();

@@ -75,3 +75,4 @@ export * from './repositories/review.repository.js';
 export * from './repositories/scheduling-cycle.repository.js';
 export * from './repositories/partition-snapshot.repository.js';
 export * from './repositories/allocation.repository.js';
+export * from './idempotency-scope.js';

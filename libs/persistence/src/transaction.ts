@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { reserveIdempotencyKey } from './idempotency-scope.js';
 
 /**
  * A unit of work: what a use case's repositories write inside one database transaction. Opaque to
@@ -27,9 +28,23 @@ export class TypeormTransactionRunner extends TransactionRunner {
     super();
   }
 
-  override run<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-    return options.isolation
-      ? this.dataSource.transaction(options.isolation, work)
-      : this.dataSource.transaction(work);
+  /**
+   * Inside a request sent with an Idempotency-Key, the first transaction also reserves the key
+   * (see reserveIdempotencyKey): the work and its key commit together.
+   */
+  override async run<T>(work: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    let release: (() => void) | null = null;
+    const reserving = async (tx: Tx): Promise<T> => {
+      release = await reserveIdempotencyKey(tx);
+      return work(tx);
+    };
+    try {
+      return await (options.isolation
+        ? this.dataSource.transaction(options.isolation, reserving)
+        : this.dataSource.transaction(reserving));
+    } catch (error) {
+      (release as (() => void) | null)?.();
+      throw error;
+    }
   }
 }

@@ -25,7 +25,8 @@ export class IdempotencyKeyEntity {
   @Column('text') method!: string;
   @Column('text') path!: string;
   @Column('text') requestHash!: string;
-  @Column('integer') statusCode!: number;
-  @Column('jsonb') responseBody!: unknown;
+  /** Null while the request that reserved the key has not stored its answer yet. */
+  @Column('integer', { nullable: true }) statusCode!: number | null;
+  @Column('jsonb', { nullable: true }) responseBody!: unknown;
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }

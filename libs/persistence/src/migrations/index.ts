@@ -7,6 +7,7 @@ import { Billing1764270000005 } from './1764270000005-billing.js';
 import { Reservations1764270000006 } from './1764270000006-reservations.js';
 import { ReservedRecalls1764270000007 } from './1764270000007-reserved-recalls.js';
 import { BillingCloses1764270000008 } from './1764270000008-billing-closes.js';
+import { IdempotencyReservations1764270000009 } from './1764270000009-idempotency-reservations.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   Reservations1764270000006,
   ReservedRecalls1764270000007,
   BillingCloses1764270000008,
+  IdempotencyReservations1764270000009,
 ];

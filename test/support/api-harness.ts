@@ -34,6 +34,8 @@ export async function startApi(label: string, overrides: Record<string, string> 
     GPUPOOL_ADMIN_EMAIL: ADMIN_EMAIL,
     GPUPOOL_ADMIN_PASSWORD: ADMIN_PASSWORD,
     DATABASE_POOL_SIZE: '5',
+    // Each harness signs with a secret of its own, as a deployment must (there is no default).
+    JWT_SECRET: randomBytes(32).toString('base64url'),
     ...overrides,
   });
   await bootstrapAdmin(config);

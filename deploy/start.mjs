@@ -17,6 +17,9 @@
 // Environment (besides the app's own: PORT, QUEUE_PREFIX, GPUPOOL_ADMIN_*, LOG_LEVEL, ...):
 //   GPUPOOL_FORCE_EMBEDDED=1  skip steps 1 and 2 (test the embedded path on a machine that has services)
 //   GPUPOOL_PG_DIR=path       embedded data directory (default <repo>/.data/pg)
+//   GPUPOOL_SECRET_FILE=path  where the generated JWT_SECRET is kept (default <repo>/.data/jwt-secret)
+//   JWT_SECRET is never a constant: when unset, the first start writes 48 random bytes (base64url) to the secret
+//   file (mode 0600) and later starts reuse it, so tokens survive restarts; the launcher says which it did.
 //   GPUPOOL_DIST=path         directory holding the built entry points (default <repo>/dist)
 //   GPUPOOL_READY_TIMEOUT_MS  how long to wait for /health/ready (default 120000)
 //
@@ -27,6 +30,7 @@
 // data directory — PostgreSQL refuses to run as root), and run the server ourselves in its own process group,
 // as user postgres when we are root. The children get their own process groups too: only we signal them.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -362,6 +366,28 @@ async function chooseEnvironment() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// access-token secret
+
+/** JWT_SECRET from the environment, else the one kept in the data folder, else a new random one kept there. */
+function ensureJwtSecret(env) {
+  if (env.JWT_SECRET) {
+    log('JWT_SECRET: from the environment');
+    return;
+  }
+  const file = path.resolve(env.GPUPOOL_SECRET_FILE ?? path.join(ROOT, '.data', 'jwt-secret'));
+  const kept = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+  if (kept) {
+    env.JWT_SECRET = kept;
+    log(`JWT_SECRET: the one generated on first start, kept in ${file}`);
+    return;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  env.JWT_SECRET = randomBytes(48).toString('base64url');
+  fs.writeFileSync(file, `${env.JWT_SECRET}\n`, { mode: 0o600 });
+  log(`JWT_SECRET: generated a random secret on first start and kept it in ${file} (delete it to rotate)`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // processes
 
 const children = new Map(); // name → { child, exited: Promise }
@@ -494,6 +520,7 @@ async function main() {
   const { mode, env, embedded } = await chooseEnvironment();
   embeddedRef = embedded;
   env.PORT = String(PORT);
+  ensureJwtSecret(env);
   env.SIMULATOR_API_URL ??= `http://127.0.0.1:${PORT}`;
   // The simulated cluster meters runs on its clock (SIMULATOR_TIME_SCALE × faster than the wall
   // clock), so its usage records end ahead of now: accept up to 30 days ahead in this deployment.

@@ -36,6 +36,8 @@ export async function startApi(label: string, overrides: Record<string, string> 
     DATABASE_POOL_SIZE: '5',
     // Test receivers listen on loopback; the SSRF tests turn this off.
     WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true',
+    // Each harness signs with a secret of its own, as a deployment must (there is no default).
+    JWT_SECRET: randomBytes(32).toString('base64url'),
     ...overrides,
   });
   await bootstrapAdmin(config);

@@ -397,6 +397,7 @@ export async function startUsageApi(options: {
     DATABASE_POOL_SIZE: String(options.poolSize ?? 8),
     GPUPOOL_ADMIN_EMAIL: ADMIN_EMAIL,
     GPUPOOL_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    JWT_SECRET: randomBytes(32).toString('base64url'),
   };
   await bootstrapAdmin(configFrom({ ...env, LOG_LEVEL: 'silent' }));
   const port = await freePort();

@@ -26,3 +26,34 @@ describe('scheduler settings', () => {
     expect(() => parseConfig({ SCHEDULER_BACKFILL: 'maybe' })).toThrow(/SCHEDULER_BACKFILL/);
   });
 });
+
+describe('JWT_SECRET', () => {
+  const strong = 'q3V7m1Zs8bX2nR5tY0wL4kP9cF6hJ2dA'; // 32 random characters, not a sample
+
+  it('has no default: no process signs with a constant', () => {
+    expect(parseConfig({}).JWT_SECRET).toBeUndefined();
+  });
+
+  it('is required in production, with a message that says how to make one', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(
+      /JWT_SECRET is required when NODE_ENV=production/,
+    );
+    expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: strong }).JWT_SECRET).toBe(strong);
+  });
+
+  it('refuses a secret shorter than 32 bytes', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(31) })).toThrow(
+      /JWT_SECRET must be at least 32 bytes/,
+    );
+  });
+
+  it.each([
+    'gpupool-development-secret-change-me-in-production',
+    'change-me-local-compose-secret-at-least-32-chars',
+    'CHANGE-ME-at-least-32-characters-long-random',
+  ])('refuses the published sample %s', (sample) => {
+    expect(() => parseConfig({ NODE_ENV: 'production', JWT_SECRET: sample })).toThrow(
+      /JWT_SECRET is a published sample value/,
+    );
+  });
+});

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { hash, verify } from '@node-rs/argon2';
 import { createHash, randomBytes } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
@@ -16,7 +16,18 @@ export class CredentialsService {
   private readonly jwtKey: Uint8Array;
 
   constructor(@InjectConfig() private readonly config: GpupoolConfig) {
-    this.jwtKey = new TextEncoder().encode(config.JWT_SECRET);
+    // libs/config refuses a missing secret in production. Elsewhere (a developer running the API by
+    // hand) a random one keeps tokens unforgeable; they die with this process and other replicas
+    // do not accept them, so say so. `npm start` and the tests always pass a secret.
+    if (config.JWT_SECRET === undefined) {
+      this.jwtKey = randomBytes(32);
+      new Logger(CredentialsService.name).warn(
+        'JWT_SECRET is not set: access tokens are signed with a random secret of this process only ' +
+          '(they stop working when it restarts); set JWT_SECRET to keep them',
+      );
+    } else {
+      this.jwtKey = new TextEncoder().encode(config.JWT_SECRET);
+    }
   }
 
   hashPassword(password: string): Promise<string> {

@@ -321,6 +321,56 @@ describe('planning jobs (real PostgreSQL and Redis)', () => {
       expect(await overlaps(dataSource)).toBe(0);
     });
 
+    it('a planning run waits behind the model lock as long as it takes: it is never dropped (issue 13 item 11)', async () => {
+      const window = monthAhead(3);
+      const [line] = await seedApprovedReservedRequests(dataSource, program, [
+        {
+          organizationType: 'university',
+          gpuModel: 'H100',
+          servers: 1,
+          startsAt: window.start,
+          endsAt: new Date(window.start.getTime() + 2 * DAY),
+        },
+      ]);
+      const [allocationId] = await grantAll(dataSource, [line]);
+      // A connection whose statements give up after 300 ms, behind a run that holds the lock longer.
+      const impatient = createDataSource({
+        url: database.url,
+        poolSize: 1,
+        applicationName: 'reservation-jobs-impatient',
+        statementTimeoutMs: 300,
+      });
+      await impatient.initialize();
+      const holder = second.createQueryRunner();
+      try {
+        await holder.connect();
+        await holder.startTransaction();
+        await holder.query("SELECT pg_advisory_xact_lock(hashtext('gpupool:planning'), hashtext('H100'))");
+        const run = createPlanningUseCases(impatient, null).planning.plan(allocationId);
+        let settled = false;
+        const outcome = run.then(
+          (result) => result,
+          (error: unknown) => error,
+        );
+        void outcome.then(() => (settled = true));
+        // Hold the lock until the run has waited behind it for twice its statement timeout (the
+        // database's clock), or until it gave up: before the fix it gave up at 300 ms.
+        while (!settled) {
+          const [waiting] = await second.query<{ waited: boolean }[]>(
+            `SELECT clock_timestamp() - query_start > interval '600 milliseconds' AS waited FROM pg_stat_activity
+              WHERE application_name = 'reservation-jobs-impatient' AND wait_event_type = 'Lock'`,
+          );
+          if (waiting?.waited) break;
+        }
+        await holder.commitTransaction();
+        expect(await outcome).toMatchObject({ outcome: 'planned', gpuModel: 'H100' });
+      } finally {
+        await holder.release();
+        await impatient.destroy();
+      }
+      expectDecidedOnce(await decisions(dataSource, [allocationId]));
+    });
+
     it('the reconciler re-enqueues a plan whose job Redis lost', async () => {
       const window = monthAhead(3);
       const [lost] = await seedApprovedReservedRequests(dataSource, program, [

@@ -7,6 +7,8 @@ export interface DataSourceSettings {
   url: string;
   poolSize?: number;
   applicationName?: string;
+  /** Any one statement is cancelled after this long (default 60 s); waits that must not give up lift it. */
+  statementTimeoutMs?: number;
 }
 
 export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptions {
@@ -25,7 +27,7 @@ export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptio
     extra: {
       max: settings.poolSize ?? 10,
       application_name: settings.applicationName ?? 'gpupool',
-      statement_timeout: 60_000,
+      statement_timeout: settings.statementTimeoutMs ?? 60_000,
     },
   };
 }

@@ -77,7 +77,15 @@ interface QueueRow {
  * the same model may run at once (the cycle only reads the calendar).
  */
 async function lockPlanningModel(manager: EntityManager, gpuModel: string): Promise<void> {
+  // The wait behind other runs of the model has no time limit: a run that gave up (the connection's
+  // statement_timeout, on a busy machine behind a long queue of runs) would drop its plan (issue 13
+  // item 11). The run's own statements keep the limit.
+  const [setting] = await manager.query<{ previous: string }[]>(
+    "SELECT current_setting('statement_timeout') AS previous",
+  );
+  await manager.query("SELECT set_config('statement_timeout', '0', true)");
   await manager.query("SELECT pg_advisory_xact_lock(hashtext('gpupool:planning'), hashtext($1))", [gpuModel]);
+  await manager.query("SELECT set_config('statement_timeout', $1, true)", [setting?.previous ?? '60s']);
 }
 
 /** The plan row of an allocation and its GPU model; null when the allocation has no plan. */

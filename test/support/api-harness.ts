@@ -38,6 +38,12 @@ export async function startApi(label: string, overrides: Record<string, string> 
     WEBHOOK_ALLOW_LOOPBACK_HTTP: 'true',
     // Each harness signs with a secret of its own, as a deployment must (there is no default).
     JWT_SECRET: randomBytes(32).toString('base64url'),
+    // Limits stay on (counted in Redis under the harness's prefix) but far above what a test file
+    // sends from one address; test/e2e/rate-limits.e2e-spec.ts sets small ones.
+    RATE_LIMIT_LOGIN_PER_ACCOUNT: '100000',
+    RATE_LIMIT_LOGIN_PER_ADDRESS: '100000',
+    RATE_LIMIT_TOKEN_CREATIONS_PER_HOUR: '100000',
+    RATE_LIMIT_WRITES_PER_MINUTE: '1000000',
     ...overrides,
   });
   await bootstrapAdmin(config);

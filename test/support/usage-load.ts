@@ -398,6 +398,8 @@ export async function startUsageApi(options: {
     GPUPOOL_ADMIN_EMAIL: ADMIN_EMAIL,
     GPUPOOL_ADMIN_PASSWORD: ADMIN_PASSWORD,
     JWT_SECRET: randomBytes(32).toString('base64url'),
+    // A load generator is one principal sending thousands of writes a second, on purpose.
+    RATE_LIMITS: 'false',
   };
   await bootstrapAdmin(configFrom({ ...env, LOG_LEVEL: 'silent' }));
   const port = await freePort();

@@ -14,6 +14,8 @@ import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
 import { createValidationPipe } from './http/validation.js';
 import { loggerParams } from './logging.js';
 import { FEATURE_MODULES } from './features.js';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 
 @Module({})
 export class AppModule {
@@ -38,10 +40,13 @@ export class AppModule {
         // The global AuthGuard resolves principals through it.
         IdentityApplicationModule,
         OperationsModule,
+        ...(config.RATE_LIMITS ? [RateLimitModule] : []),
         ...features,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
+        // After authentication: writes and token creation are counted per principal.
+        ...(config.RATE_LIMITS ? [{ provide: APP_GUARD, useExisting: RateLimitGuard }] : []),
         { provide: APP_FILTER, useClass: DomainErrorFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },

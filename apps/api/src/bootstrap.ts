@@ -35,6 +35,8 @@ export async function createApiApp(
   app.use('/v1/usage/records', json({ limit: '16mb', strict: true }));
   app.useBodyParser('json', { limit: '2mb', strict: true });
   app.set('query parser', 'simple');
+  // The client address of per-address limits: X-Forwarded-For only from the configured proxies.
+  app.set('trust proxy', config.TRUST_PROXY_HOPS);
   app.disable('x-powered-by');
   app.enableShutdownHooks();
   const document = buildOpenApiDocument(app);

@@ -103,6 +103,24 @@ export const configSchema = z
      * ranges are refused always).
      */
     WEBHOOK_ALLOW_LOOPBACK_HTTP: z.stringbool().default(false),
+    /**
+     * Rate limits (429 with Retry-After), counted in Redis so every API replica shares them (in
+     * memory, per process, when QUEUE_BACKEND=postgres). Off only for load benchmarks.
+     */
+    RATE_LIMITS: z.stringbool().default(true),
+    /** Sign-in attempts per account (any address) and per client address, in one window. */
+    RATE_LIMIT_LOGIN_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+    RATE_LIMIT_LOGIN_PER_ADDRESS: z.coerce.number().int().min(1).default(60),
+    RATE_LIMIT_LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
+    /** API tokens one principal may create per hour. */
+    RATE_LIMIT_TOKEN_CREATIONS_PER_HOUR: z.coerce.number().int().min(1).default(20),
+    /** Writes (POST, PUT, PATCH, DELETE) per principal per minute; agent and usage ingest are exempt. */
+    RATE_LIMIT_WRITES_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+    /**
+     * Proxies in front of the API whose X-Forwarded-For is trusted (0 = none): the client address of
+     * the per-address sign-in limit. Behind one ingress, 1.
+     */
+    TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
     /** The simulated cluster runs workloads this many times faster than real time. */
     SIMULATOR_TIME_SCALE: z.coerce.number().int().min(1).max(1_000_000).default(60),
     SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),

@@ -11,11 +11,14 @@ import {
   type WorkloadEventBody,
   type WorkloadEventResponse,
 } from './dto/workload-event.request.js';
+import { RateLimitGroup } from '../rate-limit/rate-limit.decorators.js';
 
 /** The cluster agents' side of the API: API tokens with scope `agent` only. */
 @ApiTags('agent')
 @ApiBearerAuth()
 @Scopes('agent')
+// Machine traffic: its volume follows the clusters, so it is exempt from the per-principal write limit.
+@RateLimitGroup('ingest')
 @Controller('v1/agent')
 export class AgentController {
   constructor(private readonly reportEvent: ReportAgentEventUseCase) {}

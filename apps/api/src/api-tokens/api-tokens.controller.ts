@@ -10,6 +10,7 @@ import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
 import { ApiTokensService } from './api-tokens.service.js';
+import { RateLimitGroup } from '../rate-limit/rate-limit.decorators.js';
 import { apiTokenPageResponse, createdApiTokenResponse } from './dto/api-token.response.js';
 import { createApiTokenRequest, type CreateApiTokenRequest } from './dto/create-api-token.request.js';
 import { listApiTokensQuery, type ListApiTokensQuery } from './dto/list-api-tokens.request.js';
@@ -22,6 +23,7 @@ export class ApiTokensController {
   constructor(private readonly tokens: ApiTokensService) {}
 
   @Post()
+  @RateLimitGroup('token-creation')
   @ApiCreatedResponse({
     standardSchema: createdApiTokenResponse,
     description: 'The token is shown this once; store it now.',

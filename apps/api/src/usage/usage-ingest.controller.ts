@@ -13,10 +13,13 @@ import {
   type UsageRecordsBody,
   type UsageRecordsResponse,
 } from './dto/usage-records.request.js';
+import { RateLimitGroup } from '../rate-limit/rate-limit.decorators.js';
 
 /** Metered usage from cluster agents (API tokens with scope `usage:write`), and its batches. */
 @ApiTags('usage')
 @ApiBearerAuth()
+// Machine traffic: its volume follows the clusters, so it is exempt from the per-principal write limit.
+@RateLimitGroup('ingest')
 @Controller('v1/usage')
 export class UsageIngestController {
   constructor(

@@ -11,8 +11,14 @@
 //   Then: migrate → seed → simulator API token → spawn api, scheduler, simulator (output prefixed) → wait for
 //   GET /health/ready = 200. The simulator's token (scope `agent`) is minted fresh each start (older ones revoked)
 //   and passed to the simulator only, unless SIMULATOR_API_TOKEN is already set.
-//   SIGINT/SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop the embedded PostgreSQL, exit 0.
-//   A child that dies on its own stops everything, exit 1.
+//   Supervision: api, scheduler and simulator each run in a process group of their own. One that exits on its
+//   own is restarted after 1 s, 2 s, 4 s … up to 30 s (back to 1 s once it has stayed up a minute), each restart
+//   logged with the signal or exit code and the delay; more than 10 restarts within 5 minutes is a crash loop:
+//   stop everything, exit 1. A failing one-shot step (migrate, seed, agent token) fails the start, exit 1.
+//   SIGINT/SIGTERM/SIGHUP: cancel pending restarts, SIGTERM to each child's process group (SIGKILL after 6 s),
+//   stop the embedded PostgreSQL (SIGKILL after 3 s), exit 0: the stack is down within 10 s. The same happens
+//   when our parent goes away: `npm start` runs us under `sh -c`, and npm signals only that shell. A child
+//   whose launcher vanished without stopping it (kill -9) stops itself (deploy/child-guard.mjs, preloaded).
 //
 // Environment (besides the app's own: PORT, QUEUE_PREFIX, GPUPOOL_ADMIN_*, LOG_LEVEL, ...):
 //   GPUPOOL_FORCE_EMBEDDED=1  skip steps 1 and 2 (test the embedded path on a machine that has services)

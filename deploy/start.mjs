@@ -339,7 +339,7 @@ async function startEmbeddedPostgres() {
     const timer = setTimeout(() => {
       if (exited) return;
       fail(`embedded PostgreSQL did not stop within ${PG_STOP_GRACE_MS / 1000} s; killing it`);
-      process.kill(-child.pid, 'SIGKILL'); // its own process group: the server and its backends
+      signalGroup(child, 'SIGKILL'); // the server and its backends
     }, PG_STOP_GRACE_MS);
     await exitedPromise;
     clearTimeout(timer);
@@ -520,17 +520,12 @@ function onServiceCrash(service, pid, how) {
   }, delayMs);
 }
 
-/** Signals a child's process group (it and whatever it started); false when nothing is left in it. */
+/** Signals a child's process group: the child and whatever it started (nothing when the group is gone). */
 function signalGroup(child, signal) {
   try {
     process.kill(-child.pid, signal);
-    return true;
   } catch {
-    try {
-      return child.kill(signal);
-    } catch {
-      return false;
-    }
+    child.kill(signal); // no group (any more): the child alone, if it still runs
   }
 }
 

@@ -11,8 +11,14 @@
 //   Then: migrate → seed → simulator API token → spawn api, scheduler, simulator (output prefixed) → wait for
 //   GET /health/ready = 200. The simulator's token (scope `agent`) is minted fresh each start (older ones revoked)
 //   and passed to the simulator only, unless SIMULATOR_API_TOKEN is already set.
-//   SIGINT/SIGTERM: SIGTERM to the children (SIGKILL after 10 s), stop the embedded PostgreSQL, exit 0.
-//   A child that dies on its own stops everything, exit 1.
+//   Supervision: api, scheduler and simulator each run in a process group of their own. One that exits on its
+//   own is restarted after 1 s, 2 s, 4 s … up to 30 s (back to 1 s once it has stayed up a minute), each restart
+//   logged with the signal or exit code and the delay; more than 10 restarts within 5 minutes is a crash loop:
+//   stop everything, exit 1. A failing one-shot step (migrate, seed, agent token) fails the start, exit 1.
+//   SIGINT/SIGTERM/SIGHUP: cancel pending restarts, SIGTERM to each child's process group (SIGKILL after 6 s),
+//   stop the embedded PostgreSQL (SIGKILL after 3 s), exit 0: the stack is down within 10 s. The same happens
+//   when our parent goes away: `npm start` runs us under `sh -c`, and npm signals only that shell. A child
+//   whose launcher vanished without stopping it (kill -9) stops itself (deploy/child-guard.mjs, preloaded).
 //
 // Environment (besides the app's own: PORT, QUEUE_PREFIX, GPUPOOL_ADMIN_*, LOG_LEVEL, ...):
 //   GPUPOOL_FORCE_EMBEDDED=1  skip steps 1 and 2 (test the embedded path on a machine that has services)
@@ -42,7 +48,21 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DIST = path.resolve(process.env.GPUPOOL_DIST ?? path.join(ROOT, 'dist'));
 const PORT = Number(process.env.PORT ?? 3000);
 const READY_TIMEOUT_MS = Number(process.env.GPUPOOL_READY_TIMEOUT_MS ?? 120_000);
-const STOP_GRACE_MS = 10_000;
+
+// A long-running child that exits on its own is restarted after a delay that doubles from 1 s up to 30 s and
+// starts over once the child has stayed up a minute. More than 10 restarts within 5 minutes: a crash loop that
+// waiting will not fix, so we give up and stop everything.
+const RESTART_FIRST_DELAY_MS = 1000;
+const RESTART_MAX_DELAY_MS = 30_000;
+const RESTART_STABLE_AFTER_MS = 60_000;
+const CRASH_LOOP_RESTARTS = 10;
+const CRASH_LOOP_WINDOW_MS = 5 * 60_000;
+
+// SIGINT/SIGTERM/SIGHUP: the whole stack is down within 10 s — the children get SIGTERM, SIGKILL after
+// CHILD_STOP_GRACE_MS, then the embedded PostgreSQL gets the rest of the budget.
+const CHILD_STOP_GRACE_MS = 6000;
+const PG_STOP_GRACE_MS = 3000;
+
 const EMBEDDED_PASSWORD = 'gpupool'; // local development only; the server listens on 127.0.0.1
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -317,8 +337,10 @@ async function startEmbeddedPostgres() {
     if (exited) return;
     child.kill('SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
     const timer = setTimeout(() => {
-      if (!exited) child.kill('SIGKILL');
-    }, 15_000);
+      if (exited) return;
+      fail(`embedded PostgreSQL did not stop within ${PG_STOP_GRACE_MS / 1000} s; killing it`);
+      signalGroup(child, 'SIGKILL'); // the server and its backends
+    }, PG_STOP_GRACE_MS);
     await exitedPromise;
     clearTimeout(timer);
     log('embedded PostgreSQL stopped');
@@ -390,7 +412,9 @@ function ensureJwtSecret(env) {
 // ---------------------------------------------------------------------------------------------------------------
 // processes
 
-const children = new Map(); // name → { child, exited: Promise }
+const CHILD_GUARD = path.join(ROOT, 'deploy', 'child-guard.mjs');
+const children = new Map(); // name → { child, exited: Promise<{ code, signal }> }
+const services = new Map(); // name → the restart state of a long-running child (see runService)
 let shuttingDown = false;
 let embeddedRef;
 
@@ -400,94 +424,148 @@ function entry(name) {
   return file;
 }
 
+const describeExit = ({ code, signal, error }) =>
+  error ? `spawn failed: ${error.message}` : signal ? `signal ${signal}` : `exit code ${code}`;
+
+/**
+ * Spawns `node <entry>` in its own process group (a terminal Ctrl-C reaches only us, and we stop the children
+ * in order; signalling the group reaches anything a child started). The child guard makes a child whose
+ * launcher vanished without stopping it (kill -9) stop itself instead of running on as an orphan.
+ * Returns the child and a promise of how it ended; the child is in `children` while it runs.
+ */
+function spawnNode(name, env, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, '--import', CHILD_GUARD, entry(name)], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error) => resolve({ error }));
+  });
+  children.set(name, { child, exited });
+  void exited.then(() => {
+    if (children.get(name)?.child === child) children.delete(name);
+  });
+  return { child, exited };
+}
+
 function runOnce(name, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry(name)], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    pipeLines(child.stdout, label(name), process.stdout);
-    pipeLines(child.stderr, label(name), process.stderr);
-    children.set(name, { child, exited: new Promise((r) => child.once('exit', r)) });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      children.delete(name);
-      if (code === 0) resolve();
-      else reject(new Error(`${name} failed (${signal ?? `exit code ${code}`})`));
-    });
+  const { child, exited } = spawnNode(name, env);
+  pipeLines(child.stdout, label(name), process.stdout);
+  pipeLines(child.stderr, label(name), process.stderr);
+  return exited.then((how) => {
+    if (how.code !== 0) throw new Error(`${name} failed (${describeExit(how)})`);
   });
 }
 
 /** Runs a one-shot CLI whose stdout is its answer (stderr is shown); resolves with that stdout, trimmed. */
 function runCapture(name, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry(name)], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-    pipeLines(child.stderr, label(name), process.stderr);
-    children.set(name, { child, exited: new Promise((r) => child.once('exit', r)) });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      children.delete(name);
-      if (code === 0) resolve(stdout.trim());
-      else reject(new Error(`${name} failed (${signal ?? `exit code ${code}`})`));
-    });
+  const { child, exited } = spawnNode(name, env);
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+  pipeLines(child.stderr, label(name), process.stderr);
+  return exited.then((how) => {
+    if (how.code !== 0) throw new Error(`${name} failed (${describeExit(how)})`);
+    return stdout.trim();
   });
 }
 
 function runService(name, env) {
-  const child = spawn(process.execPath, ['--enable-source-maps', entry(name)], {
-    cwd: ROOT,
+  const service = {
+    name,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group: a terminal Ctrl-C reaches only us, and we stop the children in order
-  });
+    startedAt: 0,
+    nextDelayMs: RESTART_FIRST_DELAY_MS,
+    restarts: [],
+    timer: undefined,
+  };
+  services.set(name, service);
+  startService(service);
+}
+
+function startService(service) {
+  const { name } = service;
+  const { child, exited } = spawnNode(name, service.env, ['--enable-source-maps']);
+  service.startedAt = Date.now();
+  log(`${name} started (pid ${child.pid})`);
   pipeLines(child.stdout, label(name), process.stdout);
   pipeLines(child.stderr, label(name), process.stderr);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  children.set(name, { child, exited });
-  void exited.then(({ code, signal }) => {
-    if (shuttingDown) return;
-    fail(`${name} exited unexpectedly (${signal ?? `exit code ${code}`}); stopping everything`);
-    void shutdown(1);
+  void exited.then((how) => {
+    if (!shuttingDown) onServiceCrash(service, child.pid, how);
   });
+}
+
+function onServiceCrash(service, pid, how) {
+  const now = Date.now();
+  if (now - service.startedAt >= RESTART_STABLE_AFTER_MS) service.nextDelayMs = RESTART_FIRST_DELAY_MS;
+  service.restarts = service.restarts.filter((t) => now - t < CRASH_LOOP_WINDOW_MS);
+  if (service.restarts.length >= CRASH_LOOP_RESTARTS) {
+    fail(
+      `${service.name} (pid ${pid}) exited unexpectedly (${describeExit(how)}) after ${service.restarts.length} restarts within ${CRASH_LOOP_WINDOW_MS / 60_000} minutes; giving up, stopping everything`,
+    );
+    void shutdown(1);
+    return;
+  }
+  service.restarts.push(now);
+  const delayMs = service.nextDelayMs;
+  service.nextDelayMs = Math.min(delayMs * 2, RESTART_MAX_DELAY_MS);
+  fail(
+    `${service.name} (pid ${pid}) exited unexpectedly (${describeExit(how)}); restarting it in ${delayMs / 1000} s (restart ${service.restarts.length} within ${CRASH_LOOP_WINDOW_MS / 60_000} minutes)`,
+  );
+  service.timer = setTimeout(() => {
+    service.timer = undefined;
+    if (!shuttingDown) startService(service);
+  }, delayMs);
+}
+
+/** Signals a child's process group: the child and whatever it started (nothing when the group is gone). */
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal); // no group (any more): the child alone, if it still runs
+  }
+}
+
+async function stopChild(name, { child, exited }) {
+  signalGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => {
+    fail(`${name} did not stop within ${CHILD_STOP_GRACE_MS / 1000} s; killing it`);
+    signalGroup(child, 'SIGKILL');
+  }, CHILD_STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+  signalGroup(child, 'SIGKILL'); // anything the child started and left behind in its group
 }
 
 async function shutdown(code) {
   if (shuttingDown) return;
   shuttingDown = true;
-  const running = [...children.entries()].filter(
-    ([, c]) => c.child.exitCode === null && c.child.signalCode === null,
-  );
+  for (const service of services.values()) clearTimeout(service.timer); // pending restarts
+  const running = [...children.entries()];
   if (running.length) log(`stopping ${running.map(([n]) => n).join(', ')}`);
-  await Promise.all(
-    running.map(async ([name, { child, exited }]) => {
-      try {
-        child.kill('SIGTERM');
-      } catch {
-        /* already gone */
-      }
-      const timer = setTimeout(() => {
-        fail(`${name} did not stop within ${STOP_GRACE_MS / 1000} s; killing it`);
-        try {
-          child.kill('SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }, STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    }),
-  );
+  await Promise.all(running.map(([name, c]) => stopChild(name, c)));
   if (embeddedRef) await embeddedRef.stop().catch((e) => fail(`stopping embedded PostgreSQL: ${e.message}`));
+  log(`stopped (exit ${code})`);
   process.exit(code);
+}
+
+/**
+ * `npm start` runs us as `sh -c "bash deploy/start.sh"`, and npm forwards a SIGTERM to that sh only, which dies
+ * without passing it on: we would run on, reparented. So when our parent goes away we stop as on SIGTERM.
+ */
+function stopWhenParentGoes() {
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    log(`the process that started us (pid ${parent}) is gone; stopping`);
+    void shutdown(0);
+  }, 500);
+  timer.unref();
 }
 
 async function waitReady(url) {
@@ -510,8 +588,8 @@ async function waitReady(url) {
 // ---------------------------------------------------------------------------------------------------------------
 
 async function main() {
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void shutdown(0));
+  stopWhenParentGoes();
 
   for (const name of Object.keys(ENTRY)) entry(name); // fail before starting anything
   if (!(await portFree(PORT)))

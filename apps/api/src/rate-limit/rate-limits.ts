@@ -30,7 +30,7 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 function loginAccount(request: LimitedRequest): string | undefined {
   const body = request.body;
   if (typeof body !== 'object' || body === null || !('email' in body)) return undefined;
-  const email = (body).email;
+  const email = body.email;
   return typeof email === 'string' && email.trim() !== '' ? email.trim().toLowerCase() : undefined;
 }
 

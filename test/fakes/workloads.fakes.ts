@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { LedgerTransaction, ProjectScope } from '#domain';
 import {
+  AgentHeartbeatRepository,
   AttemptHoldRepository,
   LedgerRepository,
   PartitionRepository,
@@ -11,6 +12,9 @@ import {
   type AttemptHoldClose,
   type AttemptKey,
   type AttemptRef,
+  type HeartbeatWrite,
+  type RunConfirmation,
+  type RunRef,
   type DispatchPart,
   type LedgerPosting,
   type NewAttemptHold,
@@ -219,6 +223,52 @@ export class FakeWorkloadRepository extends WorkloadRepository {
   private patch(id: string, fields: Partial<WorkloadEntity>): void {
     const row = this.rows.get(id);
     if (row) this.rows.set(id, { ...row, ...fields });
+  }
+}
+
+/**
+ * Heartbeats over the fake workload rows: the candidate lists are what a test sets, confirmations
+ * and stops are computed from the rows, as the SQL does.
+ */
+export class FakeAgentHeartbeatRepository extends AgentHeartbeatRepository {
+  readonly clusters = new Map<string, string>([['c-1', 'simulator']]);
+  readonly heartbeats: HeartbeatWrite[] = [];
+  readonly confirmations = new Map<string, RunConfirmation>();
+  readonly unconfirmed: AttemptRef[] = [];
+  readonly forgotten: AttemptRef[] = [];
+
+  constructor(private readonly workloads: FakeWorkloadRepository) {
+    super();
+  }
+
+  override clustersOfAdapter(_tx: Tx, adapter: string): Promise<string[]> {
+    return Promise.resolve([...this.clusters].filter(([, kind]) => kind === adapter).map(([id]) => id));
+  }
+  override unknownClusters(_tx: Tx, clusterIds: readonly string[]): Promise<string[]> {
+    return Promise.resolve(clusterIds.filter((id) => !this.clusters.has(id)));
+  }
+  override recordHeartbeat(_tx: Tx, heartbeat: HeartbeatWrite): Promise<void> {
+    this.heartbeats.push(heartbeat);
+    return Promise.resolve();
+  }
+  override confirmRuns(_tx: Tx, runs: readonly RunRef[]): Promise<RunRef[]> {
+    const stop: RunRef[] = [];
+    for (const run of runs) {
+      const row = this.workloads.rows.get(run.workloadId);
+      if (row && row.attempt === run.attempt && (row.state === 'admitted' || row.state === 'running')) {
+        this.confirmations.set(run.workloadId, { attempt: run.attempt, confirmedAt: this.workloads.now });
+      } else stop.push(run);
+    }
+    return Promise.resolve(stop);
+  }
+  override startedRunsNotListed(): Promise<AttemptRef[]> {
+    return Promise.resolve(this.forgotten);
+  }
+  override unconfirmedAttempts(): Promise<AttemptRef[]> {
+    return Promise.resolve(this.unconfirmed);
+  }
+  override confirmationsOf(_tx: Tx, workloadIds: readonly string[]): Promise<Map<string, RunConfirmation>> {
+    return Promise.resolve(new Map([...this.confirmations].filter(([id]) => workloadIds.includes(id))));
   }
 }
 

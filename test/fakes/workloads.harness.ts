@@ -5,6 +5,7 @@ import { SubmissionCheck } from '../../libs/application/src/workloads/submission
 import { FakeAuditRepository } from './audit-repository.fake.js';
 import { FakeTransactionRunner } from './transaction-runner.fake.js';
 import {
+  FakeAgentHeartbeatRepository,
   FakeAttemptHoldRepository,
   FakeLedgerRepository,
   FakeMemberships,
@@ -21,6 +22,7 @@ export function workloadHarness() {
   const workloads = new FakeWorkloadRepository(steps);
   const placements = new FakeWorkloadPlacementRepository(steps);
   const holds = new FakeAttemptHoldRepository(steps);
+  const heartbeats = new FakeAgentHeartbeatRepository(workloads);
   const partitions = new FakePartitionRepository(steps);
   const ledger = new FakeLedgerRepository(steps);
   const memberships = new FakeMemberships();
@@ -35,6 +37,7 @@ export function workloadHarness() {
     workloads,
     placements,
     holds,
+    heartbeats,
     partitions,
     ledger,
     memberships,

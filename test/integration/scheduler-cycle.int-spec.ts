@@ -303,8 +303,8 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
        FROM workloads WHERE id = $1`,
       [lost.id],
     );
-    // Nothing is charged by the end itself (usage records are); the time it may have run (its
-    // walltime at most) stays held for its meter, which will be refunded: the infrastructure lost it.
+    // Nothing is charged by the end itself (usage records are), and nothing stays held for its
+    // meter: the infrastructure lost the run, so whatever it meters is refunded as it is posted.
     expect(ended).toEqual({ state: 'failed', end_reason: LOST_RUN_REASON, placements: 0, consumed: '0' });
     const [hold] = await dataSource.query<
       { remaining: string; refund_reason: string; release_after: Date }[]
@@ -313,11 +313,7 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
          FROM workload_holds WHERE workload_id = $1 AND attempt = 0`,
       [lost.id],
     );
-    expect(hold).toMatchObject({
-      remaining: String(lost.gpus * lost.walltime_seconds),
-      refund_reason: LOST_RUN_REASON,
-    });
-    expect(hold?.release_after).not.toBeNull();
+    expect(hold).toMatchObject({ remaining: '0', refund_reason: LOST_RUN_REASON, release_after: null });
     expect(await poolFacts(dataSource, GPU_MODEL)).toMatchObject({ mismatched: 0, negative_allocations: 0 });
   });
 });

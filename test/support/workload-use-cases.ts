@@ -13,6 +13,7 @@ import {
 import {
   LedgerRepository,
   ProjectMembershipRepository,
+  TypeormAgentHeartbeatRepository,
   TypeormAttemptHoldRepository,
   TypeormAuditRepository,
   TypeormPartitionRepository,
@@ -44,6 +45,7 @@ export function workloadUseCases(
   const holds = new TypeormAttemptHoldRepository();
   const ledger = new LedgerRepository();
   const audit = new TypeormAuditRepository(dataSource);
+  const heartbeats = new TypeormAgentHeartbeatRepository(dataSource);
   const endAttempt = new EndAttemptUseCase(workloads, placements, holds, ledger, partitions);
   const check = new SubmissionCheck(
     workloads,
@@ -61,7 +63,8 @@ export function workloadUseCases(
       partitions,
       endAttempt,
     ),
-    endLostRuns: new EndLostRunsUseCase(transactions, workloads, partitions, endAttempt),
+    endLostRuns: new EndLostRunsUseCase(transactions, workloads, partitions, endAttempt, heartbeats),
+    heartbeats,
     dispatch: new DispatchWorkloadUseCase(workloads, placements, adapters),
     reportAgentEvent: new ReportAgentEventUseCase(
       transactions,

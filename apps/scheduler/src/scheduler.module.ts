@@ -276,6 +276,7 @@ function cycleProviders(config: GpupoolConfig): Provider[] {
           intervalMs: config.RECONCILE_INTERVAL_MS,
           dispatchGraceMs: config.RECONCILE_GRACE_MS,
           lostGraceMs: LOST_RUN_GRACE_MS,
+          heartbeatTimeoutMs: config.AGENT_HEARTBEAT_TIMEOUT_MS,
         }),
     },
   ];

@@ -190,6 +190,76 @@ describe('SimulatedClusterAgent', () => {
     expect(calls.map((call) => call.body?.type)).toEqual(['started']);
   });
 
+  it('meters a cancelled attempt for the time it ran, as a cluster’s accounting does', async () => {
+    const { calls, impl } = fakeFetch();
+    const simulator = agent(impl, 100_000);
+    const allocationId = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+    await simulator.process({
+      name: 'cluster.run',
+      data: {
+        workloadId: WORKLOAD,
+        attempt: 1,
+        gpus: 4,
+        runtimeSeconds: 10_000_000,
+        allocationId,
+        gpuModel: 'H200',
+      },
+    });
+    await until(() => calls.length === 1);
+    const startedAt = new Date((calls[0].body as { at: string }).at).getTime();
+    // At 100,000× a millisecond of real time is 100 simulated seconds: let at least one pass.
+    await until(() => Date.now() - startedAt >= 2);
+    await simulator.process({ name: 'cluster.cancel', data: { workloadId: WORKLOAD, attempt: 1 } });
+    await until(() => calls.length === 2);
+    expect(calls[1].url).toBe('http://127.0.0.1:9/v1/usage/records');
+    const [record] = (calls[1].body as { records: { startedAt: string; endedAt: string; gpus: number }[] })
+      .records;
+    const ranMs = new Date(record?.endedAt ?? '').getTime() - new Date(record?.startedAt ?? '').getTime();
+    expect(record).toMatchObject({ externalId: `${WORKLOAD}:1`, attempt: 1, gpus: 4 });
+    expect(ranMs).toBeGreaterThanOrEqual(200_000);
+    expect(ranMs).toBeLessThan(10_000_000_000);
+    expect(simulator.inFlight).toBe(0);
+  });
+
+  it('heartbeats: resyncs first, lists its runs, and stops the ones gpupool no longer wants', async () => {
+    const { calls, impl } = fakeFetch((call) =>
+      call.url.endsWith('/heartbeats')
+        ? json(200, { stop: [{ workloadId: WORKLOAD, attempt: 0 }], lost: [] })
+        : json(200, { applied: true }),
+    );
+    const simulator = agent(impl, 1);
+    await simulator.process(run(WORKLOAD, 0, 3600));
+    await simulator.process(run(OTHER, 3, 3600));
+    await expect(simulator.heartbeat()).resolves.toBe(true);
+    const beats = () => calls.filter((call) => call.url.endsWith('/v1/agent/heartbeats'));
+    expect(beats()[0]?.body).toMatchObject({
+      adapter: 'simulator',
+      resync: true,
+      agent: 'gpupool-simulator',
+      runs: [
+        { workloadId: WORKLOAD, attempt: 0 },
+        { workloadId: OTHER, attempt: 3 },
+      ],
+    });
+    // The unwanted run is gone; the next heartbeat is a routine one.
+    expect(simulator.inFlight).toBe(1);
+    await simulator.heartbeat();
+    expect(beats()[1]?.body).toMatchObject({ resync: false, runs: [{ workloadId: OTHER, attempt: 3 }] });
+  });
+
+  it('keeps its heartbeat a resync until gpupool accepts one', async () => {
+    let down = true;
+    const { calls, impl } = fakeFetch(() =>
+      down ? new Error('ECONNREFUSED') : json(200, { stop: [], lost: [] }),
+    );
+    const simulator = agent(impl);
+    await expect(simulator.heartbeat()).resolves.toBe(false);
+    down = false;
+    await expect(simulator.heartbeat()).resolves.toBe(true);
+    await simulator.heartbeat();
+    expect(calls.map((call) => call.body?.resync)).toEqual([true, true, true, true, true, true, false]);
+  });
+
   it('ignores a redelivered run of the same attempt; a newer attempt replaces the old one', async () => {
     const { calls, impl } = fakeFetch();
     const simulator = agent(impl, 1000);

@@ -34,6 +34,8 @@ interface Run {
   allocationId?: string;
   gpuModel?: string;
   gpus: number;
+  /** Simulated seconds it runs for. */
+  runtimeSeconds: number;
   /** When the start was reported: the usage record's startedAt. */
   startedAt: Date;
   timer: { clear(): void };
@@ -54,8 +56,10 @@ const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 500, maxDelayMs: 30_000, maxAt
  * queue, reports the start at once, runs the attempt for runtimeSeconds / SIMULATOR_TIME_SCALE real
  * seconds and reports the end — through the same HTTP API and API token (scope `agent`) a real
  * cluster agent uses. A run job is acknowledged as soon as its timer is set, so no BullMQ lock is
- * held for the runtime; runs live in memory, and one whose timer a restart lost is found again by
- * the scheduler's reconciler. It also keeps watch on the API's health.
+ * held for the runtime; runs live in memory. Every AGENT_HEARTBEAT_INTERVAL_MS it lists them to
+ * POST /v1/agent/heartbeats (gpupool declares a run nobody confirms lost); its first heartbeat, sent
+ * before it takes any run, is a resync, so the runs a restart lost end at once. A cancelled or
+ * unwanted run is metered for the time it ran. It also keeps watch on the API's health.
  */
 export class SimulatedClusterAgent {
   private readonly logger: Logger;
@@ -64,6 +68,13 @@ export class SimulatedClusterAgent {
   private readonly requestTimeoutMs: number;
   private readonly runs = new Map<string, Run>();
   private healthTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeatInFlight = false;
+  /** True until gpupool accepted this process's resync heartbeat. */
+  private resyncPending = true;
+  /** Aborted by stop(): heartbeats and the final meters of stopped runs. */
+  private readonly shutdown = new AbortController();
+  private readonly startedAt = new Date();
   private apiUp: boolean | undefined;
   private worker?: WorkerHandle;
   private transport?: QueueTransport;
@@ -93,6 +104,9 @@ export class SimulatedClusterAgent {
         'SIMULATOR_API_TOKEN is not set: not taking cluster jobs (npm start creates one; elsewhere run `node dist/apps/api/src/cli/agent-token.js`)',
       );
     } else {
+      // Before taking any run: gpupool ends the started runs a previous process had and this one lacks.
+      await this.heartbeat();
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.config.AGENT_HEARTBEAT_INTERVAL_MS);
       this.transport = new QueueTransport({
         backend: this.config.QUEUE_BACKEND,
         redisUrl: this.config.REDIS_URL,
@@ -114,6 +128,46 @@ export class SimulatedClusterAgent {
       { api: this.config.SIMULATOR_API_URL, timeScale: this.timeScale, taking: this.worker !== undefined },
       'simulated cluster agent started',
     );
+  }
+
+  /**
+   * Lists every run this process has to gpupool, which confirms the ones it still wants and answers
+   * the ones it does not (`stop`): those are stopped here. The first accepted one is the resync; a
+   * resync is retried like a report, a routine heartbeat is not (the next one follows soon).
+   * Resolves to whether gpupool accepted it.
+   */
+  async heartbeat(): Promise<boolean> {
+    if (this.heartbeatInFlight || this.stopping) return false;
+    this.heartbeatInFlight = true;
+    try {
+      const resync = this.resyncPending;
+      const answer = (await this.post(
+        '/v1/agent/heartbeats',
+        {
+          adapter: 'simulator',
+          runs: [...this.runs.values()].map((run) => ({ workloadId: run.workloadId, attempt: run.attempt })),
+          resync,
+          agentStartedAt: this.startedAt.toISOString(),
+          agent: 'gpupool-simulator',
+        },
+        null,
+        resync ? 'resync' : 'heartbeat',
+        this.shutdown.signal,
+        resync ? this.retry.maxAttempts : 1,
+      )) as { stop?: { workloadId: string; attempt: number }[]; lost?: unknown[] } | null;
+      if (answer === null) return false;
+      if (resync) {
+        this.resyncPending = false;
+        this.logger.info({ lost: answer.lost?.length ?? 0 }, 'resynced runs with gpupool');
+      }
+      for (const unwanted of answer.stop ?? []) {
+        const run = this.runs.get(unwanted.workloadId);
+        if (run?.attempt === unwanted.attempt) this.stopRun(run, 'attempt no longer wanted; stopped');
+      }
+      return true;
+    } finally {
+      this.heartbeatInFlight = false;
+    }
   }
 
   /** Logs only when the API's reachability changes, so an idle agent stays quiet. */
@@ -212,13 +266,7 @@ export class SimulatedClusterAgent {
     ).then((stop) => {
       // gpupool cancelled or preempted this attempt and the stop never reached us: stop it now.
       const run = this.runs.get(data.workloadId);
-      if (stop && run?.attempt === data.attempt) {
-        this.drop(run);
-        this.logger.info(
-          { workloadId: data.workloadId, attempt: data.attempt },
-          'attempt no longer wanted; stopped',
-        );
-      }
+      if (stop && run?.attempt === data.attempt) this.stopRun(run, 'attempt no longer wanted; stopped');
     });
     const realMs = (data.runtimeSeconds * 1000) / this.timeScale;
     const run: Run = {
@@ -227,6 +275,7 @@ export class SimulatedClusterAgent {
       allocationId: data.allocationId,
       gpuModel: data.gpuModel,
       gpus: data.gpus,
+      runtimeSeconds: data.runtimeSeconds,
       startedAt,
       abort,
       started,
@@ -248,8 +297,22 @@ export class SimulatedClusterAgent {
   private cancel(data: JobData<'cluster.cancel'>): void {
     const run = this.runs.get(data.workloadId);
     if (!run || run.attempt !== data.attempt) return;
+    this.stopRun(run, 'run cancelled');
+  }
+
+  /**
+   * Stops a run before its end and meters the (simulated) time it ran, as a real cluster's
+   * accounting does for a cancelled job: gpupool kept that part of its hold for this record (or
+   * refunds it, when the infrastructure is to blame).
+   */
+  private stopRun(run: Run, message: string): void {
     this.drop(run);
-    this.logger.info({ workloadId: data.workloadId, attempt: data.attempt }, 'run cancelled');
+    const ranSeconds = Math.min(
+      run.runtimeSeconds,
+      Math.floor(((Date.now() - run.startedAt.getTime()) * this.timeScale) / 1000),
+    );
+    this.logger.info({ workloadId: run.workloadId, attempt: run.attempt, ranSeconds }, message);
+    void this.meter(run, ranSeconds, this.shutdown.signal);
   }
 
   private async finish(run: Run, runtimeSeconds: number): Promise<void> {
@@ -272,7 +335,11 @@ export class SimulatedClusterAgent {
    * from the real start (the API of an `npm start` deployment accepts records ending that far
    * ahead: USAGE_FUTURE_TOLERANCE_MS). The external id is the attempt, so a re-send counts once.
    */
-  private async meter(run: Run, runtimeSeconds: number): Promise<void> {
+  private async meter(
+    run: Run,
+    runtimeSeconds: number,
+    signal: AbortSignal = run.abort.signal,
+  ): Promise<void> {
     if (!run.allocationId || !run.gpuModel || runtimeSeconds <= 0) return;
     const record = {
       source: 'gpupool-simulator',
@@ -285,7 +352,7 @@ export class SimulatedClusterAgent {
       startedAt: run.startedAt.toISOString(),
       endedAt: new Date(run.startedAt.getTime() + runtimeSeconds * 1000).toISOString(),
     };
-    await this.post('/v1/usage/records', { records: [record] }, run.workloadId, 'usage', run.abort.signal);
+    await this.post('/v1/usage/records', { records: [record] }, run.workloadId, 'usage', signal);
   }
 
   private drop(run: Run): void {
@@ -314,12 +381,13 @@ export class SimulatedClusterAgent {
   private async post(
     path: string,
     body: unknown,
-    workloadId: string,
+    workloadId: string | null,
     what: string,
     signal: AbortSignal,
+    maxAttempts = this.retry.maxAttempts,
   ): Promise<unknown> {
     const url = new URL(path, this.config.SIMULATOR_API_URL);
-    for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (signal.aborted) return null;
       let problem: string;
       try {
@@ -343,7 +411,7 @@ export class SimulatedClusterAgent {
         if (signal.aborted) return null;
         problem = error instanceof Error ? error.message : String(error);
       }
-      if (attempt === this.retry.maxAttempts) {
+      if (attempt === maxAttempts) {
         this.logger.error(
           { workloadId, event: what, attempts: attempt, problem },
           'report failed; giving up (the scheduler reconciler will find the attempt)',
@@ -364,6 +432,8 @@ export class SimulatedClusterAgent {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.healthTimer) clearInterval(this.healthTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.shutdown.abort();
     await this.worker?.close();
     await this.transport?.close();
     const dropped = this.runs.size;

@@ -121,6 +121,14 @@ export const configSchema = z
      * the per-address sign-in limit. Behind one ingress, 1.
      */
     TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+    /**
+     * On a cluster whose agent sends heartbeats, a dispatched run no heartbeat has confirmed for this
+     * long is declared lost (failed, refunded, its GPUs and hold released). Clusters whose agent never
+     * sent one are not watched.
+     */
+    AGENT_HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(5000).max(3_600_000).default(60_000),
+    /** How often the simulated cluster agent sends its heartbeat (well below the timeout). */
+    AGENT_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
     /** The simulated cluster runs workloads this many times faster than real time. */
     SIMULATOR_TIME_SCALE: z.coerce.number().int().min(1).max(1_000_000).default(60),
     SIMULATOR_API_URL: z.url().default('http://127.0.0.1:3000'),
@@ -139,6 +147,14 @@ export const configSchema = z
         message:
           'JWT_SECRET is required when NODE_ENV=production: set a random secret of at least ' +
           `${MIN_JWT_SECRET_BYTES} bytes (openssl rand -base64 48), the same for every API replica`,
+      });
+    if (config.AGENT_HEARTBEAT_INTERVAL_MS * 2 > config.AGENT_HEARTBEAT_TIMEOUT_MS)
+      context.addIssue({
+        code: 'custom',
+        path: ['AGENT_HEARTBEAT_INTERVAL_MS'],
+        message:
+          `AGENT_HEARTBEAT_INTERVAL_MS (${config.AGENT_HEARTBEAT_INTERVAL_MS}) must be at most half of ` +
+          `AGENT_HEARTBEAT_TIMEOUT_MS (${config.AGENT_HEARTBEAT_TIMEOUT_MS}): one late heartbeat would end healthy runs`,
       });
   });
 

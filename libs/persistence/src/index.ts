@@ -76,3 +76,4 @@ export * from './repositories/scheduling-cycle.repository.js';
 export * from './repositories/partition-snapshot.repository.js';
 export * from './repositories/allocation.repository.js';
 export * from './idempotency-scope.js';
+export * from './repositories/agent-heartbeat.repository.js';

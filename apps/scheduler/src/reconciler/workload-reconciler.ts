@@ -10,6 +10,8 @@ export interface WorkloadReconcilerOptions {
   dispatchGraceMs: number;
   /** A dispatched attempt with no end report this long after its walltime is declared lost. */
   lostGraceMs: number;
+  /** On clusters whose agent sends heartbeats, a run unconfirmed this long is lost (unset: not watched). */
+  heartbeatTimeoutMs?: number | null;
   /** Rows per sweep and kind (the next sweep takes the rest). */
   batch?: number;
 }
@@ -29,7 +31,8 @@ const LIVE_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 
  *   cycle is older than the interval (the tick: estimated starts move, windows open);
  * - the dispatch job again for admitted attempts still not dispatched after a grace;
  * - an end, as failed, for dispatched attempts whose walltime passed long ago with no end report
- *   (the cluster or its agent died): their GPUs and hold come back.
+ *   (the cluster or its agent died), and for attempts on heartbeating clusters that no heartbeat
+ *   confirmed within the timeout (the agent died or lost them): their GPUs and hold come back.
  */
 export class WorkloadReconciler {
   private readonly batch: number;
@@ -84,7 +87,11 @@ export class WorkloadReconciler {
   }
 
   private async endLostRuns(): Promise<number> {
-    const ended = await this.lostRuns.execute({ graceMs: this.options.lostGraceMs, limit: this.batch });
+    const ended = await this.lostRuns.execute({
+      graceMs: this.options.lostGraceMs,
+      heartbeatTimeoutMs: this.options.heartbeatTimeoutMs ?? null,
+      limit: this.batch,
+    });
     const cancels: JobItem[] = [];
     for (const [gpuModel, stopped] of ended) {
       cancels.push(

@@ -85,8 +85,9 @@ describe('EndAttemptUseCase', () => {
     expect(holds.get({ workloadId: 'w-1', attempt: 3 })).toMatchObject({
       refundReason: 'preempted: program g-2 needs its entitled share',
       refundedGpuSeconds: 200n,
-      // 8 GPUs × 100 s ran, 200 metered: 600 wait for their usage records.
-      remainingGpuSeconds: 600n,
+      // Preemption is refunded: the whole hold goes back now; its late usage records are refunded too.
+      remainingGpuSeconds: 0n,
+      releaseAfter: null,
     });
     expect(partitions.dirty).toEqual(['H200']);
   });

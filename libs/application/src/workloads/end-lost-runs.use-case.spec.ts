@@ -1,13 +1,18 @@
 import { makeWorkload } from '../../../../test/fakes/workloads.fakes.js';
 import { workloadHarness } from '../../../../test/fakes/workloads.harness.js';
-import { EndLostRunsUseCase, LOST_RUN_REASON } from './end-lost-runs.use-case.js';
+import {
+  EndLostRunsUseCase,
+  FORGOTTEN_RUN_REASON,
+  LOST_RUN_REASON,
+  UNCONFIRMED_RUN_REASON,
+} from './end-lost-runs.use-case.js';
 import { StopAllocationWorkloadsUseCase } from './stop-allocation-workloads.use-case.js';
 
 const GRACE_MS = 60_000;
 
 describe('EndLostRunsUseCase', () => {
   it('re-reads candidates under the partition lock and ends only runs still lost, refunding them', async () => {
-    const { transactions, workloads, partitions, endAttempt, holds, steps } = workloadHarness();
+    const { transactions, workloads, partitions, endAttempt, holds, heartbeats, steps } = workloadHarness();
     const now = workloads.now;
     const longAgo = new Date(now.getTime() - 3 * 3600_000);
     workloads.add(
@@ -28,23 +33,98 @@ describe('EndLostRunsUseCase', () => {
       { id: 'w-2', attempt: 0, gpuModel: 'H200' },
       { id: 'w-3', attempt: 0, gpuModel: 'H200' },
     );
-    const ended = await new EndLostRunsUseCase(transactions, workloads, partitions, endAttempt).execute({
-      graceMs: GRACE_MS,
-      limit: 100,
-    });
+    const ended = await new EndLostRunsUseCase(
+      transactions,
+      workloads,
+      partitions,
+      endAttempt,
+      heartbeats,
+    ).execute({ graceMs: GRACE_MS, heartbeatTimeoutMs: null, limit: 100 });
     expect([...ended]).toEqual([
       ['H200', [{ workloadId: 'w-1', attempt: 0, gpuModel: 'H200', reason: LOST_RUN_REASON }]],
     ]);
     expect(workloads.rows.get('w-1')).toMatchObject({ state: 'failed', endReason: LOST_RUN_REASON });
     expect(workloads.rows.get('w-3')?.state).toBe('running');
-    // The hold keeps the walltime it may have run (8 GPUs × 3600 s, less the 100 metered) for its meter.
+    // Nothing stays held for a meter: what the lost run metered is refunded, and so will later records be.
     expect(holds.get({ workloadId: 'w-1', attempt: 0 })).toMatchObject({
-      remainingGpuSeconds: 8n * 3600n - 100n,
+      remainingGpuSeconds: 0n,
+      releaseAfter: null,
       refundReason: LOST_RUN_REASON,
       refundedGpuSeconds: 100n,
     });
     expect(steps[0]).toBe('lock partition H200');
     expect(transactions.runs).toEqual([{ options: { isolation: 'READ COMMITTED' }, outcome: 'committed' }]);
+  });
+});
+
+describe('EndLostRunsUseCase with heartbeats', () => {
+  const TIMEOUT_MS = 60_000;
+
+  it('ends a run no heartbeat confirmed within the timeout, and spares one confirmed since the candidates were read', async () => {
+    const { transactions, workloads, partitions, endAttempt, holds, heartbeats } = workloadHarness();
+    const now = workloads.now;
+    const twoMinutesAgo = new Date(now.getTime() - 120_000);
+    workloads.add(
+      makeWorkload({ id: 'w-1', state: 'running', dispatchedAt: twoMinutesAgo, startedAt: twoMinutesAgo }),
+      makeWorkload({ id: 'w-2', state: 'running', dispatchedAt: twoMinutesAgo, startedAt: twoMinutesAgo }),
+      // Confirmed, but for its previous attempt: that does not vouch for this one.
+      makeWorkload({
+        id: 'w-3',
+        attempt: 1,
+        state: 'admitted',
+        dispatchedAt: twoMinutesAgo,
+        startedAt: null,
+      }),
+    );
+    holds.add({ workloadId: 'w-1', attempt: 0, remainingGpuSeconds: 8n * 3600n });
+    heartbeats.confirmations.set('w-2', { attempt: 0, confirmedAt: new Date(now.getTime() - 5_000) });
+    heartbeats.confirmations.set('w-3', { attempt: 0, confirmedAt: new Date(now.getTime() - 5_000) });
+    heartbeats.unconfirmed.push(
+      { id: 'w-1', attempt: 0, gpuModel: 'H200' },
+      { id: 'w-2', attempt: 0, gpuModel: 'H200' },
+      { id: 'w-3', attempt: 1, gpuModel: 'H200' },
+    );
+    const ended = await new EndLostRunsUseCase(
+      transactions,
+      workloads,
+      partitions,
+      endAttempt,
+      heartbeats,
+    ).execute({ graceMs: GRACE_MS, heartbeatTimeoutMs: TIMEOUT_MS, limit: 100 });
+    expect(ended.get('H200')?.map((stopped) => [stopped.workloadId, stopped.reason])).toEqual([
+      ['w-1', UNCONFIRMED_RUN_REASON],
+      ['w-3', UNCONFIRMED_RUN_REASON],
+    ]);
+    expect(workloads.rows.get('w-2')?.state).toBe('running');
+    // Released at once, not kept an hour for a meter that would be refunded.
+    expect(holds.get({ workloadId: 'w-1', attempt: 0 })).toMatchObject({
+      remainingGpuSeconds: 0n,
+      refundReason: UNCONFIRMED_RUN_REASON,
+    });
+  });
+
+  it('ends the runs a restarted agent forgot, unless they ended or moved to another attempt meanwhile', async () => {
+    const { transactions, workloads, partitions, endAttempt, heartbeats } = workloadHarness();
+    const started = new Date(workloads.now.getTime() - 10_000);
+    workloads.add(
+      makeWorkload({ id: 'w-1', state: 'running', dispatchedAt: started, startedAt: started }),
+      makeWorkload({ id: 'w-2', state: 'succeeded', dispatchedAt: started, startedAt: started }),
+      makeWorkload({ id: 'w-3', attempt: 2, state: 'running', dispatchedAt: started, startedAt: started }),
+    );
+    const ended = await new EndLostRunsUseCase(
+      transactions,
+      workloads,
+      partitions,
+      endAttempt,
+      heartbeats,
+    ).endForgotten([
+      { id: 'w-1', attempt: 0, gpuModel: 'H200' },
+      { id: 'w-2', attempt: 0, gpuModel: 'H200' },
+      { id: 'w-3', attempt: 1, gpuModel: 'H200' },
+    ]);
+    expect(ended.get('H200')?.map((stopped) => stopped.workloadId)).toEqual(['w-1']);
+    expect(workloads.rows.get('w-1')).toMatchObject({ state: 'failed', endReason: FORGOTTEN_RUN_REASON });
+    expect(workloads.rows.get('w-3')?.state).toBe('running');
   });
 });
 

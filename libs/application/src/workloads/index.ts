@@ -8,6 +8,7 @@ export * from './workload-queries.js';
 export * from './report-agent-event.use-case.js';
 export * from './stop-allocation-workloads.use-case.js';
 export * from './end-lost-runs.use-case.js';
+export * from './agent-heartbeat.use-case.js';
 export * from './dispatch-workload.use-case.js';
 export * from './workloads.module.js';
 export * from './submission-check.js';

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import {
+  AgentHeartbeatRepository,
   AttemptHoldRepository,
   PartitionRepository,
+  TypeormAgentHeartbeatRepository,
   TypeormAttemptHoldRepository,
   TypeormPartitionRepository,
   TypeormWorkloadPlacementRepository,
@@ -9,6 +11,7 @@ import {
   WorkloadPlacementRepository,
   WorkloadRepository,
 } from '#persistence';
+import { RecordAgentHeartbeatUseCase } from './agent-heartbeat.use-case.js';
 import { CancelWorkloadUseCase } from './cancel-workload.use-case.js';
 import { EndAttemptUseCase } from './end-attempt.use-case.js';
 import { EndLostRunsUseCase } from './end-lost-runs.use-case.js';
@@ -24,6 +27,7 @@ export const WORKLOAD_REPOSITORIES = [
   { provide: WorkloadPlacementRepository, useClass: TypeormWorkloadPlacementRepository },
   { provide: AttemptHoldRepository, useClass: TypeormAttemptHoldRepository },
   { provide: PartitionRepository, useClass: TypeormPartitionRepository },
+  { provide: AgentHeartbeatRepository, useClass: TypeormAgentHeartbeatRepository },
 ];
 
 const USE_CASES = [
@@ -35,6 +39,7 @@ const USE_CASES = [
   EndAttemptUseCase,
   StopAllocationWorkloadsUseCase,
   EndLostRunsUseCase,
+  RecordAgentHeartbeatUseCase,
 ];
 
 /**

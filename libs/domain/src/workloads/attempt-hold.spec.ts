@@ -56,4 +56,19 @@ describe('closeAttemptHold', () => {
     expect(closing.refundedGpuSeconds).toBe(400n);
     expect(closeAttemptHold(hold({ meteredGpuSeconds: 400n }), end(400n)).refundedGpuSeconds).toBe(0n);
   });
+
+  it('releases the whole hold at once when the infrastructure failed the attempt: no meter is awaited', () => {
+    // A lost run that may have run its whole hold: nothing stays held for a meter that is refunded anyway.
+    const closing = closeAttemptHold(hold(), end(1000n, 'lost: the cluster agent restarted without it'));
+    expect(closing.awaitingGpuSeconds).toBe(0n);
+    expect(closing.releaseAfter).toBeNull();
+    expect(closing.postings).toHaveLength(1);
+    expect(closing.postings[0]).toMatchObject({
+      kind: 'release',
+      entries: [
+        { account: 'hold:a-1', amount: -1000n },
+        { account: 'allocation:a-1', amount: 1000n },
+      ],
+    });
+  });
 });

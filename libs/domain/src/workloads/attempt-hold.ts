@@ -43,10 +43,12 @@ export interface AttemptHoldClosing {
  * releases it). So a late meter never lets admission spend quota twice.
  *
  * With a `refundReason` (node down, preemption, a lost run) everything metered for the attempt so
- * far is refunded now, and later records of it are refunded as they are posted.
+ * far is refunded now, and the whole hold is released now too: the project is not charged for the
+ * attempt, so nothing needs to wait for its meter. Later records of it are posted against the
+ * allocation and refunded in the same posting (see planUsagePosting), which nets to zero.
  */
 export function closeAttemptHold(hold: AttemptHoldFigures, end: AttemptEnd): AttemptHoldClosing {
-  const unmetered = end.runtimeGpuSeconds - hold.meteredGpuSeconds;
+  const unmetered = end.refundReason === null ? end.runtimeGpuSeconds - hold.meteredGpuSeconds : 0n;
   const awaiting =
     unmetered <= 0n ? 0n : unmetered < hold.remainingGpuSeconds ? unmetered : hold.remainingGpuSeconds;
   const release = hold.remainingGpuSeconds - awaiting;

@@ -86,3 +86,23 @@ export function lostRunSeconds(
     Math.max(0, Math.floor((at.getTime() - workload.startedAt.getTime()) / 1000)),
   );
 }
+
+/**
+ * A dispatched attempt, still admitted or running on a cluster whose agent sends heartbeats, that
+ * nothing has vouched for within `timeoutMs` before `at`: no heartbeat listed it (`confirmedAt`, of
+ * this attempt only), and it was neither started nor dispatched in that time. Its run is lost.
+ */
+export function isUnconfirmedRun(
+  workload: { state: string; attempt: number; startedAt: Date | null; dispatchedAt: Date | null },
+  confirmation: { attempt: number; confirmedAt: Date } | undefined,
+  at: Date,
+  timeoutMs: number,
+): boolean {
+  if (!isActiveWorkloadState(workload.state) || workload.dispatchedAt === null) return false;
+  const vouched = [
+    workload.dispatchedAt,
+    workload.startedAt,
+    confirmation?.attempt === workload.attempt ? confirmation.confirmedAt : null,
+  ].reduce<number>((latest, time) => (time && time.getTime() > latest ? time.getTime() : latest), 0);
+  return vouched < at.getTime() - timeoutMs;
+}

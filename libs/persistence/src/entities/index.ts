@@ -26,6 +26,7 @@ import {
   WebhookSubscriptionEntity,
 } from './notification.entities.js';
 import {
+  ClusterAgentEntity,
   ClusterEntity,
   NodeEntity,
   NodePoolEntity,
@@ -42,7 +43,7 @@ import {
   UsageRecordEntity,
   WorkloadHoldEntity,
 } from './usage.entities.js';
-import { WorkloadEntity, WorkloadPlacementEntity } from './workload.entities.js';
+import { RunConfirmationEntity, WorkloadEntity, WorkloadPlacementEntity } from './workload.entities.js';
 import { ReservationEntity, ReservationNodeEntity, ReservationPlanEntity } from './reservation.entities.js';
 import {
   AgencyEntity,
@@ -93,12 +94,14 @@ export const ENTITIES = [
   IdempotencyKeyEntity,
   SiteEntity,
   ClusterEntity,
+  ClusterAgentEntity,
   NodePoolEntity,
   NodeEntity,
   SchedulingPartitionEntity,
   PartitionTriggerEntity,
   WorkloadEntity,
   WorkloadPlacementEntity,
+  RunConfirmationEntity,
   NotificationEntity,
   WebhookSubscriptionEntity,
   WebhookDeliveryEntity,

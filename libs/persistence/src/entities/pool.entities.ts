@@ -39,6 +39,29 @@ export class ClusterEntity {
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;
 }
 
+/**
+ * The cluster agent serving a cluster, as its heartbeats tell (`POST /v1/agent/heartbeats`). A
+ * cluster with a row here is watched: a dispatched attempt on it that its agent has not confirmed
+ * within AGENT_HEARTBEAT_TIMEOUT_MS is declared lost. Clusters whose agent never sent one are not.
+ */
+@Entity('cluster_agents')
+export class ClusterAgentEntity {
+  @PrimaryColumn('uuid') clusterId!: string;
+  @ManyToOne(() => ClusterEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'cluster_id' })
+  cluster?: ClusterEntity;
+  /** The last heartbeat (the database's clock). */
+  @Column({ type: 'timestamptz', precision: 3 }) seenAt!: Date;
+  /** When the agent process started, by its own clock (its resync heartbeat says so). */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true }) agentStartedAt!: Date | null;
+  /** The last resync: the agent reported every run it has and gpupool ended the ones it lost. */
+  @Column({ type: 'timestamptz', precision: 3, nullable: true }) resyncedAt!: Date | null;
+  /** Runs the last heartbeat reported (on all the clusters it covered). */
+  @Column('integer') runs!: number;
+  /** What the agent calls itself (name and version), for operators. */
+  @Column('text', { nullable: true }) agent!: string | null;
+}
+
 @Entity('node_pools')
 export class NodePoolEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;

@@ -80,3 +80,18 @@ export class WorkloadPlacementEntity {
   node?: NodeEntity;
   @Column('integer') gpus!: number;
 }
+
+/**
+ * The last time a cluster agent confirmed that it runs an attempt (its heartbeat listed it). One row
+ * per workload: a newer attempt replaces the older one's. Kept apart from `workloads` so heartbeats
+ * never wait on (or lock) the rows the scheduling cycle and the ends write.
+ */
+@Entity('run_confirmations')
+export class RunConfirmationEntity {
+  @PrimaryColumn('uuid') workloadId!: string;
+  @ManyToOne(() => WorkloadEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'workload_id' })
+  workload?: WorkloadEntity;
+  @Column('integer') attempt!: number;
+  @Column({ type: 'timestamptz', precision: 3 }) confirmedAt!: Date;
+}

@@ -8,6 +8,7 @@ import { Reservations1764270000006 } from './1764270000006-reservations.js';
 import { ReservedRecalls1764270000007 } from './1764270000007-reserved-recalls.js';
 import { BillingCloses1764270000008 } from './1764270000008-billing-closes.js';
 import { IdempotencyReservations1764270000009 } from './1764270000009-idempotency-reservations.js';
+import { AgentHeartbeats1764270000010 } from './1764270000010-agent-heartbeats.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   ReservedRecalls1764270000007,
   BillingCloses1764270000008,
   IdempotencyReservations1764270000009,
+  AgentHeartbeats1764270000010,
 ];

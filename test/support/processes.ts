@@ -117,3 +117,12 @@ export function startSchedulerProcess(env: Record<string, string>): ChildProcess
   });
   return reapOnExit(child);
 }
+
+/** Starts the built simulated cluster agent (dist/) as a child process with the given environment. */
+export function startSimulatorProcess(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['dist/apps/simulator/src/main.js'], {
+    env: { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', process.env.TEST_LOG_LEVEL ? 'inherit' : 'ignore'],
+  });
+  return reapOnExit(child);
+}

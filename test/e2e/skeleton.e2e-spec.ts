@@ -17,6 +17,16 @@ describe('API skeleton', () => {
     expect(ready.body.checks).toEqual({ postgres: 'up', queue: 'up' });
   });
 
+  it('echoes a sane X-Request-Id and gives every other response a new one', async () => {
+    const given = await api.http.get('/health/live').set('x-request-id', 'trace-42.a_b');
+    expect(given.headers['x-request-id']).toBe('trace-42.a_b');
+    const unsafe = await api.http.get('/v1/me').set('x-request-id', 'not an id');
+    expect(unsafe.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const none = await api.http.get('/v1/nowhere');
+    expect(none.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(none.headers['x-request-id']).not.toBe(unsafe.headers['x-request-id']);
+  });
+
   it('exposes Prometheus metrics', async () => {
     const metrics = await api.http.get('/metrics').expect(200);
     expect(metrics.text).toContain('gpupool_api_process_cpu_seconds_total');

@@ -1,7 +1,6 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { LoggerModule } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
 import { dataSourceOptions, IdempotencyKeyRepository, PersistenceModule } from '#persistence';
 import { AuthGuard } from './auth/auth.guard.js';
@@ -12,7 +11,7 @@ import { OperationsModule } from './health/operations.module.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
 import { createValidationPipe } from './http/validation.js';
-import { loggerParams } from './logging.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { FEATURE_MODULES } from './features.js';
 import { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
@@ -25,7 +24,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.forRoot(config),
-        LoggerModule.forRoot(loggerParams(config)),
+        LoggingModule.forRoot(config),
         TypeOrmModule.forRoot({
           ...dataSourceOptions({
             url: config.DATABASE_URL,

@@ -3,9 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import type { GpupoolConfig } from '#config';
 import { AppModule } from './app.module.js';
+import { PinoLoggerService } from './logging/pino-logger.service.js';
 
 export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
   const options = new DocumentBuilder()
@@ -30,7 +30,7 @@ export async function createApiApp(
     bodyParser: false,
     abortOnError: false,
   });
-  app.useLogger(options.logs === false ? false : app.get(Logger));
+  app.useLogger(options.logs === false ? false : app.get(PinoLoggerService));
   // Bodies above 2 MB are refused with 413, except usage batches (10,000 records of ~300 bytes).
   app.use('/v1/usage/records', json({ limit: '16mb', strict: true }));
   app.useBodyParser('json', { limit: '2mb', strict: true });

@@ -40,6 +40,8 @@ describe('cluster agent heartbeats end phantom runs', () => {
   let scheduler: ChildProcess | undefined;
   let processEnv: Record<string, string>;
   const agents: ChildProcess[] = [];
+  /** Each workload's queuedAt as submitted: a requeue must keep it (its age in the queue). */
+  const queuedAt = new Map<string, Date>();
 
   beforeAll(async () => {
     api = await startApi('agent_heartbeats', {
@@ -116,12 +118,37 @@ describe('cluster agent heartbeats end phantom runs', () => {
         name: `long-${index}`,
       })),
     );
+    const submitted = await dataSource.query<{ id: string; queued_at: Date }[]>(
+      `SELECT id, queued_at FROM workloads WHERE id = ANY($1)`,
+      [ids],
+    );
+    for (const row of submitted) queuedAt.set(row.id, row.queued_at);
     await waitFor(
       'every workload started and confirmed by a heartbeat',
       async () => (await runs(ids)).every((row) => row.state === 'running' && row.confirmed_at !== null),
       60_000,
     );
     return { ids, quota };
+  }
+
+  /** Each workload's first attempt: whether it ended, its hold, and whether the workload kept its age. */
+  async function firstAttempts(ids: string[]) {
+    return dataSource.query<
+      {
+        ended: boolean;
+        remaining: string;
+        release_after: Date | null;
+        refund_reason: string | null;
+        queued_at_kept: boolean;
+      }[]
+    >(
+      `SELECT h.ended_at IS NOT NULL AS ended, h.remaining_gpu_seconds::text AS remaining, h.release_after,
+              h.refund_reason, w.queued_at = s.queued_at AS queued_at_kept
+         FROM workloads w JOIN workload_holds h ON h.workload_id = w.id AND h.attempt = 0
+         JOIN unnest($1::uuid[], $2::timestamptz[]) AS s(id, queued_at) ON s.id = w.id
+        ORDER BY w.id`,
+      [ids, ids.map((id) => queuedAt.get(id))],
+    );
   }
 
   async function holdAndAllocation(allocationId: string) {
@@ -134,7 +161,7 @@ describe('cluster agent heartbeats end phantom runs', () => {
     return row;
   }
 
-  it('an agent killed with SIGKILL: its runs end as lost once the heartbeat timeout passes, holds released at once', async () => {
+  it('an agent killed with SIGKILL: its runs are lost once the heartbeat timeout passes, requeued with their age up to the limit, holds released at once', async () => {
     const agent = startAgent();
     const { ids, quota } = await runningWorkloads('H200', 15);
     // While the agent lives, its heartbeats keep the runs alive past the timeout.
@@ -155,24 +182,55 @@ describe('cluster agent heartbeats end phantom runs', () => {
     await kill9(agent);
     const killedAt = Date.now();
     await waitFor(
-      'the runs of the killed agent to end',
-      async () => (await runs(ids)).every((row) => row.state === 'failed'),
+      'the runs of the killed agent to be requeued',
+      async () => (await firstAttempts(ids)).every((row) => row.ended),
       60_000,
     );
     const endedAfterMs = Date.now() - killedAt;
-    const rows = await runs(ids);
-    for (const row of rows) {
+    // The lost attempt is refunded and its whole hold released at once; the workload keeps its age.
+    for (const row of await firstAttempts(ids)) {
       expect(row).toMatchObject({
-        end_reason: UNCONFIRMED_RUN_REASON,
-        hold_remaining: '0',
+        remaining: '0',
         release_after: null,
         refund_reason: UNCONFIRMED_RUN_REASON,
+        queued_at_kept: true,
       });
     }
     // Not before the timeout (the last confirmation came at most an interval before the kill).
     expect(endedAfterMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 1_500);
+    const history = await api.http
+      .get(`/v1/workloads/${ids[0]}/attempts`)
+      .set('authorization', `Bearer ${api.adminToken}`);
+    expect(history.status).toBe(200);
+    expect((history.body as { items: unknown[] }).items[0]).toMatchObject({
+      attempt: 0,
+      outcome: 'requeued',
+      reason: UNCONFIRMED_RUN_REASON,
+      refunded: true,
+      stillHeld: { gpuSeconds: '0' },
+    });
+
+    // No agent runs them again: each new attempt is lost too, until the program's limit (3) fails them.
+    await waitFor(
+      'the requeued runs to fail at the requeue limit',
+      async () => (await runs(ids)).every((row) => row.state === 'failed'),
+      90_000,
+    );
+    const failedAfterMs = Date.now() - killedAt;
+    const [requeues] = await dataSource.query<{ min: number; max: number; reasons: string[] }[]>(
+      `SELECT min(infrastructure_requeues)::int AS min, max(infrastructure_requeues)::int AS max,
+              array_agg(DISTINCT end_reason) AS reasons
+         FROM workloads WHERE id = ANY($1)`,
+      [ids],
+    );
+    expect(requeues).toEqual({
+      min: 3,
+      max: 3,
+      reasons: [`${UNCONFIRMED_RUN_REASON} (not requeued: already requeued 3 times, the program's limit)`],
+    });
     process.stdout.write(
-      `[agent-heartbeats] 15 runs of a SIGKILLed agent ended ${endedAfterMs} ms after the kill (timeout ${TIMEOUT_MS} ms; walltime ${WALLTIME_SECONDS} s)\n`,
+      `[agent-heartbeats] 15 runs of a SIGKILLed agent: attempt 0 ended ${endedAfterMs} ms after the kill ` +
+        `(timeout ${TIMEOUT_MS} ms; walltime ${WALLTIME_SECONDS} s); requeued 3 times, failed ${failedAfterMs} ms after it\n`,
     );
     // Nothing held, nothing charged: the GPUs and quota are back.
     const ledger = await holdAndAllocation(quota.allocationId);
@@ -186,7 +244,7 @@ describe('cluster agent heartbeats end phantom runs', () => {
     });
   });
 
-  it('a restarted agent resyncs: the runs it lost end at once as forgotten, without waiting for the timeout', async () => {
+  it('a restarted agent resyncs: the runs it lost end at once as forgotten and are requeued, without waiting for the timeout', async () => {
     const agent = startAgent();
     const { ids, quota } = await runningWorkloads('B200', 6);
     // No scheduler: no sweep can end them by timeout; only the new agent's resync can.
@@ -196,16 +254,19 @@ describe('cluster agent heartbeats end phantom runs', () => {
     startAgent();
     await waitFor(
       'the resync of the new agent to end the runs the old one had',
-      async () => (await runs(ids)).every((row) => row.state === 'failed'),
+      async () => (await firstAttempts(ids)).every((row) => row.ended),
       60_000,
     );
-    for (const row of await runs(ids)) {
+    // Requeued with their age (no scheduler runs them again here), the lost attempt refunded and released.
+    for (const row of await firstAttempts(ids)) {
       expect(row).toMatchObject({
-        end_reason: FORGOTTEN_RUN_REASON,
-        hold_remaining: '0',
+        remaining: '0',
         release_after: null,
+        refund_reason: FORGOTTEN_RUN_REASON,
+        queued_at_kept: true,
       });
     }
+    expect((await runs(ids)).map((row) => row.state)).toEqual(ids.map(() => 'queued'));
     const ledger = await holdAndAllocation(quota.allocationId);
     expect(ledger?.hold).toBe('0');
     expect(await poolFacts(dataSource, 'B200')).toMatchObject({

@@ -65,6 +65,7 @@ export function makeWorkload(fields: Partial<WorkloadEntity> = {}): WorkloadEnti
     endReason: null,
     borrowed: false,
     attempt: 0,
+    infrastructureRequeues: 0,
     heldGpuSeconds: 0n,
     consumedGpuSeconds: 0n,
     waitReason: null,
@@ -166,15 +167,32 @@ export class FakeWorkloadRepository extends WorkloadRepository {
     this.patch(id, { state: end.state, endReason: end.reason, endedAt: end.at, heldGpuSeconds: 0n });
     return Promise.resolve();
   }
-  override markRequeued(_tx: Tx, workload: WorkloadEntity, reason: string): Promise<void> {
+  override markRequeued(
+    _tx: Tx,
+    workload: WorkloadEntity,
+    reason: string,
+    cause: 'preemption' | 'infrastructure',
+  ): Promise<void> {
     this.steps.push(`requeue workload ${workload.id}`);
     this.patch(workload.id, {
       state: 'queued',
       attempt: workload.attempt + 1,
+      infrastructureRequeues: workload.infrastructureRequeues + (cause === 'infrastructure' ? 1 : 0),
       endReason: reason,
       heldGpuSeconds: 0n,
+      admittedAt: null,
+      dispatchedAt: null,
+      startedAt: null,
     });
     return Promise.resolve();
+  }
+  override attemptsOf(): Promise<WorkloadHoldEntity[]> {
+    return Promise.resolve([]);
+  }
+  /** Per program id; a program not set here requeues nothing. */
+  readonly requeueLimits = new Map<string, number>();
+  override requeueLimitOf(_tx: Tx, programId: string): Promise<number> {
+    return Promise.resolve(this.requeueLimits.get(programId) ?? 0);
   }
   override markDispatched(id: string): Promise<void> {
     this.steps.push(`dispatched ${id}`);

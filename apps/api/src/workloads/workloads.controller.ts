@@ -33,6 +33,8 @@ import {
   type WorkloadResponse,
 } from './dto/workload.response.js';
 import { workloadView } from './workload-view.js';
+import { workloadAttemptsView } from './workload-attempts-view.js';
+import { workloadAttemptsResponse, type WorkloadAttemptsResponse } from './dto/workload-attempts.response.js';
 
 /** A batch answer lists its ids up to this many elements. */
 const BATCH_IDS_LISTED = 1000;
@@ -122,6 +124,24 @@ export class WorkloadsController {
   ): Promise<WorkloadResponse> {
     const { workload, placement } = await this.queries.get(principal, params.id);
     return workloadView(workload, placement);
+  }
+
+  @Get(':id/attempts')
+  @ApiOperation({
+    summary: "A workload's admission attempts: each one's times, hold and usage, and why it was requeued",
+    description:
+      'An attempt before the current one was requeued: preempted, or failed by the infrastructure (its node ' +
+      'went down, its run was lost), in which case its usage was refunded and the workload kept its place in ' +
+      "the queue, up to its program's infrastructureRequeueLimit.",
+  })
+  @ApiOkResponse({ standardSchema: workloadAttemptsResponse })
+  @ApiNotFoundResponse({ description: 'Unknown, or of a project the caller may not see.' })
+  async attempts(
+    @CurrentPrincipal() principal: Principal,
+    @Param({ schema: idParams }) params: { id: string },
+  ): Promise<WorkloadAttemptsResponse> {
+    const { workload, attempts } = await this.queries.attempts(principal, params.id);
+    return workloadAttemptsView(workload, attempts);
   }
 
   @Post(':id/cancel')

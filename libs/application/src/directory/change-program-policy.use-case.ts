@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  DEFAULT_INFRASTRUCTURE_REQUEUE_LIMIT,
   invalid,
   parseRecallRules,
   sectorTargetProblems,
@@ -34,14 +35,22 @@ export class ChangeProgramPolicyUseCase {
   async usagePolicy(
     principal: Principal,
     programId: string,
-    input: { onExhaustion: string; recallRules: unknown[] },
+    input: { onExhaustion: string; recallRules: unknown[]; infrastructureRequeueLimit?: number | undefined },
     requestId: string | null,
   ): Promise<ProgramView> {
     const recallRules = parseRecallRules(input.recallRules);
     return this.transactions.run(async (tx) => {
       const program = await this.reader.lockProgram(tx, programId);
-      const before = { onExhaustion: program.onExhaustion, recallRules: program.recallRules };
-      await this.programs.update(tx, programId, { onExhaustion: input.onExhaustion, recallRules });
+      const before = {
+        onExhaustion: program.onExhaustion,
+        recallRules: program.recallRules,
+        infrastructureRequeueLimit: program.infrastructureRequeueLimit,
+      };
+      await this.programs.update(tx, programId, {
+        onExhaustion: input.onExhaustion,
+        recallRules,
+        infrastructureRequeueLimit: input.infrastructureRequeueLimit ?? DEFAULT_INFRASTRUCTURE_REQUEUE_LIMIT,
+      });
       const view = await loadProgramView(this.reader, tx, programId);
       await this.audit.record(tx, {
         principal,
@@ -49,7 +58,11 @@ export class ChangeProgramPolicyUseCase {
         subjectType: 'program',
         subjectId: programId,
         before,
-        after: { onExhaustion: view.onExhaustion, recallRules: view.recallRules },
+        after: {
+          onExhaustion: view.onExhaustion,
+          recallRules: view.recallRules,
+          infrastructureRequeueLimit: view.infrastructureRequeueLimit,
+        },
         requestId,
       });
       return view;

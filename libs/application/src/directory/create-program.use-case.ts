@@ -14,6 +14,7 @@ import {
   type RubricCriterion,
   type SectorTargets,
   type Track,
+  DEFAULT_INFRASTRUCTURE_REQUEUE_LIMIT,
 } from '#domain';
 import {
   AgencyRepository,
@@ -43,6 +44,7 @@ export interface CreateProgramInput {
   rubric: RubricCriterion[];
   onExhaustion?: string | undefined;
   recallRules?: unknown[] | undefined;
+  infrastructureRequeueLimit?: number | undefined;
 }
 
 /**
@@ -90,6 +92,7 @@ export class CreateProgramUseCase {
         subsidyRates: rules.subsidyRates,
         onExhaustion: input.onExhaustion ?? 'finish',
         recallRules,
+        infrastructureRequeueLimit: input.infrastructureRequeueLimit ?? DEFAULT_INFRASTRUCTURE_REQUEUE_LIMIT,
       });
       if (!programId)
         throw conflict('PROGRAM_CODE_TAKEN', `A program with code ${rules.code} already exists.`, {

@@ -53,6 +53,8 @@ export interface ProgramView {
   budgets: ProgramBudgetView[];
   /** What happens to running workloads of an exhausted, expired or suspended allocation: finish | stop. */
   onExhaustion: string;
+  /** Times a workload the infrastructure failed (node down, lost run) is requeued before it fails. */
+  infrastructureRequeueLimit: number;
   /** Use-it-or-lose-it rules, each with the sentence people read. */
   recallRules: RecallRuleView[];
   createdAt: Date;
@@ -114,6 +116,7 @@ export function programView(
       pending: toAmount(position.pending),
     })),
     onExhaustion: program.onExhaustion,
+    infrastructureRequeueLimit: program.infrastructureRequeueLimit,
     recallRules: recallRuleViews(storedRecallRules(program)),
     createdAt: program.createdAt,
   };

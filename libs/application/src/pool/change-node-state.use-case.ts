@@ -24,13 +24,17 @@ export interface NodeStateChange {
 
 export interface NodeStateChangeView extends NodeView {
   changed: boolean;
+  /** Workloads on the node that ended failed (their program's requeue limit reached). */
   failedWorkloadIds: string[];
+  /** Workloads on the node that went back to the queue, keeping their age (a new attempt). */
+  requeuedWorkloadIds: string[];
 }
 
 /**
  * Changes a node's state under its partition's lock, so no scheduling cycle places on it
- * meanwhile. `down` fails every admitted or running workload placed on it (releasing all their
- * GPUs, on every node they span, and settling their holds). Any change marks the partition
+ * meanwhile. `down` ends the attempt of every admitted or running workload placed on it (releasing
+ * all their GPUs, on every node they span, refunding them and releasing their holds) and requeues
+ * each with its age while its program's limit allows, else fails it. Any change marks the partition
  * dirty; the cycle and the cancels are enqueued after commit. Asking for the current state again
  * changes nothing.
  */
@@ -59,16 +63,25 @@ export class ChangeNodeStateUseCase {
       await this.partitions.lock(tx, gpuModel);
       const node = await this.nodes.findForUpdate(tx, id);
       if (node.state === change.state) {
-        return { node, changed: false, failed: [] as WorkloadEntity[], reason: null };
+        return {
+          node,
+          changed: false,
+          failed: [] as WorkloadEntity[],
+          requeued: [] as string[],
+          reason: null,
+        };
       }
 
       const before = nodeView(node);
       await this.nodes.setState(tx, node.id, change.state, change.reason ?? null);
       const failed: WorkloadEntity[] = [];
+      const requeued: string[] = [];
       let reason: string | null = null;
       if (change.state === 'down') {
         reason = `node_down: ${node.name}: ${change.reason ?? 'marked down by an operator'}`;
-        failed.push(...(await this.failWorkloadsOn(tx, principal, node, reason, requestId)));
+        const ended = await this.failWorkloadsOn(tx, principal, node, reason, requestId);
+        failed.push(...ended.stopped);
+        requeued.push(...ended.requeued);
       }
       await this.partitions.markDirty(tx, node.gpuModel);
       const updated = await this.nodes.find(id, tx);
@@ -79,10 +92,14 @@ export class ChangeNodeStateUseCase {
         subjectType: 'node',
         subjectId: node.id,
         before,
-        after: { ...nodeView(updated), failedWorkloadIds: failed.map((workload) => workload.id) },
+        after: {
+          ...nodeView(updated),
+          failedWorkloadIds: failed.filter((w) => !requeued.includes(w.id)).map((w) => w.id),
+          requeuedWorkloadIds: requeued,
+        },
         requestId,
       });
-      return { node: updated, changed: true, failed, reason };
+      return { node: updated, changed: true, failed, requeued, reason };
     });
 
     if (outcome.changed) {
@@ -102,42 +119,54 @@ export class ChangeNodeStateUseCase {
     return {
       ...nodeView(outcome.node),
       changed: outcome.changed,
-      failedWorkloadIds: outcome.failed.map((workload) => workload.id),
+      failedWorkloadIds: outcome.failed
+        .filter((workload) => !outcome.requeued.includes(workload.id))
+        .map((workload) => workload.id),
+      requeuedWorkloadIds: outcome.requeued,
     };
   }
 
-  /** Every admitted or running workload with GPUs on the node ends `failed`, each audited. */
+  /**
+   * The attempt of every admitted or running workload with GPUs on the node ends (refunded); each
+   * workload is requeued or failed (failForInfrastructure) and audited. `stopped` are all of them
+   * (the cluster must stop their attempts), `requeued` the ids of those back in the queue.
+   */
   private async failWorkloadsOn(
     tx: Tx,
     principal: Principal,
     node: NodeEntity,
     reason: string,
     requestId: string | null,
-  ): Promise<WorkloadEntity[]> {
+  ): Promise<{ stopped: WorkloadEntity[]; requeued: string[] }> {
     const workloads = await this.nodes.activeWorkloadsOnForUpdate(tx, node.id);
     await this.endAttempt.lockQuotas(tx, workloads);
     const at = new Date();
-    const failed: WorkloadEntity[] = [];
+    const stopped: WorkloadEntity[] = [];
+    const requeued: string[] = [];
     for (const workload of workloads) {
-      const ended = await this.endAttempt.endWorkload(tx, workload, {
-        state: 'failed',
+      const outcome = await this.endAttempt.failForInfrastructure(tx, workload, {
         reason,
         runtimeSeconds: null,
         at,
-        refundReason: reason,
       });
-      if (!ended) continue;
-      failed.push(workload);
+      if (outcome === null) continue;
+      stopped.push(workload);
+      if (outcome === 'requeued') requeued.push(workload.id);
       await this.audit.record(tx, {
         principal,
-        action: 'workload.failed',
+        action: outcome === 'requeued' ? 'workload.requeued' : 'workload.failed',
         subjectType: 'workload',
         subjectId: workload.id,
         before: { state: workload.state, attempt: workload.attempt },
-        after: { state: 'failed', attempt: workload.attempt, reason, nodeId: node.id },
+        after: {
+          state: outcome === 'requeued' ? 'queued' : 'failed',
+          attempt: outcome === 'requeued' ? workload.attempt + 1 : workload.attempt,
+          reason,
+          nodeId: node.id,
+        },
         requestId,
       });
     }
-    return failed;
+    return { stopped, requeued };
   }
 }

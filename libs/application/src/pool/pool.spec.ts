@@ -102,6 +102,38 @@ describe('ChangeNodeStateUseCase', () => {
     ]);
   });
 
+  it('down requeues the workloads on the node while their program allows, keeping their age', async () => {
+    const t = nodeSetUp();
+    const node = makeNode({ name: 'c1-h200-0007' });
+    t.nodes.add(node);
+    const queuedAt = new Date('2026-05-01T00:00:00Z');
+    const first = makeWorkload({ id: 'w-1', state: 'running', attempt: 2, queuedAt, programId: 'p-1' });
+    const spent = makeWorkload({ id: 'w-2', state: 'running', programId: 'p-1', infrastructureRequeues: 3 });
+    t.workloads.add(first, spent);
+    t.workloads.requeueLimits.set('p-1', 3);
+    t.nodes.activeOn.set(node.id, [first, spent]);
+    const result = await t.useCase.execute(operator, node.id, { state: 'down' }, null);
+    expect(result).toMatchObject({ requeuedWorkloadIds: ['w-1'], failedWorkloadIds: ['w-2'] });
+    const reason = 'node_down: c1-h200-0007: marked down by an operator';
+    expect(t.workloads.rows.get('w-1')).toMatchObject({
+      state: 'queued',
+      attempt: 3,
+      queuedAt,
+      infrastructureRequeues: 1,
+      endReason: `${reason} (requeued, 1 of at most 3)`,
+    });
+    expect(t.workloads.rows.get('w-2')).toMatchObject({
+      state: 'failed',
+      endReason: `${reason} (not requeued: already requeued 3 times, the program's limit)`,
+    });
+    expect(t.audit.actions()).toEqual(['workload.requeued', 'workload.failed', 'node.state_changed']);
+    // Both attempts are stopped on the cluster: the requeued one runs again as attempt 3.
+    expect(t.producer.jobs.filter((job) => job.name === 'dispatch.cancel').map((job) => job.data)).toEqual([
+      { workloadId: 'w-1', attempt: 2, reason },
+      { workloadId: 'w-2', attempt: 0, reason },
+    ]);
+  });
+
   it('caps the cancel reason at 200 characters and 404s an unknown node', async () => {
     const t = nodeSetUp();
     const node = makeNode();

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import {
+  afterInfrastructureFailure,
   closeAttemptHold,
   isTerminalWorkloadState,
   usedGpuSeconds,
@@ -80,12 +81,48 @@ export class EndAttemptUseCase {
    * decision, not the project's) and the workload goes back to the queue as a new attempt with its
    * original age, so it does not lose its place. Same locks, in the same order, as endWorkload.
    */
-  async requeueWorkload(tx: Tx, workload: WorkloadEntity, reason: string, at: Date): Promise<void> {
+  async requeueWorkload(
+    tx: Tx,
+    workload: WorkloadEntity,
+    reason: string,
+    at: Date,
+    cause: 'preemption' | 'infrastructure' = 'preemption',
+    refundReason: string = reason,
+  ): Promise<void> {
     const used = usedGpuSeconds(workload, null, at);
     await this.placements.release(tx, workload.id);
-    await this.closeHold(tx, workload, used, at, reason);
-    await this.workloads.markRequeued(tx, workload, reason);
+    await this.closeHold(tx, workload, used, at, refundReason);
+    await this.workloads.markRequeued(tx, workload, reason, cause);
     await this.partitions.markDirty(tx, workload.gpuModel);
+  }
+
+  /**
+   * The infrastructure failed the attempt (a node down, a lost run): its usage is refunded and its
+   * hold released, and the workload is requeued with its age while its program's limit allows
+   * (afterInfrastructureFailure), else it ends failed. Same locks, in the same order, as endWorkload
+   * (the program's limit is read without a lock). Returns what happened, or null when the workload
+   * had already ended.
+   */
+  async failForInfrastructure(
+    tx: Tx,
+    workload: WorkloadEntity,
+    failure: { reason: string; at: Date; runtimeSeconds: number | null },
+  ): Promise<'requeued' | 'failed' | null> {
+    if (isTerminalWorkloadState(workload.state)) return null;
+    const limit = await this.workloads.requeueLimitOf(tx, workload.programId);
+    const outcome = afterInfrastructureFailure(workload.infrastructureRequeues, limit, failure.reason);
+    if (outcome.action === 'requeue') {
+      await this.requeueWorkload(tx, workload, outcome.reason, failure.at, 'infrastructure', failure.reason);
+      return 'requeued';
+    }
+    await this.endWorkload(tx, workload, {
+      state: 'failed',
+      reason: outcome.reason,
+      runtimeSeconds: failure.runtimeSeconds,
+      at: failure.at,
+      refundReason: failure.reason,
+    });
+    return 'failed';
   }
 
   /** Closes the attempt's hold (see closeAttemptHold in libs/domain); a closed hold stays closed. */

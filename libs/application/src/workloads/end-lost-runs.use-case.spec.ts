@@ -41,9 +41,16 @@ describe('EndLostRunsUseCase', () => {
       heartbeats,
     ).execute({ graceMs: GRACE_MS, heartbeatTimeoutMs: null, limit: 100 });
     expect([...ended]).toEqual([
-      ['H200', [{ workloadId: 'w-1', attempt: 0, gpuModel: 'H200', reason: LOST_RUN_REASON }]],
+      [
+        'H200',
+        [{ workloadId: 'w-1', attempt: 0, gpuModel: 'H200', reason: LOST_RUN_REASON, outcome: 'failed' }],
+      ],
     ]);
-    expect(workloads.rows.get('w-1')).toMatchObject({ state: 'failed', endReason: LOST_RUN_REASON });
+    // The fakes' program requeues nothing: the run fails, and says why it was not requeued.
+    expect(workloads.rows.get('w-1')).toMatchObject({
+      state: 'failed',
+      endReason: `${LOST_RUN_REASON} (not requeued: the program does not requeue workloads)`,
+    });
     expect(workloads.rows.get('w-3')?.state).toBe('running');
     // Nothing stays held for a meter: what the lost run metered is refunded, and so will later records be.
     expect(holds.get({ workloadId: 'w-1', attempt: 0 })).toMatchObject({
@@ -123,8 +130,61 @@ describe('EndLostRunsUseCase with heartbeats', () => {
       { id: 'w-3', attempt: 1, gpuModel: 'H200' },
     ]);
     expect(ended.get('H200')?.map((stopped) => stopped.workloadId)).toEqual(['w-1']);
-    expect(workloads.rows.get('w-1')).toMatchObject({ state: 'failed', endReason: FORGOTTEN_RUN_REASON });
+    expect(workloads.rows.get('w-1')).toMatchObject({
+      state: 'failed',
+      endReason: expect.stringMatching(
+        /^lost: the cluster agent restarted without it \(not requeued/,
+      ) as unknown,
+    });
     expect(workloads.rows.get('w-3')?.state).toBe('running');
+    expect(FORGOTTEN_RUN_REASON).toBe('lost: the cluster agent restarted without it');
+  });
+
+  it('requeues a lost run with its age while its program allows, its attempt refunded and released', async () => {
+    const { transactions, workloads, partitions, endAttempt, holds, heartbeats } = workloadHarness();
+    const twoMinutesAgo = new Date(workloads.now.getTime() - 120_000);
+    const queuedAt = new Date('2026-05-30T00:00:00Z');
+    workloads.add(
+      makeWorkload({
+        id: 'w-1',
+        programId: 'p-1',
+        state: 'running',
+        queuedAt,
+        dispatchedAt: twoMinutesAgo,
+        startedAt: twoMinutesAgo,
+      }),
+    );
+    workloads.requeueLimits.set('p-1', 3);
+    holds.add({ workloadId: 'w-1', attempt: 0, remainingGpuSeconds: 8n * 3600n, meteredGpuSeconds: 50n });
+    heartbeats.unconfirmed.push({ id: 'w-1', attempt: 0, gpuModel: 'H200' });
+    const ended = await new EndLostRunsUseCase(
+      transactions,
+      workloads,
+      partitions,
+      endAttempt,
+      heartbeats,
+    ).execute({ graceMs: GRACE_MS, heartbeatTimeoutMs: TIMEOUT_MS, limit: 100 });
+    expect(ended.get('H200')).toEqual([
+      {
+        workloadId: 'w-1',
+        attempt: 0,
+        gpuModel: 'H200',
+        reason: UNCONFIRMED_RUN_REASON,
+        outcome: 'requeued',
+      },
+    ]);
+    expect(workloads.rows.get('w-1')).toMatchObject({
+      state: 'queued',
+      attempt: 1,
+      queuedAt,
+      infrastructureRequeues: 1,
+      endReason: `${UNCONFIRMED_RUN_REASON} (requeued, 1 of at most 3)`,
+    });
+    expect(holds.get({ workloadId: 'w-1', attempt: 0 })).toMatchObject({
+      remainingGpuSeconds: 0n,
+      refundReason: UNCONFIRMED_RUN_REASON,
+      refundedGpuSeconds: 50n,
+    });
   });
 });
 

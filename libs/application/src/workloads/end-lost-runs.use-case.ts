@@ -31,8 +31,9 @@ export interface LostRunSweep {
 type LostCheck = (workload: WorkloadEntity, at: Date) => string | null;
 
 /**
- * Ends, as failed, dispatched attempts the infrastructure lost, with their usage refunded and their
- * hold released at once (closeAttemptHold): runs whose walltime passed long ago with no end report
+ * Ends dispatched attempts the infrastructure lost, with their usage refunded and their hold
+ * released at once (closeAttemptHold), and requeues their workloads with their age up to the
+ * program's limit, else fails them (EndAttemptUseCase.failForInfrastructure): runs whose walltime passed long ago with no end report
  * (the cluster died), runs a heartbeating agent stopped confirming (the agent died), and runs an
  * agent that restarted no longer has (its resync). One READ COMMITTED transaction per partition;
  * the caller tells the clusters to stop what this returns (dispatch.cancel).
@@ -119,15 +120,15 @@ export class EndLostRunsUseCase {
           for (const { workload, reason } of lost) {
             // Whatever the cluster meters for it is refunded (the infrastructure lost the run), so
             // its hold is released at once rather than kept for that meter.
-            const changed = await this.endAttempt.endWorkload(tx, workload, {
-              state: 'failed',
+            // The workload is requeued with its age while its program allows.
+            const outcome = await this.endAttempt.failForInfrastructure(tx, workload, {
               reason,
               runtimeSeconds: lostRunSeconds(workload, at),
               at,
-              refundReason: reason,
             });
-            if (changed)
-              stopped.push({ workloadId: workload.id, attempt: workload.attempt, gpuModel, reason });
+            if (outcome !== null) {
+              stopped.push({ workloadId: workload.id, attempt: workload.attempt, gpuModel, reason, outcome });
+            }
           }
           return stopped;
         },

@@ -8,6 +8,8 @@ export interface StoppedAttempt {
   attempt: number;
   gpuModel: string;
   reason: string;
+  /** After an infrastructure failure: whether the workload went back to the queue or failed. */
+  outcome?: 'requeued' | 'failed';
 }
 
 /**

@@ -100,6 +100,7 @@ export function queuedWorkload(
     endReason: null,
     borrowed: false,
     attempt: 0,
+    infrastructureRequeues: 0,
     heldGpuSeconds: 0n,
     consumedGpuSeconds: 0n,
     waitReason: null,

@@ -9,6 +9,7 @@ import {
   type Tx,
   type WorkloadEntity,
   type WorkloadFilters,
+  type WorkloadHoldEntity,
 } from '#persistence';
 import { ProjectAccess } from '../access/project-access.js';
 
@@ -35,6 +36,16 @@ export class WorkloadQueries {
     if (!workload || !(await this.mayRead(principal, workload.projectId))) throw notFound('Workload', id);
     const placements = await this.placements.placementsOf([id]);
     return { workload, placement: placements.get(id) ?? [] };
+  }
+
+  /** The workload and the holds of its admission attempts (its attempt history), oldest first. */
+  async attempts(
+    principal: Principal,
+    id: string,
+  ): Promise<{ workload: WorkloadEntity; attempts: WorkloadHoldEntity[] }> {
+    const workload = await this.workloads.findById(id);
+    if (!workload || !(await this.mayRead(principal, workload.projectId))) throw notFound('Workload', id);
+    return { workload, attempts: await this.workloads.attemptsOf(id) };
   }
 
   /** Newest first; only workloads of projects the caller may see (admins and operators: all). */

@@ -41,6 +41,11 @@ export class ProgramEntity {
   @Column('jsonb') subsidyRates!: unknown;
   /** What happens to running workloads of an exhausted, expired or suspended allocation: finish | stop. */
   @Column('text', { default: 'finish' }) onExhaustion!: string;
+  /**
+   * How many times a workload of this program is requeued when the infrastructure fails it (node
+   * down, a lost run) before it ends failed; 0 never requeues.
+   */
+  @Column('integer', { default: 3 }) infrastructureRequeueLimit!: number;
   /** Use-it-or-lose-it rules (RecallRule[] in libs/domain). */
   @Column('jsonb', { default: () => "'[]'" }) recallRules!: unknown;
   @CreateDateColumn({ type: 'timestamptz', precision: 3 }) createdAt!: Date;

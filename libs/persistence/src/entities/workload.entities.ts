@@ -55,6 +55,8 @@ export class WorkloadEntity {
   /** Borrowed capacity beyond its program's entitlement: preemptible when the owner needs it. */
   @Column('boolean', { default: false }) borrowed!: boolean;
   @Column('integer', { default: 0 }) attempt!: number;
+  /** Attempts the infrastructure failed and gpupool requeued (bounded by the program's limit). */
+  @Column('integer', { default: 0 }) infrastructureRequeues!: number;
   @Column('bigint', { transformer: bigintTransformer, default: 0 }) heldGpuSeconds!: bigint;
   @Column('bigint', { transformer: bigintTransformer, default: 0 }) consumedGpuSeconds!: bigint;
   /** Why a queued workload waits (quota, concurrency_cap, capacity, behind_others, reserved_for_head). */

@@ -9,6 +9,7 @@ import { ReservedRecalls1764270000007 } from './1764270000007-reserved-recalls.j
 import { BillingCloses1764270000008 } from './1764270000008-billing-closes.js';
 import { IdempotencyReservations1764270000009 } from './1764270000009-idempotency-reservations.js';
 import { AgentHeartbeats1764270000010 } from './1764270000010-agent-heartbeats.js';
+import { InfrastructureRequeues1764270000011 } from './1764270000011-infrastructure-requeues.js';
 
 /** Every migration in order. ESM has no glob loading: a new migration is added here. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   BillingCloses1764270000008,
   IdempotencyReservations1764270000009,
   AgentHeartbeats1764270000010,
+  InfrastructureRequeues1764270000011,
 ];

@@ -28,6 +28,7 @@ export type NewProgram = Omit<ProgramEntity, 'id' | 'createdAt' | 'agency' | Jso
 
 export interface ProgramPolicyChange {
   onExhaustion?: string;
+  infrastructureRequeueLimit?: number;
   recallRules?: object;
   sectorTargets?: object;
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { ACTIVE_WORKLOAD_STATES, type ProjectScope, type TerminalWorkloadState } from '#domain';
 import { AllocationEntity } from '../entities/allocation.entities.js';
+import { WorkloadHoldEntity } from '../entities/usage.entities.js';
 import { WorkloadEntity } from '../entities/workload.entities.js';
 import { keysetPage, type Page, type PageQuery } from '../pagination.js';
 import type { Tx } from '../transaction.js';
@@ -56,8 +57,20 @@ export abstract class WorkloadRepository {
   abstract markStarted(tx: Tx, id: string, at: Date): Promise<void>;
   /** The terminal state, its reason and time; the hold figure and the wait columns cleared. */
   abstract markEnded(tx: Tx, id: string, end: WorkloadEndWrite): Promise<void>;
-  /** Back to the queue as the next attempt, keeping its original queuedAt. */
-  abstract markRequeued(tx: Tx, workload: WorkloadEntity, reason: string): Promise<void>;
+  /**
+   * Back to the queue as the next attempt, keeping its original queuedAt; an infrastructure requeue
+   * also counts in infrastructureRequeues.
+   */
+  abstract markRequeued(
+    tx: Tx,
+    workload: WorkloadEntity,
+    reason: string,
+    cause: 'preemption' | 'infrastructure',
+  ): Promise<void>;
+  /** The holds of every admission attempt of the workload, in attempt order: its attempt history. */
+  abstract attemptsOf(workloadId: string): Promise<WorkloadHoldEntity[]>;
+  /** The infrastructure requeue limit of the workload's program (no lock). */
+  abstract requeueLimitOf(tx: Tx, programId: string): Promise<number>;
   /** dispatchedAt for an attempt still admitted or running and not yet marked (outside a transaction). */
   abstract markDispatched(id: string, attempt: number): Promise<void>;
   /** Newest first, within the scope and the filters. */
@@ -159,10 +172,16 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
     });
   }
 
-  override async markRequeued(tx: Tx, workload: WorkloadEntity, reason: string): Promise<void> {
+  override async markRequeued(
+    tx: Tx,
+    workload: WorkloadEntity,
+    reason: string,
+    cause: 'preemption' | 'infrastructure',
+  ): Promise<void> {
     await tx.getRepository(WorkloadEntity).update(workload.id, {
       state: 'queued',
       attempt: workload.attempt + 1,
+      infrastructureRequeues: workload.infrastructureRequeues + (cause === 'infrastructure' ? 1 : 0),
       endReason: reason,
       admittedAt: null,
       dispatchedAt: null,
@@ -228,6 +247,22 @@ export class TypeormWorkloadRepository extends WorkloadRepository {
       [graceMs, limit],
     );
     return rows.map((row) => ({ id: row.id, attempt: row.attempt, gpuModel: row.gpu_model }));
+  }
+
+  override attemptsOf(workloadId: string): Promise<WorkloadHoldEntity[]> {
+    return this.dataSource.getRepository(WorkloadHoldEntity).find({
+      where: { workloadId },
+      order: { attempt: 'ASC' },
+      take: 1000,
+    });
+  }
+
+  override async requeueLimitOf(tx: Tx, programId: string): Promise<number> {
+    const [row] = await tx.query<{ limit: number }[]>(
+      `SELECT infrastructure_requeue_limit AS "limit" FROM programs WHERE id = $1`,
+      [programId],
+    );
+    return row?.limit ?? 0;
   }
 
   override async databaseNow(tx: Tx): Promise<Date> {

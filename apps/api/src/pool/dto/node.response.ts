@@ -32,8 +32,10 @@ export type NodeDetailResponse = z.infer<typeof nodeDetailResponse>;
 export const nodeStateChangeResponse = nodeResponse.extend({
   /** False when the node already was in the requested state: nothing was written. */
   changed: z.boolean(),
-  /** Workloads failed because the node went down (their clusters are told to stop them). */
+  /** Workloads failed because the node went down, their program's requeue limit reached (their clusters are told to stop them). */
   failedWorkloadIds: z.array(z.uuid()),
+  /** Workloads on the node that went back to the queue with their age, the failed attempt refunded. */
+  requeuedWorkloadIds: z.array(z.uuid()),
 });
 export type NodeStateChangeResponse = z.infer<typeof nodeStateChangeResponse>;
 

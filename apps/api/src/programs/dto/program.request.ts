@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ORGANIZATION_TYPES } from '#domain';
+import { MAX_INFRASTRUCTURE_REQUEUE_LIMIT, ORGANIZATION_TYPES } from '#domain';
 import { paginationQuery } from '../../common/pagination.js';
 import {
   identifier,
@@ -52,6 +52,17 @@ export type OnExhaustionPolicy = (typeof ON_EXHAUSTION_POLICIES)[number];
  * What happens to the running workloads of an allocation that can no longer run (exhausted, expired,
  * suspended): `finish` lets them end on their own, `stop` cancels them.
  */
+const requeueLimitMessage = `must be a whole number from 0 (never requeue) to ${MAX_INFRASTRUCTURE_REQUEUE_LIMIT}`;
+export const infrastructureRequeueLimitSchema = z
+  .int({ message: requeueLimitMessage })
+  .min(0, { message: requeueLimitMessage })
+  .max(MAX_INFRASTRUCTURE_REQUEUE_LIMIT, { message: requeueLimitMessage })
+  .meta({
+    description:
+      'Times a workload that the infrastructure failed (its node went down, its run was lost) goes back to ' +
+      'the queue, keeping its age, with the failed attempt refunded, before it ends failed. Default 3.',
+  });
+
 export const onExhaustionSchema = z.enum(ON_EXHAUSTION_POLICIES).meta({
   description:
     'What happens to running workloads of an exhausted, expired or suspended allocation: "finish" lets them end, "stop" cancels them.',
@@ -113,6 +124,8 @@ export const createProgramRequest = z
     onExhaustion: onExhaustionSchema.optional(),
     /** Default: none. */
     recallRules: recallRulesSchema.optional(),
+    /** Default 3. */
+    infrastructureRequeueLimit: infrastructureRequeueLimitSchema.optional(),
   })
   .refine((program) => Date.parse(program.endsAt) > Date.parse(program.startsAt), {
     path: ['endsAt'],
@@ -138,9 +151,10 @@ export const listProgramsQuery = z.strictObject({
 });
 export type ListProgramsQuery = z.infer<typeof listProgramsQuery>;
 
-/** Replaces a program's usage policy (both fields: PUT). */
+/** Replaces a program's usage policy (PUT: an omitted infrastructureRequeueLimit is the default, 3). */
 export const usagePolicyRequest = z.strictObject({
   onExhaustion: onExhaustionSchema,
   recallRules: recallRulesSchema,
+  infrastructureRequeueLimit: infrastructureRequeueLimitSchema.optional(),
 });
 export type UsagePolicyRequest = z.infer<typeof usagePolicyRequest>;

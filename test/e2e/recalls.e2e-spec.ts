@@ -232,18 +232,53 @@ describe('program usage policy and recalls (e2e)', () => {
         .send({ onExhaustion: 'finish', recallRules: [] });
       expect(unknown.status).toBe(404);
 
+      // The requeue limit after infrastructure failures: 3 unless set, 0..20.
+      expect(created.body).toMatchObject({ infrastructureRequeueLimit: 3 });
+      for (const limit of [-1, 21, 1e30, 2.5, '3']) {
+        const refused = await api.http
+          .put(`/v1/programs/${id}/usage-policy`)
+          .set(...admin)
+          .send({ onExhaustion: 'stop', recallRules: [DAY30], infrastructureRequeueLimit: limit });
+        expect(refused.status).toBe(400);
+        expect(refused.body.error.details).toEqual([
+          {
+            field: 'infrastructureRequeueLimit',
+            message: 'must be a whole number from 0 (never requeue) to 20',
+          },
+        ]);
+      }
+      const limited = await api.http
+        .put(`/v1/programs/${id}/usage-policy`)
+        .set(...admin)
+        .send({ onExhaustion: 'stop', recallRules: [DAY30], infrastructureRequeueLimit: 0 });
+      expect(limited.body).toMatchObject({ infrastructureRequeueLimit: 0 });
+
       const read = await api.http.get(`/v1/programs/${id}`).set(...admin);
-      expect(read.body).toMatchObject({ onExhaustion: 'stop', recallRules: [{ id: 'day30' }] });
+      expect(read.body).toMatchObject({
+        onExhaustion: 'stop',
+        recallRules: [{ id: 'day30' }],
+        infrastructureRequeueLimit: 0,
+      });
       const audit = await db.query<{ action: string; before: unknown; after: unknown }[]>(
         `SELECT action, before, after FROM audit_events
-          WHERE subject_type = 'program' AND subject_id = $1 AND action = 'program.usage_policy_changed'`,
+          WHERE subject_type = 'program' AND subject_id = $1 AND action = 'program.usage_policy_changed'
+          ORDER BY id`,
         [id],
       );
       expect(audit).toEqual([
         {
           action: 'program.usage_policy_changed',
-          before: { onExhaustion: 'finish', recallRules: [] },
-          after: { onExhaustion: 'stop', recallRules: [expect.objectContaining({ id: 'day30' })] },
+          before: { onExhaustion: 'finish', recallRules: [], infrastructureRequeueLimit: 3 },
+          after: {
+            onExhaustion: 'stop',
+            recallRules: [expect.objectContaining({ id: 'day30' })],
+            infrastructureRequeueLimit: 3,
+          },
+        },
+        {
+          action: 'program.usage_policy_changed',
+          before: expect.objectContaining({ infrastructureRequeueLimit: 3 }) as unknown,
+          after: expect.objectContaining({ infrastructureRequeueLimit: 0 }) as unknown,
         },
       ]);
     });

@@ -53,11 +53,16 @@ export type OnExhaustionPolicy = (typeof ON_EXHAUSTION_POLICIES)[number];
  * suspended): `finish` lets them end on their own, `stop` cancels them.
  */
 const requeueLimitMessage = `must be a whole number from 0 (never requeue) to ${MAX_INFRASTRUCTURE_REQUEUE_LIMIT}`;
+// One check with one message: z.int().min().max() reports 1e30 twice (not safe, too big).
 export const infrastructureRequeueLimitSchema = z
-  .int({ message: requeueLimitMessage })
-  .min(0, { message: requeueLimitMessage })
-  .max(MAX_INFRASTRUCTURE_REQUEUE_LIMIT, { message: requeueLimitMessage })
+  .number({ message: requeueLimitMessage })
+  .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INFRASTRUCTURE_REQUEUE_LIMIT, {
+    message: requeueLimitMessage,
+  })
   .meta({
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX_INFRASTRUCTURE_REQUEUE_LIMIT,
     description:
       'Times a workload that the infrastructure failed (its node went down, its run was lost) goes back to ' +
       'the queue, keeping its age, with the failed attempt refunded, before it ends failed. Default 3.',

@@ -24,6 +24,7 @@ export * from './scheduling/placement.js';
 export * from './scheduling/node-grid.js';
 export * from './scheduling/fair-share.js';
 export * from './scheduling/cycle.js';
+export * from './scheduling/start-estimate.js';
 export * from './scheduling/reserved-capacity.js';
 export * from './usage/usage-record.js';
 export * from './usage/day-split.js';

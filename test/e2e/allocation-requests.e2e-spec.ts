@@ -199,6 +199,20 @@ describe('allocation requests (e2e)', () => {
     const badScores = await review(reviewer1, weak, 11, 1);
     expect(badScores.status).toBe(400);
     expect(badScores.body.error.code).toBe('INVALID_SCORES');
+    // Out of range, however far: the message gives the criterion's range, not "a whole number" (issue 13 item 9).
+    for (const [impact, shown] of [
+      [-3, '-3'],
+      [1e30, '1e+30'],
+    ] as const) {
+      const outOfRange = await review(reviewer1, weak, impact, 1);
+      expect(outOfRange.status).toBe(400);
+      expect(outOfRange.body.error.code).toBe('INVALID_SCORES');
+      expect(outOfRange.body.error.message).toContain(`must be from 0 to 10, got ${shown}`);
+      expect(outOfRange.body.error.message).not.toContain('whole number');
+    }
+    const fraction = await review(reviewer1, weak, 2.5, 1);
+    expect(fraction.status).toBe(400);
+    expect(fraction.body.error.message).toContain('must be a whole number from 0 to 10, got 2.5');
 
     const declared = await api.http
       .post(`/v1/allocation-requests/${weak}/conflicts`)

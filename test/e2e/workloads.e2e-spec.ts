@@ -764,7 +764,37 @@ describe('workloads (e2e)', () => {
     expect(asAdmin.status).toBe(403);
     const tokenReads = await api.http.get(`/v1/workloads/${id}`).set(auth(agentToken));
     expect(tokenReads.status).toBe(403);
-    expect(tokenReads.body.error.code).toBe('SCOPE_REQUIRED');
+    // The route takes no API token at all: the answer says so, never `requiredScopes: []` (issue 13 item 9).
+    expect(tokenReads.body.error).toEqual({
+      code: 'USER_SESSION_REQUIRED',
+      message: expect.stringContaining('does not accept API tokens'),
+      details: { acceptsApiTokens: false, requiredRoles: [] },
+    });
+    // Usage is metered by machines: an admin's session may not write it, whatever its roles.
+    const usageByAdmin = await api.http
+      .post('/v1/usage/records')
+      .set(auth(api.adminToken))
+      .send({
+        records: [
+          {
+            source: 'admin-hand',
+            externalId: `${id}:hand`,
+            allocationId: allocationA,
+            workloadId: id,
+            gpuModel: 'H200',
+            gpus: 8,
+            startedAt: new Date(Date.now() - 60_000).toISOString(),
+            endedAt: new Date().toISOString(),
+          },
+        ],
+      });
+    expect(usageByAdmin.status).toBe(403);
+    expect(usageByAdmin.body.error).toEqual({
+      code: 'API_TOKEN_REQUIRED',
+      message: expect.stringMatching(/meter or cluster agent.*API token.*usage:write/),
+      details: { requiredScopes: ['usage:write'] },
+    });
+    expect(await db.query('SELECT 1 FROM usage_records WHERE source = $1', ['admin-hand'])).toEqual([]);
     const unknown = await event(randomUUID(), { attempt: 0, type: 'started' });
     expect(unknown.status).toBe(404);
     const queued = await event(id, { attempt: 0, type: 'ended', outcome: 'succeeded', runtimeSeconds: 5 });

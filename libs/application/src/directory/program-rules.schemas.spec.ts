@@ -1,4 +1,4 @@
-import { rubricCriterionSchema, wholeNumberIn } from './program-rules.schemas.js';
+import { integerIn, rubricCriterionSchema, wholeNumberIn } from './program-rules.schemas.js';
 
 const messages = (value: unknown, schema = wholeNumberIn(1, 4096, 'GPUs')): string[] =>
   schema.safeParse(value).error?.issues.map((issue) => issue.message) ?? [];
@@ -19,5 +19,15 @@ describe('wholeNumberIn', () => {
     const weight = rubricCriterionSchema.shape.weight;
     expect(messages(-3, weight)).toEqual(['must be a whole number from 1 to 1,000']);
     expect(messages(1e30, weight)).toEqual(['must be a whole number from 1 to 1,000']);
+  });
+
+  it('integerIn refuses the same values with the same sentence', () => {
+    const tier = integerIn(0, 9);
+    for (const value of [2.5, -3, 10, 1e30, 'high']) {
+      const got = messages(value, tier);
+      expect(got.length).toBeGreaterThan(0);
+      for (const message of got) expect(message).toBe('must be a whole number from 0 to 9');
+    }
+    expect(messages(9, tier)).toEqual([]);
   });
 });

@@ -8,7 +8,10 @@ export const reviewRequestBody = z.strictObject({
   scores: z
     .record(
       z.string().min(1).max(64),
-      z.number({ error: "must be a number: a whole number from 0 to the criterion's maximum score" }),
+      z.number({ error: "must be a number: a whole number from 0 to the criterion's maximum score" }).meta({
+        description:
+          "A whole number from 0 to the criterion's maxScore in the program's rubric (checked against the rubric: 400 INVALID_SCORES names the range).",
+      }),
     )
     .refine((scores) => Object.keys(scores).length <= 50, { message: 'at most 50 criteria' }),
   comment: z.string().trim().min(1).max(10_000),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { wholeNumberIn } from '#application';
+import { integerIn } from '#application';
 import { paginationQuery } from '../../common/pagination.js';
 import { displayText } from '../../organizations/dto/fields.js';
 
@@ -43,9 +43,9 @@ const siteDetails = z
 const nodePoolRequest = z
   .strictObject({
     gpuModel: poolGpuModel,
-    gpusPerNode: wholeNumberIn(1, MAX_GPUS_PER_NODE, 'GPUs'),
-    nodes: wholeNumberIn(1, MAX_NODES_PER_POOL, 'nodes'),
-    interconnectDomains: wholeNumberIn(1, MAX_NODES_PER_POOL)
+    gpusPerNode: integerIn(1, MAX_GPUS_PER_NODE, 'GPUs'),
+    nodes: integerIn(1, MAX_NODES_PER_POOL, 'nodes'),
+    interconnectDomains: integerIn(1, MAX_NODES_PER_POOL)
       .optional()
       .meta({
         description:

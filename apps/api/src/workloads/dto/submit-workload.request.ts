@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { wholeNumberIn } from '#application';
+import { integerIn } from '#application';
 import { uuidParam } from '../../common/ids.js';
 import { displayText } from '../../organizations/dto/fields.js';
 import { gpuModelField } from '../../allocation-requests/dto/request-line.request.js';
@@ -28,9 +28,9 @@ const workloadFields = {
   walltimeSeconds: walltimeField,
   name: displayText(200),
   /** Orders a project's own workloads; defaults to the allocation's tier. */
-  priorityTier: wholeNumberIn(0, MAX_PRIORITY_TIER).optional(),
+  priorityTier: integerIn(0, MAX_PRIORITY_TIER).optional(),
   /** Simulation only: how long the simulated cluster runs it (defaults to the walltime). */
-  simulatedRuntimeSeconds: wholeNumberIn(0, MAX_WALLTIME_SECONDS, 'seconds').optional(),
+  simulatedRuntimeSeconds: integerIn(0, MAX_WALLTIME_SECONDS, 'seconds').optional(),
 };
 
 export const submitWorkloadBody = z.strictObject(workloadFields);
@@ -39,6 +39,6 @@ export type SubmitWorkloadBody = z.infer<typeof submitWorkloadBody>;
 export const submitBatchBody = z.strictObject({
   ...workloadFields,
   /** Number of elements; element i is named `<name>[i]`, i from 0. */
-  count: wholeNumberIn(1, MAX_BATCH_COUNT),
+  count: integerIn(1, MAX_BATCH_COUNT),
 });
 export type SubmitBatchBody = z.infer<typeof submitBatchBody>;

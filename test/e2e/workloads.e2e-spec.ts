@@ -749,6 +749,31 @@ describe('workloads (e2e)', () => {
     });
   });
 
+  it('offers cancel only to those who may cancel: an operator reads every workload but cancels none (issue 13 item 9)', async () => {
+    const id = await submit(alice);
+    const institute = await fixtures.makeOrganization({ type: 'research_institute' });
+    const operator = await fixtures.makeUser({ organizationId: institute.id, roles: ['operator'] });
+    const operatorToken = await api.login(operator.email, 'password-123');
+    const read = await api.http.get(`/v1/workloads/${id}`).set(auth(operatorToken));
+    expect(read.status).toBe(200);
+    expect(read.body.allowedActions).toEqual([]);
+    const listed = await api.http
+      .get('/v1/workloads')
+      .query({ allocationId: allocationA })
+      .set(auth(operatorToken));
+    expect(listed.status).toBe(200);
+    expect(
+      (listed.body.items as { allowedActions: string[] }[]).every((w) => w.allowedActions.length === 0),
+    ).toBe(true);
+    expect((await api.http.post(`/v1/workloads/${id}/cancel`).set(auth(operatorToken))).status).toBe(404);
+    expect((await api.http.get(`/v1/workloads/${id}`).set(auth(alice))).body.allowedActions).toEqual([
+      'cancel',
+    ]);
+    expect((await api.http.get(`/v1/workloads/${id}`).set(auth(api.adminToken))).body.allowedActions).toEqual(
+      ['cancel'],
+    );
+  });
+
   it('keeps machines and people on their own routes', async () => {
     const id = await submit(alice);
     const asUser = await api.http

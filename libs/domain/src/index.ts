@@ -63,6 +63,7 @@ export * from './access/project-scope.js';
 export * from './access/allocation-read-scope.js';
 export * from './workloads/index.js';
 export * from './requests/request-viewer.js';
+export * from './requests/request-permissions.js';
 export * from './notifications/webhook-backoff.js';
 export * from './notifications/webhook-signature.js';
 export * from './notifications/webhook-payload.js';

@@ -92,6 +92,19 @@ describe('projectStarts', () => {
     expect(starts).toEqual([at(2), NOW, at(3)]);
   });
 
+  it('never projects an allocation over its cap, even when GPUs free up late', () => {
+    // cap 8: `own` frees the cap at +1 h, but the pool is full until +2 h; the two capped waiters run one after the other.
+    const starts = projectStarts(
+      input(
+        nodes({ A: 2 }),
+        [running('A-n0', 8, 1, 'capped'), running('A-n1', 8, 2)],
+        [waiter(8, 1, 'capped'), waiter(8, 1, 'capped')],
+        new Map([['capped', { gpusInUse: 8, maxConcurrentGpus: 8 }]]),
+      ),
+    );
+    expect(starts).toEqual([at(1), at(2)]);
+  });
+
   it('is null when no release frees enough: a cap held by unseen work, or GPUs that never free', () => {
     const capped = projectStarts(
       input(

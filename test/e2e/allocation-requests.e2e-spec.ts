@@ -199,6 +199,20 @@ describe('allocation requests (e2e)', () => {
     const badScores = await review(reviewer1, weak, 11, 1);
     expect(badScores.status).toBe(400);
     expect(badScores.body.error.code).toBe('INVALID_SCORES');
+    // Out of range, however far: the message gives the criterion's range, not "a whole number" (issue 13 item 9).
+    for (const [impact, shown] of [
+      [-3, '-3'],
+      [1e30, '1e+30'],
+    ] as const) {
+      const outOfRange = await review(reviewer1, weak, impact, 1);
+      expect(outOfRange.status).toBe(400);
+      expect(outOfRange.body.error.code).toBe('INVALID_SCORES');
+      expect(outOfRange.body.error.message).toContain(`must be from 0 to 10, got ${shown}`);
+      expect(outOfRange.body.error.message).not.toContain('whole number');
+    }
+    const fraction = await review(reviewer1, weak, 2.5, 1);
+    expect(fraction.status).toBe(400);
+    expect(fraction.body.error.message).toContain('must be a whole number from 0 to 10, got 2.5');
 
     const declared = await api.http
       .post(`/v1/allocation-requests/${weak}/conflicts`)
@@ -231,6 +245,43 @@ describe('allocation requests (e2e)', () => {
     expect((reviewerList.body.items as { status: string }[]).every((item) => item.status !== 'draft')).toBe(
       true,
     );
+  });
+
+  it('lists in allowedActions only what the caller may do (issue 13 item 9)', async () => {
+    const id = await submitted(alice, projectA.id);
+    const actionsOf = async (who: Actor | string) => {
+      const response = await api.http.get(`/v1/allocation-requests/${id}`).set(auth(who));
+      expect(response.status).toBe(200);
+      return response.body.allowedActions as string[];
+    };
+    // The PI may withdraw, not decide; the reviewer may review; the admin decides (or withdraws).
+    expect(await actionsOf(alice)).toEqual(['withdraw']);
+    expect(await actionsOf(reviewer1)).toEqual(['start_review']);
+    expect(await actionsOf(api.adminToken)).toEqual(['approve', 'partially_approve', 'reject', 'withdraw']);
+    const listed = await api.http
+      .get('/v1/allocation-requests')
+      .query({ programId: program.id })
+      .set(auth(alice));
+    const item = (listed.body.items as { id: string; allowedActions: string[] }[]).find(
+      (row) => row.id === id,
+    );
+    expect(item?.allowedActions).toEqual(['withdraw']);
+    // What allowedActions leaves out is what the routes refuse.
+    const byPi = await api.http.post(`/v1/allocation-requests/${id}/approve`).set(auth(alice)).send({});
+    expect(byPi.status).toBe(403);
+    expect(byPi.body.error).toMatchObject({ code: 'ROLE_REQUIRED', details: { requiredRoles: ['admin'] } });
+    const rejectByPi = await api.http
+      .post(`/v1/allocation-requests/${id}/reject`)
+      .set(auth(alice))
+      .send({ reason: 'no' });
+    expect(rejectByPi.status).toBe(403);
+    const withdrawByReviewer = await api.http
+      .post(`/v1/allocation-requests/${id}/withdraw`)
+      .set(auth(reviewer1));
+    expect(withdrawByReviewer.status).toBe(403);
+    expect((await review(reviewer1, id, 8, 4)).status).toBe(201);
+    expect(await actionsOf(reviewer1)).toEqual([]);
+    expect(await actionsOf(alice)).toEqual(['withdraw']);
   });
 
   it('approves partially in one transaction with a pending grant intent; a second approval is 409', async () => {

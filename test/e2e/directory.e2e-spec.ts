@@ -358,7 +358,23 @@ describe('directory: organizations, users, API tokens, projects', () => {
 
       const noScope = await api.http.get('/v1/organizations').set(auth(token));
       expect(noScope.status).toBe(403);
-      expect(noScope.body.error.code).toBe('SCOPE_REQUIRED');
+      expect(noScope.body.error.code).toBe('USER_SESSION_REQUIRED');
+      expect(noScope.body.error.details).toEqual({ acceptsApiTokens: false, requiredRoles: [] });
+      // A route that takes tokens of other scopes names them, and its roles for people.
+      const otherScope = await api.http.get('/v1/pool/capacity').set(auth(token));
+      expect(otherScope.status).toBe(403);
+      expect(otherScope.body.error).toEqual({
+        code: 'SCOPE_REQUIRED',
+        message: expect.stringContaining('read or workloads:read'),
+        details: { requiredScopes: ['read', 'workloads:read'], tokenScopes: ['usage:write'] },
+      });
+      const adminOnly = await api.http.post('/v1/organizations').set(auth(token)).send({});
+      expect(adminOnly.status).toBe(403);
+      expect(adminOnly.body.error).toMatchObject({
+        code: 'USER_SESSION_REQUIRED',
+        message: expect.stringContaining('admin role'),
+        details: { acceptsApiTokens: false, requiredRoles: ['admin'] },
+      });
       // Using the token (even on a route it may not call) is recorded.
       const afterUse = await api.http.get('/v1/api-tokens').set(auth(operatorToken)).expect(200);
       expect(afterUse.body.items[0].lastUsedAt).toEqual(expect.any(String));

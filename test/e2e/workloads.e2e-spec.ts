@@ -749,6 +749,31 @@ describe('workloads (e2e)', () => {
     });
   });
 
+  it('offers cancel only to those who may cancel: an operator reads every workload but cancels none (issue 13 item 9)', async () => {
+    const id = await submit(alice);
+    const institute = await fixtures.makeOrganization({ type: 'research_institute' });
+    const operator = await fixtures.makeUser({ organizationId: institute.id, roles: ['operator'] });
+    const operatorToken = await api.login(operator.email, 'password-123');
+    const read = await api.http.get(`/v1/workloads/${id}`).set(auth(operatorToken));
+    expect(read.status).toBe(200);
+    expect(read.body.allowedActions).toEqual([]);
+    const listed = await api.http
+      .get('/v1/workloads')
+      .query({ allocationId: allocationA })
+      .set(auth(operatorToken));
+    expect(listed.status).toBe(200);
+    expect(
+      (listed.body.items as { allowedActions: string[] }[]).every((w) => w.allowedActions.length === 0),
+    ).toBe(true);
+    expect((await api.http.post(`/v1/workloads/${id}/cancel`).set(auth(operatorToken))).status).toBe(404);
+    expect((await api.http.get(`/v1/workloads/${id}`).set(auth(alice))).body.allowedActions).toEqual([
+      'cancel',
+    ]);
+    expect((await api.http.get(`/v1/workloads/${id}`).set(auth(api.adminToken))).body.allowedActions).toEqual(
+      ['cancel'],
+    );
+  });
+
   it('keeps machines and people on their own routes', async () => {
     const id = await submit(alice);
     const asUser = await api.http
@@ -764,7 +789,37 @@ describe('workloads (e2e)', () => {
     expect(asAdmin.status).toBe(403);
     const tokenReads = await api.http.get(`/v1/workloads/${id}`).set(auth(agentToken));
     expect(tokenReads.status).toBe(403);
-    expect(tokenReads.body.error.code).toBe('SCOPE_REQUIRED');
+    // The route takes no API token at all: the answer says so, never `requiredScopes: []` (issue 13 item 9).
+    expect(tokenReads.body.error).toEqual({
+      code: 'USER_SESSION_REQUIRED',
+      message: expect.stringContaining('does not accept API tokens'),
+      details: { acceptsApiTokens: false, requiredRoles: [] },
+    });
+    // Usage is metered by machines: an admin's session may not write it, whatever its roles.
+    const usageByAdmin = await api.http
+      .post('/v1/usage/records')
+      .set(auth(api.adminToken))
+      .send({
+        records: [
+          {
+            source: 'admin-hand',
+            externalId: `${id}:hand`,
+            allocationId: allocationA,
+            workloadId: id,
+            gpuModel: 'H200',
+            gpus: 8,
+            startedAt: new Date(Date.now() - 60_000).toISOString(),
+            endedAt: new Date().toISOString(),
+          },
+        ],
+      });
+    expect(usageByAdmin.status).toBe(403);
+    expect(usageByAdmin.body.error).toEqual({
+      code: 'API_TOKEN_REQUIRED',
+      message: expect.stringMatching(/meter or cluster agent.*API token.*usage:write/),
+      details: { requiredScopes: ['usage:write'] },
+    });
+    expect(await db.query('SELECT 1 FROM usage_records WHERE source = $1', ['admin-hand'])).toEqual([]);
     const unknown = await event(randomUUID(), { attempt: 0, type: 'started' });
     expect(unknown.status).toBe(404);
     const queued = await event(id, { attempt: 0, type: 'ended', outcome: 'succeeded', runtimeSeconds: 5 });

@@ -11,7 +11,7 @@ import {
   UpdateDraftUseCase,
   WithdrawRequestUseCase,
 } from '#application';
-import { CurrentPrincipal, RequestId, Roles } from '../auth/decorators.js';
+import { CurrentPrincipal, RequestId } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
 import { detailView, summaryView } from './request-view.js';
@@ -145,8 +145,9 @@ export class AllocationRequestsController {
     return this.declareConflictUseCase.execute({ principal, requestId }, params.id, body.reason);
   }
 
+  // Only admins decide: the use case enforces libs/domain's rule (`assertMayTake`), the one that
+  // allowedActions follows too.
   @Post(':id/approve')
-  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Approve, possibly granting less line by line (admin); the grant is created by the scheduler',
@@ -162,7 +163,6 @@ export class AllocationRequestsController {
   }
 
   @Post(':id/reject')
-  @Roles('admin')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Reject a request (admin)' })
   async reject(

@@ -114,7 +114,7 @@ export function summaryView(
     projectId: request.projectId,
     programId: request.programId,
     status,
-    allowedActions: allowedActions(status),
+    allowedActions: allowedActions(status, viewer),
     startsAt: request.startsAt.toISOString(),
     endsAt: request.endsAt.toISOString(),
     sector: request.sector,

@@ -3,7 +3,13 @@ import { Reflector } from '@nestjs/core';
 import { PrincipalResolver } from '#application';
 import { DomainError } from '#domain';
 import { CredentialsService } from './credentials.service.js';
-import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, type AuthenticatedRequest } from './decorators.js';
+import {
+  IS_PUBLIC,
+  MACHINES_ONLY,
+  REQUIRED_ROLES,
+  REQUIRED_SCOPES,
+  type AuthenticatedRequest,
+} from './decorators.js';
 import type { ApiTokenScope, Principal, Role } from './principal.js';
 
 interface HeaderRequest extends AuthenticatedRequest {
@@ -12,7 +18,8 @@ interface HeaderRequest extends AuthenticatedRequest {
 
 /**
  * Global guard: every route needs a bearer token unless marked @Public(). Users are checked against
- * @Roles(); API tokens only reach routes that name one of their scopes with @Scopes().
+ * @Roles() and never reach @MachinesOnly() routes; API tokens only reach routes that name one of their
+ * scopes with @Scopes(). Every refusal says what the route does take.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -29,17 +36,34 @@ export class AuthGuard implements CanActivate {
     const principal = await this.authenticate(request);
     request.principal = principal;
 
-    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, targets);
-    const scopes = this.reflector.getAllAndOverride<ApiTokenScope[] | undefined>(REQUIRED_SCOPES, targets);
+    const roles = this.reflector.getAllAndOverride<Role[] | undefined>(REQUIRED_ROLES, targets) ?? [];
+    const scopes =
+      this.reflector.getAllAndOverride<ApiTokenScope[] | undefined>(REQUIRED_SCOPES, targets) ?? [];
+    const machinesOnly = this.reflector.getAllAndOverride<boolean>(MACHINES_ONLY, targets) === true;
     if (principal.kind === 'api_token') {
-      if (!scopes || !scopes.some((scope) => principal.scopes.includes(scope))) {
-        throw new DomainError('forbidden', 'SCOPE_REQUIRED', 'This API token has no scope for this route.', {
-          requiredScopes: scopes ?? [],
-        });
+      if (scopes.length === 0) throw userSessionRequired(roles);
+      if (!scopes.some((scope) => principal.scopes.includes(scope))) {
+        throw new DomainError(
+          'forbidden',
+          'SCOPE_REQUIRED',
+          `This route needs an API token with scope ${scopes.join(' or ')}; this token has ${
+            principal.scopes.length > 0 ? principal.scopes.join(', ') : 'no scope'
+          }.`,
+          { requiredScopes: scopes, tokenScopes: principal.scopes },
+        );
       }
       return true;
     }
-    if (roles && roles.length > 0 && !roles.some((role) => principal.roles.includes(role))) {
+    if (machinesOnly) {
+      throw new DomainError(
+        'forbidden',
+        'API_TOKEN_REQUIRED',
+        `This route is for machines: send a meter or cluster agent's API token with scope ${scopes.join(' or ')} ` +
+          '(an admin or operator creates one with POST /v1/api-tokens). A signed-in session cannot call it, whatever its roles.',
+        { requiredScopes: scopes },
+      );
+    }
+    if (roles.length > 0 && !roles.some((role) => principal.roles.includes(role))) {
       throw new DomainError(
         'forbidden',
         'ROLE_REQUIRED',
@@ -84,4 +108,15 @@ export class AuthGuard implements CanActivate {
     }
     return principal;
   }
+}
+
+/** An API token on a route without @Scopes(): it takes people only (with one of `roles`, if any). */
+function userSessionRequired(roles: readonly Role[]): DomainError {
+  const who = roles.length > 0 ? `a signed-in user with the ${roles.join(' or ')} role` : 'a signed-in user';
+  return new DomainError(
+    'forbidden',
+    'USER_SESSION_REQUIRED',
+    `This route does not accept API tokens: it is called by ${who} (sign in with POST /v1/auth/login).`,
+    { acceptsApiTokens: false, requiredRoles: [...roles] },
+  );
 }

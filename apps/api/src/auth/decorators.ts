@@ -17,6 +17,15 @@ export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
 export const Scopes = (...scopes: ApiTokenScope[]): MethodDecorator & ClassDecorator =>
   SetMetadata(REQUIRED_SCOPES, scopes);
 
+export const MACHINES_ONLY = 'gpupool:machines-only';
+
+/**
+ * Only API tokens (cluster agents, meters) with the route's @Scopes() may call it: a signed-in
+ * person never does, whatever their roles — metered usage is a fact a cluster reports, not an entry
+ * someone types.
+ */
+export const MachinesOnly = (): MethodDecorator & ClassDecorator => SetMetadata(MACHINES_ONLY, true);
+
 export interface AuthenticatedRequest {
   principal?: Principal;
   id?: string | number | object;

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { IngestUsageBatchUseCase, UsageBatchQueries } from '#application';
-import { CurrentPrincipal, Roles, Scopes } from '../auth/decorators.js';
+import { CurrentPrincipal, MachinesOnly, Roles, Scopes } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { InjectConfig, type GpupoolConfig } from '../common/config.provider.js';
 import { idParams } from '../common/ids.js';
@@ -30,10 +30,11 @@ export class UsageIngestController {
 
   @Post('records')
   @Scopes('usage:write')
-  @Roles('admin', 'operator')
+  @MachinesOnly()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
-    summary: 'Send metered usage records (cluster agents: API token with scope `usage:write`)',
+    summary:
+      'Send metered usage records (meters and cluster agents only: an API token with scope `usage:write`; user sessions get 403 API_TOKEN_REQUIRED)',
     description:
       'Up to 10,000 records per call. Each record is checked on its own: the answer lists what was ' +
       'accepted, what was already stored (a re-send counts once, by source + externalId) and what was ' +

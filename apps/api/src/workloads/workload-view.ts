@@ -1,12 +1,14 @@
-import { allowedWorkloadActions, toAmount, type WorkloadState } from '#domain';
+import { toAmount, type WorkloadState } from '#domain';
 import type { WorkloadEntity } from '#persistence';
 import type { PlacementPartResponse, WorkloadResponse } from './dto/workload.response.js';
 
 const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
 
+/** `allowedActions`: what the caller may do with it (WorkloadQueries decides, by libs/domain's rule). */
 export function workloadView(
   workload: WorkloadEntity,
   placement: readonly PlacementPartResponse[],
+  allowedActions: readonly 'cancel'[],
 ): WorkloadResponse {
   return {
     id: workload.id,
@@ -19,7 +21,7 @@ export function workloadView(
     walltimeSeconds: workload.walltimeSeconds,
     priorityTier: workload.priorityTier,
     state: workload.state as WorkloadState,
-    allowedActions: allowedWorkloadActions(workload.state),
+    allowedActions: [...allowedActions],
     attempt: workload.attempt,
     batchId: workload.batchId,
     submittedBy: workload.submittedBy,

@@ -15,6 +15,7 @@ import {
   SubmitWorkloadUseCase,
   WorkloadQueries,
 } from '#application';
+import { allowedWorkloadActions } from '#domain';
 import { CurrentPrincipal, RequestId } from '../auth/decorators.js';
 import type { Principal } from '../auth/principal.js';
 import { idParams } from '../common/ids.js';
@@ -71,7 +72,8 @@ export class WorkloadsController {
     @Body({ schema: submitWorkloadBody }) body: SubmitWorkloadBody,
   ): Promise<WorkloadResponse> {
     const workload = await this.submitWorkload.execute({ principal, requestId }, body);
-    return workloadView(workload, []);
+    // The submitter passed SubmissionCheck.mayAct, so they may cancel what they just queued.
+    return workloadView(workload, [], allowedWorkloadActions(workload.state, true));
   }
 
   @Post('batch')
@@ -109,7 +111,7 @@ export class WorkloadsController {
     const { limit, cursor, ...filters } = query;
     const page = await this.queries.list(principal, filters, { limit, cursor });
     return {
-      items: page.items.map((item) => workloadView(item.workload, item.placement)),
+      items: page.items.map((item) => workloadView(item.workload, item.placement, item.allowedActions)),
       nextCursor: page.nextCursor,
     };
   }
@@ -122,8 +124,8 @@ export class WorkloadsController {
     @CurrentPrincipal() principal: Principal,
     @Param({ schema: idParams }) params: { id: string },
   ): Promise<WorkloadResponse> {
-    const { workload, placement } = await this.queries.get(principal, params.id);
-    return workloadView(workload, placement);
+    const { workload, placement, allowedActions } = await this.queries.get(principal, params.id);
+    return workloadView(workload, placement, allowedActions);
   }
 
   @Get(':id/attempts')

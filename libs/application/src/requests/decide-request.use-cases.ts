@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import {
+  assertMayTake,
   decideApproval,
   formatGpuHoursForPeople,
   gpuHoursToSeconds,
@@ -155,7 +156,8 @@ export class ApproveRequestUseCase {
   async execute(actor: RequestActor, id: string, body: ApproveInput): Promise<void> {
     const deciderId = userIdOf(actor.principal);
     await this.transactions.run(async (tx) => {
-      const { request } = await this.visibility.load(tx, actor.principal, id, true);
+      const { request, viewer } = await this.visibility.load(tx, actor.principal, id, true);
+      assertMayTake(viewer, 'approve');
       const from = stateOf(request);
       // The state decides first: a second approval is a 409 whatever grant it carries.
       transition(from, 'approve');
@@ -267,7 +269,8 @@ export class RejectRequestUseCase {
       ]);
     }
     await this.transactions.run(async (tx) => {
-      const { request } = await this.visibility.load(tx, actor.principal, id, true);
+      const { request, viewer } = await this.visibility.load(tx, actor.principal, id, true);
+      assertMayTake(viewer, 'reject');
       const from = stateOf(request);
       const to = transition(from, 'reject');
       await this.requests.recordDecision(tx, id, {

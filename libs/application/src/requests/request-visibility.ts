@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import {
+  assertMayTake,
   DomainError,
   hasRole,
   notFound,
@@ -77,15 +78,9 @@ export class RequestVisibility {
     return requestViewerOf({ admin, projectMember, assignedReviewer, status: request.status });
   }
 
-  /** Acting for the project (edit, submit, withdraw) needs membership; admins may act too. */
+  /** Acting for the project (edit, submit, withdraw) needs membership; admins may act too (libs/domain's rule). */
   assertActsForProject(visible: VisibleRequest): void {
-    if (visible.viewer === 'reviewer') {
-      throw new DomainError(
-        'forbidden',
-        'PROJECT_MEMBER_REQUIRED',
-        'Only members of the requesting project can do this.',
-      );
-    }
+    assertMayTake(visible.viewer, 'submit');
   }
 
   /** Reviewing needs an active reviewer assigned to the request's program. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   allocationAccount,
   hasRole,
+  mayActOnProjectWorkloads,
   notFound,
   submissionRefusal,
   submissionViolations,
@@ -62,8 +63,9 @@ export class SubmissionCheck {
 
   /** Members (PI or member) of the project, and admins. */
   async mayAct(principal: Principal, projectId: string, tx?: Tx): Promise<boolean> {
-    if (hasRole(principal, 'admin')) return true;
-    return (await this.access.membership(principal, projectId, tx)) !== null;
+    if (mayActOnProjectWorkloads({ admin: hasRole(principal, 'admin'), projectMember: false })) return true;
+    const projectMember = (await this.access.membership(principal, projectId, tx)) !== null;
+    return mayActOnProjectWorkloads({ admin: false, projectMember });
   }
 
   /**

@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { hasRole, notFound, type Principal, type ProjectScope } from '#domain';
+import {
+  allowedWorkloadActions,
+  hasRole,
+  mayActOnProjectWorkloads,
+  notFound,
+  type Principal,
+  type ProjectScope,
+} from '#domain';
 import {
   WorkloadPlacementRepository,
   WorkloadRepository,
@@ -13,10 +20,11 @@ import {
 } from '#persistence';
 import { ProjectAccess } from '../access/project-access.js';
 
-/** A workload with the GPUs it holds (empty unless admitted or running). */
+/** A workload with the GPUs it holds (empty unless admitted or running), and what the caller may do with it. */
 export interface WorkloadWithPlacement {
   workload: WorkloadEntity;
   placement: PlacementPart[];
+  allowedActions: 'cancel'[];
 }
 
 /**
@@ -35,7 +43,12 @@ export class WorkloadQueries {
     const workload = await this.workloads.findById(id);
     if (!workload || !(await this.mayRead(principal, workload.projectId))) throw notFound('Workload', id);
     const placements = await this.placements.placementsOf([id]);
-    return { workload, placement: placements.get(id) ?? [] };
+    const actsFor = await this.actsFor(principal);
+    return {
+      workload,
+      placement: placements.get(id) ?? [],
+      allowedActions: allowedWorkloadActions(workload.state, actsFor(workload.projectId)),
+    };
   }
 
   /** The workload and the holds of its admission attempts (its attempt history), oldest first. */
@@ -65,10 +78,24 @@ export class WorkloadQueries {
     const placements = await this.placements.placementsOf(
       rows.items.filter((row) => row.state === 'admitted' || row.state === 'running').map((row) => row.id),
     );
+    const actsFor = await this.actsFor(principal);
     return {
-      items: rows.items.map((workload) => ({ workload, placement: placements.get(workload.id) ?? [] })),
+      items: rows.items.map((workload) => ({
+        workload,
+        placement: placements.get(workload.id) ?? [],
+        allowedActions: allowedWorkloadActions(workload.state, actsFor(workload.projectId)),
+      })),
       nextCursor: rows.nextCursor,
     };
+  }
+
+  /** Whether the caller may act on a project's workloads (libs/domain's rule, as CancelWorkloadUseCase checks it). */
+  private async actsFor(principal: Principal): Promise<(projectId: string) => boolean> {
+    const admin = hasRole(principal, 'admin');
+    const visible = admin ? [] : await this.access.visibleProjectIds(principal);
+    // One query for the caller's projects (what a member scope lists), not one per row.
+    const memberOf = new Set(visible === 'all' ? [] : visible);
+    return (projectId) => mayActOnProjectWorkloads({ admin, projectMember: memberOf.has(projectId) });
   }
 
   private readScope(principal: Principal): ProjectScope {

@@ -10,6 +10,10 @@ import {
   type RequestAction,
   type RequestState,
 } from './request-state.js';
+import { assertMayTake } from './request-permissions.js';
+import type { RequestViewer } from './request-viewer.js';
+
+const VIEWERS: readonly RequestViewer[] = ['admin', 'member', 'reviewer'];
 
 // The graph as the design states it, written out independently of the implementation's table.
 const EDGES: readonly (readonly [RequestState, RequestAction, RequestState])[] = [
@@ -66,9 +70,45 @@ describe('request state machine', () => {
 
   it('terminal states are exactly the decisions and withdrawn, and allow nothing', () => {
     expect(REQUEST_STATES.filter(isTerminal)).toEqual(TERMINAL);
-    for (const state of TERMINAL) expect(allowedActions(state)).toEqual([]);
-    expect(allowedActions('draft')).toEqual(['submit', 'withdraw']);
-    expect(allowedActions('under_review')).toEqual(['approve', 'partially_approve', 'reject', 'withdraw']);
+    for (const state of TERMINAL) {
+      for (const viewer of VIEWERS) expect(allowedActions(state, viewer)).toEqual([]);
+    }
+    expect(allowedActions('draft', 'member')).toEqual(['submit', 'withdraw']);
+    expect(allowedActions('under_review', 'admin')).toEqual([
+      'approve',
+      'partially_approve',
+      'reject',
+      'withdraw',
+    ]);
+  });
+
+  it('offers each caller only the actions they may take (issue 13 item 9)', () => {
+    // A PI (member) withdraws but never decides; a reviewer reviews; only admins decide.
+    expect(allowedActions('submitted', 'member')).toEqual(['withdraw']);
+    expect(allowedActions('under_review', 'member')).toEqual(['withdraw']);
+    expect(allowedActions('submitted', 'reviewer')).toEqual(['start_review']);
+    expect(allowedActions('under_review', 'reviewer')).toEqual([]);
+    expect(allowedActions('submitted', 'admin')).toEqual([
+      'approve',
+      'partially_approve',
+      'reject',
+      'withdraw',
+    ]);
+    for (const state of REQUEST_STATES) {
+      for (const viewer of VIEWERS) {
+        for (const action of allowedActions(state, viewer))
+          expect(() => assertMayTake(viewer, action)).not.toThrow();
+      }
+    }
+    expect(() => assertMayTake('member', 'approve')).toThrow(
+      expect.objectContaining({ code: 'ROLE_REQUIRED', details: { requiredRoles: ['admin'] } }),
+    );
+    expect(() => assertMayTake('reviewer', 'withdraw')).toThrow(
+      expect.objectContaining({ code: 'PROJECT_MEMBER_REQUIRED' }),
+    );
+    expect(() => assertMayTake('admin', 'start_review')).toThrow(
+      expect.objectContaining({ code: 'REVIEWER_REQUIRED' }),
+    );
   });
 
   it('a review moves submitted to under_review, keeps under_review, and is refused elsewhere', () => {
@@ -95,7 +135,9 @@ describe('request state machine', () => {
             expect(error).toMatchObject({ code: 'ILLEGAL_TRANSITION' });
           }
           expect(next).toBe(expected);
-          expect(allowedActions(state).includes(action)).toBe(expected !== undefined);
+          expect(VIEWERS.some((viewer) => allowedActions(state, viewer).includes(action))).toBe(
+            expected !== undefined,
+          );
           if (wasTerminal) expect(next).toBeUndefined();
           if (next === undefined) continue;
           if (action === 'withdraw') expect(decided).toBe(false);

@@ -1,4 +1,6 @@
 import { conflict } from '../errors/domain-error.js';
+import { mayTake } from './request-permissions.js';
+import type { RequestViewer } from './request-viewer.js';
 
 export const REQUEST_STATES = [
   'draft',
@@ -80,8 +82,11 @@ export function isTerminal(state: RequestState): boolean {
   return Object.keys(TRANSITIONS[state]).length === 0;
 }
 
-export function allowedActions(state: RequestState): RequestAction[] {
-  return REQUEST_ACTIONS.filter((action) => TRANSITIONS[state][action] !== undefined);
+/** The actions `viewer` may take on a request in `state`: legal transitions they are allowed (`mayTake`). */
+export function allowedActions(state: RequestState, viewer: RequestViewer): RequestAction[] {
+  return REQUEST_ACTIONS.filter(
+    (action) => TRANSITIONS[state][action] !== undefined && mayTake(viewer, action),
+  );
 }
 
 export function canTransition(from: RequestState, action: RequestAction): boolean {

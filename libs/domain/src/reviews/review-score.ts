@@ -26,7 +26,8 @@ function scoreProblems(
       continue;
     }
     const score: unknown = scores[criterion.key];
-    if (typeof score !== 'number' || !Number.isSafeInteger(score)) {
+    // A number out of range is told the range, however large (1e30 is "whole" but no score).
+    if (typeof score !== 'number' || !Number.isInteger(score)) {
       problems.push({
         rule: 'SCORE_NOT_INTEGER',
         field,

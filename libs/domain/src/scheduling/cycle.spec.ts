@@ -326,6 +326,28 @@ describe('runSchedulingCycle — scenarios', () => {
     expect(waitingOf(unborrowed, 'needs-4').reason).toBe('capacity');
   });
 
+  it('estimates a concurrency-capped waiter from its own running workloads’ walltimes (issue 13 item 9)', () => {
+    // `capped` may run 8 GPUs at once and runs 8 until +2 h; A-n1 is idle, so only the cap blocks.
+    const d = runSchedulingCycle(
+      scenario({
+        allocations: new Map([
+          ['alloc', allocation('alloc')],
+          ['capped', allocation('capped', { maxConcurrentGpus: 8, gpusInUse: 8 })],
+          ['other-alloc', allocation('other-alloc')],
+        ]),
+        running: [r('mine', [{ nodeId: 'A-n0', gpus: 8 }], 2 * HOUR, { allocationId: 'capped' })],
+        queued: [q('next', 8, { allocationId: 'capped' }), q('after', 8, { allocationId: 'capped' })],
+      }),
+    );
+    expect(d.admitted).toEqual([]);
+    expect(d.waiting.map((w) => [w.workloadId, w.reason, w.estimatedStartAt])).toEqual([
+      ['next', 'concurrency_cap', at(2 * HOUR)],
+      // `next` holds the cap from +2 h for its 1 h walltime.
+      ['after', 'concurrency_cap', at(3 * HOUR)],
+    ]);
+    expect(waitingOf(d, 'next').detail).toContain('estimated start 11:00 UTC');
+  });
+
   it('gives estimates only up to estimateLimit and numbers positions among waiting workloads', () => {
     const d = runSchedulingCycle(
       scenario({

@@ -2,6 +2,7 @@ import { formatGpuHoursForPeople } from '../units/gpu-seconds.js';
 import { orderQueue, programStandings, queueInOrder, type ProgramStanding } from './fair-share.js';
 import { CapacityIndex, compareStrings, maxPlaceableGpus, validateGang } from './placement.js';
 import { runWithReservations } from './reserved-capacity.js';
+import { projectStarts, type ProjectedAllocation } from './start-estimate.js';
 import type {
   Admission,
   AllocationQuota,
@@ -53,11 +54,12 @@ import type {
  *
  * Waiting entries: exactly one per queued workload not admitted; `position` is 1-based among the
  * workloads still waiting after this cycle, in scheduling order (so "N workloads ahead" =
- * position − 1). `estimatedStartAt` is computed for positions ≤ settings.estimateLimit, by an
- * in-order projection (each waiter placed at the earliest running/projected end at which it fits,
- * never before the waiter ahead of it; backfill ignored, so estimates are conservative); null for
- * quota, concurrency-cap, not-admitting and never-placeable waiters, and beyond the limit. The
- * head's estimate is always its reservation time.
+ * position − 1). `estimatedStartAt` is computed for positions ≤ settings.estimateLimit by
+ * `projectStarts` (start-estimate.ts): running and projected workloads release GPUs and concurrency
+ * at their walltimes, each waiter starts at the first release at which it fits, in order (backfill
+ * ignored, so estimates are conservative; a waiter held only by its cap blocks no one); null for
+ * quota, not-admitting and never-placeable waiters, for one whose cap or GPUs no projected release
+ * frees, and beyond the limit. The head's estimate is always its reservation time.
  */
 export function runSchedulingCycle(snapshot: PartitionSnapshot): CycleDecision {
   if ((snapshot.nodeReservations?.length ?? 0) > 0 || (snapshot.reservedAllocationIds?.length ?? 0) > 0) {
@@ -84,6 +86,8 @@ interface Occupant {
   id: string;
   endMs: number;
   placement: readonly PlacementPart[];
+  allocationId: string;
+  gpus: number;
 }
 
 /** Why a waiter waits, beyond its reason (for its detail sentence and its estimate). */
@@ -274,6 +278,8 @@ class Cycle {
       id: w.id,
       endMs: this.nowMs + w.walltimeSeconds * MS_PER_SECOND,
       placement: parts,
+      allocationId: w.allocationId,
+      gpus: w.gpus,
     });
   }
 
@@ -366,7 +372,13 @@ class Cycle {
     const all: Occupant[] = [];
     for (const r of this.snapshot.running) {
       if (this.preemptedIds.has(r.id)) continue;
-      all.push({ id: r.id, endMs: Math.max(r.expectedEndAt.getTime(), this.nowMs), placement: r.placement });
+      all.push({
+        id: r.id,
+        endMs: Math.max(r.expectedEndAt.getTime(), this.nowMs),
+        placement: r.placement,
+        allocationId: r.allocationId,
+        gpus: r.gpus,
+      });
     }
     for (const a of this.admittedOccupants) all.push(a);
     // Stable sort on a number: releases at the same instant are applied together, so ids need not
@@ -408,49 +420,45 @@ class Cycle {
     this.spare = spare;
   }
 
+  /** The first `estimateLimit` waiters' starts, projected by `projectStarts`; the head's is its reservation. */
   private estimate(): void {
     const limit = Math.min(this.waits.length, Math.max(0, this.snapshot.settings.estimateLimit));
     const head = this.reservation;
-    if (head) {
-      const headAt = this.waitWorkload.indexOf(head.workload);
-      if (headAt >= 0) this.waits[headAt].estimatedStartAt = new Date(head.startMs);
-    }
+    const headAt = head ? this.waitWorkload.indexOf(head.workload) : -1;
+    if (head && headAt >= 0) this.waits[headAt].estimatedStartAt = new Date(head.startMs);
     const candidates: number[] = [];
     for (let i = 0; i < limit; i += 1) if (this.estimable(i)) candidates.push(i);
     if (candidates.length === 0) return;
-    const projection = this.index.clone();
-    const occupants = this.occupantsByEnd();
-    let next = 0;
-    const projected = new EndHeap();
-    let t = this.nowMs;
-    const releaseUpTo = (time: number): void => {
-      while (next < occupants.length && occupants[next].endMs <= time) {
-        projection.release(occupants[next].placement);
-        next += 1;
-      }
-      while (projected.size > 0 && projected.peekEnd() <= time) projection.release(projected.pop());
-    };
+    const caps = new Map<string, ProjectedAllocation>();
     for (const at of candidates) {
-      const w = this.waitWorkload[at];
-      if (head && w === head.workload) {
-        t = Math.max(t, head.startMs);
-        releaseUpTo(t);
+      const allocationId = this.waitWorkload[at].allocationId;
+      const allocation = this.allocations.get(allocationId);
+      if (allocation?.quota && !caps.has(allocationId)) {
+        caps.set(allocationId, {
+          gpusInUse: allocation.inUse,
+          maxConcurrentGpus: allocation.quota.maxConcurrentGpus,
+        });
       }
-      let placement = projection.find(w.gpus);
-      while (!placement) {
-        const nextOccupant = next < occupants.length ? occupants[next].endMs : Number.POSITIVE_INFINITY;
-        const nextProjected = projected.size > 0 ? projected.peekEnd() : Number.POSITIVE_INFINITY;
-        const nextTime = Math.min(nextOccupant, nextProjected);
-        if (nextTime === Number.POSITIVE_INFINITY) break;
-        t = Math.max(t, nextTime);
-        releaseUpTo(t);
-        placement = projection.find(w.gpus);
-      }
-      if (!placement) continue;
-      projection.take(placement);
-      projected.push(t + w.walltimeSeconds * MS_PER_SECOND, placement);
-      if (!(head && w === head.workload)) this.waits[at].estimatedStartAt = new Date(t);
     }
+    const starts = projectStarts({
+      nowMs: this.nowMs,
+      capacity: this.index,
+      occupants: this.occupantsByEnd(),
+      waiters: candidates.map((at) => {
+        const w = this.waitWorkload[at];
+        return {
+          gpus: w.gpus,
+          walltimeSeconds: w.walltimeSeconds,
+          allocationId: w.allocationId,
+          ...(at === headAt && head ? { notBeforeMs: head.startMs } : {}),
+        };
+      }),
+      allocations: caps,
+    });
+    candidates.forEach((at, k) => {
+      const start = starts[k];
+      if (at !== headAt && start !== null) this.waits[at].estimatedStartAt = new Date(start);
+    });
   }
 
   private wait(
@@ -466,12 +474,19 @@ class Cycle {
     if (figure !== undefined) this.waitFigure.set(at, figure);
   }
 
-  /** Whether a waiter's start can be projected: it waits for capacity and can ever be placed. */
+  /**
+   * Whether a waiter's start can be projected: it waits for capacity and can ever be placed, or for
+   * its allocation's concurrency cap (which its running workloads free at their walltimes). Quota and
+   * closed allocations wait on a decision, not on time.
+   */
   private estimable(at: number): boolean {
     const reason = this.waits[at].reason;
     const note = this.waitNote[at];
     return (
-      (reason === 'capacity' || reason === 'reserved_for_head' || reason === 'behind_others') &&
+      (reason === 'capacity' ||
+        reason === 'reserved_for_head' ||
+        reason === 'behind_others' ||
+        reason === 'concurrency_cap') &&
       note !== Note.Never &&
       note !== Note.Unreachable
     );
@@ -620,59 +635,4 @@ export function formatEstimatedStart(ms: number, nowMs: number): string {
   const iso = new Date(ms).toISOString();
   const sameDay = iso.slice(0, 10) === new Date(nowMs).toISOString().slice(0, 10);
   return `${sameDay ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 16)} UTC`;
-}
-
-/** Min-heap of projected ends (estimates only). */
-class EndHeap {
-  private readonly ends: number[] = [];
-  private readonly parts: (readonly PlacementPart[])[] = [];
-
-  get size(): number {
-    return this.ends.length;
-  }
-
-  peekEnd(): number {
-    return this.ends[0];
-  }
-
-  push(end: number, placement: readonly PlacementPart[]): void {
-    const ends = this.ends;
-    const parts = this.parts;
-    let i = ends.length;
-    ends.push(end);
-    parts.push(placement);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (ends[parent] <= end) break;
-      ends[i] = ends[parent]!;
-      parts[i] = parts[parent]!;
-      i = parent;
-    }
-    ends[i] = end;
-    parts[i] = placement;
-  }
-
-  pop(): readonly PlacementPart[] {
-    const ends = this.ends;
-    const parts = this.parts;
-    const top = parts[0];
-    const lastEnd = ends.pop()!;
-    const lastPart = parts.pop()!;
-    const n = ends.length;
-    if (n === 0) return top;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && ends[r] < ends[l] ? r : l;
-      if (ends[c] >= lastEnd) break;
-      ends[i] = ends[c]!;
-      parts[i] = parts[c]!;
-      i = c;
-    }
-    ends[i] = lastEnd;
-    parts[i] = lastPart;
-    return top;
-  }
 }

@@ -6,7 +6,9 @@ describe('workload states', () => {
     for (const state of WORKLOAD_STATES) {
       const refusal = cancelRefusal({ id: 'w-1', state });
       const ended = ['succeeded', 'failed', 'cancelled', 'preempted'].includes(state);
-      expect(allowedWorkloadActions(state)).toEqual(ended ? [] : ['cancel']);
+      expect(allowedWorkloadActions(state, true)).toEqual(ended ? [] : ['cancel']);
+      // Someone who may not act on the project's workloads (an operator reading the queue) is offered nothing.
+      expect(allowedWorkloadActions(state, false)).toEqual([]);
       if (!ended) {
         expect(refusal).toBeNull();
         continue;

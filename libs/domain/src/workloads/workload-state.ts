@@ -28,9 +28,17 @@ export function isActiveWorkloadState(state: string): boolean {
   return (ACTIVE_WORKLOAD_STATES as readonly string[]).includes(state);
 }
 
-/** What a person may still do with a workload in this state. */
-export function allowedWorkloadActions(state: string): 'cancel'[] {
-  return isTerminalWorkloadState(state) ? [] : ['cancel'];
+/**
+ * Who may act on a project's workloads (submit, cancel): its members and admins. Operators, who
+ * watch every queue, read them without acting on them.
+ */
+export function mayActOnProjectWorkloads(facts: { admin: boolean; projectMember: boolean }): boolean {
+  return facts.admin || facts.projectMember;
+}
+
+/** What the caller may still do with a workload in this state (`mayAct`: mayActOnProjectWorkloads). */
+export function allowedWorkloadActions(state: string, mayAct: boolean): 'cancel'[] {
+  return mayAct && !isTerminalWorkloadState(state) ? ['cancel'] : [];
 }
 
 /** Why a workload in `state` cannot be cancelled, or null when it can (queued, admitted, running). */

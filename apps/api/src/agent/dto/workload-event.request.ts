@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { integerIn } from '#application';
 import { instantField } from '../../allocation-requests/dto/request-line.request.js';
 
 /** A year: far above any walltime, low enough that gpus × runtime stays an exact bigint of sane size. */
@@ -6,7 +7,7 @@ export const MAX_REPORTED_RUNTIME_SECONDS = 365 * 24 * 3600;
 
 const common = {
   /** The admission attempt the cluster runs (from the dispatch); events of other attempts change nothing. */
-  attempt: z.int({ message: 'must be a whole number' }).min(0).max(1_000_000),
+  attempt: integerIn(0, 1_000_000),
   /** When it happened on the cluster. */
   at: instantField,
   message: z.string().trim().min(1).max(1000).optional(),
@@ -19,11 +20,7 @@ export const workloadEventBody = z.discriminatedUnion('type', [
     type: z.literal('ended'),
     outcome: z.enum(['succeeded', 'failed']),
     /** GPU-seconds consumed = gpus × runtimeSeconds; without it, the time since the start report. */
-    runtimeSeconds: z
-      .int({ message: 'must be a whole number of seconds' })
-      .min(0)
-      .max(MAX_REPORTED_RUNTIME_SECONDS)
-      .optional(),
+    runtimeSeconds: integerIn(0, MAX_REPORTED_RUNTIME_SECONDS, 'seconds').optional(),
   }),
 ]);
 export type WorkloadEventBody = z.infer<typeof workloadEventBody>;

@@ -24,7 +24,7 @@ export const gpuHoursField = z
 export const maxConcurrentGpusField = z
   .int({ message: 'must be a whole number of GPUs' })
   .positive({ message: 'must be at least 1 GPU' })
-  .max(MAX_CONCURRENT_GPUS);
+  .max(MAX_CONCURRENT_GPUS, { message: `must be at most ${MAX_CONCURRENT_GPUS.toLocaleString('en')} GPUs` });
 
 export const serversField = z
   .int({ message: 'must be a whole number of servers' })

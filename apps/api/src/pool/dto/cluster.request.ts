@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { integerIn } from '#application';
 import { paginationQuery } from '../../common/pagination.js';
 import { displayText } from '../../organizations/dto/fields.js';
 
@@ -42,13 +43,9 @@ const siteDetails = z
 const nodePoolRequest = z
   .strictObject({
     gpuModel: poolGpuModel,
-    gpusPerNode: z.number().int().min(1).max(MAX_GPUS_PER_NODE),
-    nodes: z.number().int().min(1).max(MAX_NODES_PER_POOL),
-    interconnectDomains: z
-      .number()
-      .int()
-      .min(1)
-      .max(MAX_NODES_PER_POOL)
+    gpusPerNode: integerIn(1, MAX_GPUS_PER_NODE, 'GPUs'),
+    nodes: integerIn(1, MAX_NODES_PER_POOL, 'nodes'),
+    interconnectDomains: integerIn(1, MAX_NODES_PER_POOL)
       .optional()
       .meta({
         description:

@@ -7,6 +7,7 @@ import {
   sectorTargetsSchema,
   trackSchema,
   wholeNumber,
+  wholeNumberIn,
 } from '#application';
 import { decimalToBasisPoints } from '#domain';
 import { agencyCode } from './agency.request.js';
@@ -100,7 +101,7 @@ export const createProgramRequest = z
     code: identifier('AI-GPU-2026-1'),
     name: z.string().trim().min(1).max(200),
     agencyCode,
-    fiscalYear: wholeNumber().min(2000).max(9999),
+    fiscalYear: wholeNumberIn(2000, 9999),
     startsAt: isoInstant,
     endsAt: isoInstant,
     budgets: z

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { integerIn } from '#application';
 import { instantField } from '../../allocation-requests/dto/request-line.request.js';
 import { textCheckedPerItem } from '../../http/validation.js';
 
@@ -13,7 +14,7 @@ const usageRecord = z.strictObject({
   allocationId: z.uuid({ message: 'must be a UUID' }),
   workloadId: z.uuid({ message: 'must be a UUID' }).nullish(),
   /** The admission attempt it meters (from the dispatch); without it, the attempt running at startedAt. */
-  attempt: z.int({ message: 'must be a whole number' }).min(0).max(1_000_000).nullish(),
+  attempt: integerIn(0, 1_000_000).nullish(),
   gpuModel: z.string().trim().min(1).max(64),
   /** Checked per record (so one bad record does not refuse the batch): a positive whole number. */
   gpus: z.number(),

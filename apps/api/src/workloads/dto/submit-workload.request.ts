@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { integerIn } from '#application';
 import { uuidParam } from '../../common/ids.js';
 import { displayText } from '../../organizations/dto/fields.js';
 import { gpuModelField } from '../../allocation-requests/dto/request-line.request.js';
@@ -27,13 +28,9 @@ const workloadFields = {
   walltimeSeconds: walltimeField,
   name: displayText(200),
   /** Orders a project's own workloads; defaults to the allocation's tier. */
-  priorityTier: z.int({ message: 'must be a whole number' }).min(0).max(MAX_PRIORITY_TIER).optional(),
+  priorityTier: integerIn(0, MAX_PRIORITY_TIER).optional(),
   /** Simulation only: how long the simulated cluster runs it (defaults to the walltime). */
-  simulatedRuntimeSeconds: z
-    .int({ message: 'must be a whole number of seconds' })
-    .min(0)
-    .max(MAX_WALLTIME_SECONDS)
-    .optional(),
+  simulatedRuntimeSeconds: integerIn(0, MAX_WALLTIME_SECONDS, 'seconds').optional(),
 };
 
 export const submitWorkloadBody = z.strictObject(workloadFields);
@@ -42,9 +39,6 @@ export type SubmitWorkloadBody = z.infer<typeof submitWorkloadBody>;
 export const submitBatchBody = z.strictObject({
   ...workloadFields,
   /** Number of elements; element i is named `<name>[i]`, i from 0. */
-  count: z
-    .int({ message: 'must be a whole number' })
-    .min(1)
-    .max(MAX_BATCH_COUNT, { message: `must be at most ${MAX_BATCH_COUNT}` }),
+  count: integerIn(1, MAX_BATCH_COUNT),
 });
 export type SubmitBatchBody = z.infer<typeof submitBatchBody>;

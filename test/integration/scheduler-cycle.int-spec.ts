@@ -305,7 +305,13 @@ describe('scheduling cycle persistence (real PostgreSQL)', () => {
     );
     // Nothing is charged by the end itself (usage records are), and nothing stays held for its
     // meter: the infrastructure lost the run, so whatever it meters is refunded as it is posted.
-    expect(ended).toEqual({ state: 'failed', end_reason: LOST_RUN_REASON, placements: 0, consumed: '0' });
+    // The workload goes back to the queue (its program requeues up to 3 times by default).
+    expect(ended).toEqual({
+      state: 'queued',
+      end_reason: `${LOST_RUN_REASON} (requeued, 1 of at most 3)`,
+      placements: 0,
+      consumed: '0',
+    });
     const [hold] = await dataSource.query<
       { remaining: string; refund_reason: string; release_after: Date }[]
     >(

@@ -200,8 +200,8 @@ describe('usage posting (real PostgreSQL)', () => {
     const id = await admitted(q, 1, HOUR);
     await postUsageBatch(db, await ingest([record(q, 400, id)]));
     await end(id, 900, 'node_down: n1: GPU Xid 79');
-    // Refunded at the end; what the runtime explains beyond the meter (500) waits for it.
-    expect(await position(q.allocationId)).toMatchObject({ held: 500n, consumed: 0n });
+    // Refunded at the end, and nothing waits for the meter: the whole hold is released at once.
+    expect(await position(q.allocationId)).toMatchObject({ held: 0n, consumed: 0n });
     await postUsageBatch(db, await ingest([record(q, 500, id)]));
     expect(await position(q.allocationId)).toEqual({ remaining: 100n * 3600n, held: 0n, consumed: 0n });
     const memos = await db.query<{ memo: string }[]>(

@@ -441,7 +441,7 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
     expect((await capacity()).get('H100')).toMatchObject({ draining: 0, free: 16_000 });
   });
 
-  it('takes a node down: its running gang workload fails, every GPU it held returns, its hold is settled', async () => {
+  it('takes a node down: its running gang workload is requeued with its age, every GPU it held returns, its hold is released and its usage refunded', async () => {
     // A granted H100 allocation, straight through the entities and the ledger repository.
     const fixture = await seedApprovedRequest(db, { models: ['H100'] });
     const creator = await makeUser(db);
@@ -528,25 +528,33 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
       stateReason: 'GPU Xid 79',
       gpusAllocated: 0,
       changed: true,
-      failedWorkloadIds: [gang.id],
+      // Its program requeues up to 3 times: back to the queue with its age, not failed.
+      failedWorkloadIds: [],
+      requeuedWorkloadIds: [gang.id],
     });
 
     const reason = 'node_down: kisti-daejeon-1-H100-0001: GPU Xid 79';
     const ended = await db.getRepository(WorkloadEntity).findOneByOrFail({ id: gang.id });
-    expect(ended).toMatchObject({ state: 'failed', endReason: reason, heldGpuSeconds: 0n });
-    expect(ended.endedAt).not.toBeNull();
-    // It ran about ten minutes on 16 GPUs. The end charges nothing (usage records do): that time
-    // stays held for its meter, the rest of the hold is released, and the attempt is marked for a
-    // refund because the infrastructure failed it.
+    expect(ended).toMatchObject({
+      state: 'queued',
+      attempt: 1,
+      infrastructureRequeues: 1,
+      queuedAt: gang.queuedAt,
+      endReason: `${reason} (requeued, 1 of at most 3)`,
+      heldGpuSeconds: 0n,
+    });
+    // It ran about ten minutes on 16 GPUs. The end charges nothing (usage records do), and the
+    // attempt is refunded because the infrastructure failed it: so its whole hold is released at
+    // once, nothing waits for its meter.
     expect(ended.consumedGpuSeconds).toBe(0n);
-    const [hold] = await db.query<{ remaining: string; refund_reason: string | null }[]>(
-      `SELECT remaining_gpu_seconds::text AS remaining, refund_reason FROM workload_holds
+    const [hold] = await db.query<{ remaining: string; refund_reason: string | null; ended_at: Date }[]>(
+      `SELECT remaining_gpu_seconds::text AS remaining, refund_reason, ended_at FROM workload_holds
         WHERE workload_id = $1 AND attempt = 0`,
       [gang.id],
     );
-    expect(BigInt(hold.remaining)).toBeGreaterThanOrEqual(16n * 600n);
-    expect(BigInt(hold.remaining)).toBeLessThan(16n * 700n);
+    expect(hold.remaining).toBe('0');
     expect(hold.refund_reason).toBe(reason);
+    const attemptEnd = new Date(hold.ended_at);
     // The cluster's meter for those ten minutes arrives: consumed, and refunded in the same posting.
     const ranFrom = gang.startedAt ?? startedAt;
     const stored = await storeUsageBatch(db, null, [
@@ -559,8 +567,8 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
         gpuModel: 'H100',
         gpus: 16,
         startedAt: ranFrom,
-        endedAt: ended.endedAt!,
-        gpuSeconds: meteredGpuSeconds(16, ranFrom, ended.endedAt!),
+        endedAt: attemptEnd,
+        gpuSeconds: meteredGpuSeconds(16, ranFrom, attemptEnd),
         late: false,
       },
     ]);
@@ -611,7 +619,7 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
       `SELECT action, subject_id FROM audit_events WHERE subject_id IN ($1, $2) ORDER BY id`,
       [failing.id, gang.id],
     );
-    expect(audits.map((row) => row.action)).toEqual(['workload.failed', 'node.state_changed']);
+    expect(audits.map((row) => row.action)).toEqual(['workload.requeued', 'node.state_changed']);
     expect(await waitingJobs('dispatch')).toEqual(
       expect.arrayContaining([
         { name: 'dispatch.cancel', data: { workloadId: gang.id, attempt: 0, reason } },
@@ -623,7 +631,8 @@ describe('the GPU pool: clusters, nodes and capacity', () => {
       inUse: 2,
       down: 8,
       free: 16_000 - 8 - 2,
-      queuedDemand: 24,
+      // The requeued gang waits again beside the 24-GPU workload.
+      queuedDemand: 24 + 16,
     });
     const node = await api.http
       .get(`/v1/nodes/${bystanderNode.id}`)

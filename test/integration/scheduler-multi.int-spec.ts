@@ -13,7 +13,12 @@ import { releaseStaleHolds, storeUsageBatch } from '../support/usage-pipeline.js
 import { JobProducer, QueueTransport, type JobItem } from '../../libs/queues/src/index.js';
 import { createTestDatabase } from '../support/database.js';
 import { workloadUseCases } from '../support/workload-use-cases.js';
-import { startSchedulerProcess, startThrowawayRedis, stopProcess, waitFor } from '../support/processes.js';
+import {
+  startSchedulerProcess,
+  startThrowawayRedis,
+  stopProcess,
+  waitForProgress,
+} from '../support/processes.js';
 import {
   poolFacts,
   seedPool,
@@ -29,12 +34,13 @@ const WORKLOADS = 2_000;
 const SIZES = [1, 1, 2, 2, 3, 4, 4, 6, 8, 8, 16];
 const TERMINAL = ['succeeded', 'failed', 'cancelled', 'preempted'];
 /**
- * The run is a fixed amount of work: ~65 s alone on 2 cores, more than twice that when the
- * integration tier runs the usage load suite beside it. The bounds are failure bounds for a hung
- * scheduler, sized for the busy machine, not a speed target (bench:scheduler measures speed).
+ * The run is a fixed amount of work: ~65 s alone on 2 cores, 300–400 s when the integration tier
+ * runs the usage load suite beside it on a loaded machine. So the waits fail on a hung scheduler
+ * (no workload done for STALL_MS), never on a slow machine; the test's own timeout is only a last
+ * resort (bench:scheduler measures speed).
  */
-const TERMINAL_WITHIN_MS = 300_000;
-const TEST_BUDGET_MS = 420_000;
+const STALL_MS = 90_000;
+const TEST_BUDGET_MS = 1_800_000;
 
 /**
  * Three scheduler processes on one PostgreSQL and one (throwaway) Redis admit 2,000 workloads on a
@@ -321,7 +327,7 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       const started = Date.now();
       const cyclesBefore = await partitionCycles();
       const singles = await submitSingles(quotas, WORKLOADS / 2);
-      await waitFor(
+      await waitForProgress(
         'the burst to be scheduled',
         async () => {
           const [row] = await dataSource.query<{ open: number; dirty: boolean }[]>(
@@ -329,9 +335,10 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
                 EXISTS (SELECT 1 FROM partition_triggers WHERE gpu_model = $1) AS dirty`,
             [GPU_MODEL],
           );
-          return row?.open === 0 && !row.dirty;
+          // A dirty mark left over counts as one thing still to do.
+          return (row?.open ?? 1) + (row?.dirty ? 1 : 0);
         },
-        90_000,
+        STALL_MS,
       );
       const burstCycles = (await partitionCycles()) - cyclesBefore;
       const burstMs = Date.now() - started;
@@ -373,26 +380,26 @@ describe('scheduler: 3 processes, 2,000 workloads, cancels and drains', () => {
       await producer.enqueue({ name: 'schedule.cycle', data: { gpuModel: GPU_MODEL } });
       const cancelled = (await Promise.all(cancellations)).reduce((sum, count) => sum + count, 0);
 
-      await waitFor(
+      await waitForProgress(
         'every workload to reach a terminal state',
         async () => {
           const [row] = await dataSource.query<{ open: number }[]>(
             `SELECT count(*)::int AS open FROM workloads WHERE state NOT IN ('succeeded', 'failed', 'cancelled', 'preempted')`,
           );
-          return row?.open === 0;
+          return row?.open ?? 1;
         },
-        TERMINAL_WITHIN_MS,
+        STALL_MS,
       );
       const finishedMs = Date.now() - started;
-      await waitFor(
+      await waitForProgress(
         'every usage batch to be posted',
         async () => {
           const [row] = await dataSource.query<{ open: number }[]>(
             'SELECT count(*)::int AS open FROM usage_batches WHERE posted_at IS NULL',
           );
-          return row?.open === 0;
+          return row?.open ?? 1;
         },
-        60_000,
+        STALL_MS,
       );
       // Cancelled runs send no usage: what their runtime kept held goes back after the metering grace.
       await releaseStaleHolds(dataSource, new Date(Date.now() + 2 * METERING_GRACE_MS), 100_000);

@@ -126,3 +126,28 @@ export function startSimulatorProcess(env: Record<string, string>): ChildProcess
   });
   return reapOnExit(child);
 }
+
+/**
+ * Waits until `remaining()` reaches 0, failing only when it has not gone down for `stallMs`: a bound
+ * on a hung system, not on a slow one. A fixed amount of work takes as long as a busy machine makes
+ * it take; a wall-clock deadline on all of it is a race with the machine's load.
+ */
+export async function waitForProgress(
+  what: string,
+  remaining: () => Promise<number>,
+  stallMs: number,
+): Promise<void> {
+  let best = Number.POSITIVE_INFINITY;
+  let progressAt = Date.now();
+  for (;;) {
+    const left = await remaining();
+    if (left === 0) return;
+    if (left < best) {
+      best = left;
+      progressAt = Date.now();
+    } else if (Date.now() - progressAt > stallMs) {
+      throw new Error(`No progress waiting for ${what}: ${left} left, none done in the last ${stallMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

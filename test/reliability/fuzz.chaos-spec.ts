@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import {
   bodyArbitrary,
@@ -9,11 +8,17 @@ import {
   queryArbitrary,
   WRITE_METHODS,
   wellFormed,
-  type FieldHints,
   type Operation,
 } from './support/openapi-routes.js';
 import { markdownTable, statusClass, writeResults } from './support/results.js';
-import { DatabaseFingerprint, ROLE_NAMES, seedWorld, type RoleName, type World } from './support/seeded-world.js';
+import {
+  DatabaseFingerprint,
+  fieldHints,
+  ROLE_NAMES,
+  seedWorld,
+  type RoleName,
+  type World,
+} from './support/seeded-world.js';
 
 /**
  * Generated request bodies, path ids and query strings against every write route of
@@ -23,7 +28,6 @@ import { DatabaseFingerprint, ROLE_NAMES, seedWorld, type RoleName, type World }
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 5_200);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
-const DAY_MS = 86_400_000;
 const RESULTS = 'test/reliability/results/fuzz.md';
 
 interface Sent {
@@ -129,47 +133,6 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
     await world?.close();
   });
 
-  const hints = (): FieldHints => {
-    const now = Date.now();
-    const { ids, userIds } = world;
-    const previousMonth = new Date(new Date().getTime() - 31 * DAY_MS).toISOString().slice(0, 7);
-    return {
-      projectId: () => ids.projectA,
-      programId: () => ids.programId,
-      allocationId: () => ids.allocationA,
-      workloadId: () => ids.workloadA,
-      userId: () => userIds.spareMemberA,
-      piUserId: () => userIds.piA,
-      organizationId: () => ids.orgA,
-      memberIds: () => [],
-      requestIds: () => [ids.submittedA],
-      clusterIds: () => [ids.clusterId],
-      nodeIds: () => [],
-      agencyCode: () => ids.agencyCode,
-      gpuModel: () => 'H200',
-      email: () => `fuzz-${randomUUID().slice(0, 8)}@test.gpupool.kr`,
-      password: () => 'fuzz-password-123',
-      url: () => 'https://hooks.example.com/fuzz',
-      period: () => previousMonth,
-      startsAt: () => new Date(now + DAY_MS).toISOString(),
-      endsAt: () => new Date(now + 60 * DAY_MS).toISOString(),
-      startedAt: () => new Date(now - 2 * 3600_000).toISOString(),
-      endedAt: () => new Date(now - 3600_000).toISOString(),
-      effectiveFrom: () => new Date(Math.floor(now / 1000) * 1000 + 90 * DAY_MS).toISOString(),
-      at: () => new Date(now).toISOString(),
-      externalId: () => randomUUID(),
-      source: () => 'fuzz',
-      code: () => `FZ${randomUUID().slice(0, 6).toUpperCase()}`,
-      nodes: () => 1,
-      gpusPerNode: () => 8,
-      gpus: () => 1,
-      walltimeSeconds: () => 3600,
-      gpuHours: () => 10,
-      maxConcurrentGpus: () => 4,
-      fiscalYear: () => new Date().getUTCFullYear(),
-    };
-  };
-
   /** Existing ids for a path parameter (of project A or B), random ones, or hostile text. */
   const pathValue = (operation: Operation, param: string): fc.Arbitrary<string> => {
     const { ids, userIds } = world;
@@ -214,7 +177,7 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
   };
 
   const requestArbitrary = (): fc.Arbitrary<Sent> => {
-    const fieldHints = hints();
+    const hints = fieldHints(world, 'A');
     const perOperation = (operation: Operation, generateBody: boolean): fc.Arbitrary<Sent> =>
       fc
         .record({
@@ -222,7 +185,7 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
             Object.fromEntries(operation.pathParams.map((param) => [param, pathValue(operation, param)])),
           ),
           query: fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: queryArbitrary(operation) }),
-          body: generateBody ? bodyArbitrary(operation, fieldHints) : fc.constant(undefined),
+          body: generateBody ? bodyArbitrary(operation, hints) : fc.constant(undefined),
           raw: fc.oneof(
             { weight: 30, arbitrary: fc.constant(null) },
             {

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '#persistence';
+import type { FieldHints } from './openapi-routes.js';
 import { startApi, type ApiHarness } from '../../support/api-harness.js';
 import { grantUseCase } from '../../support/grant.js';
 
@@ -28,6 +29,7 @@ export interface World {
   db: DataSource;
   tokens: Record<RoleName, string | null>;
   userIds: Record<'member' | 'piA' | 'piB' | 'reviewer' | 'operator' | 'finance' | 'spareMemberA' | 'spareReviewer', string>;
+  emails: Record<'member', string>;
   /** Resources of project A ("own") and project B ("other"), and shared ones. */
   ids: {
     agencyCode: string;
@@ -49,6 +51,7 @@ export interface World {
     webhookB: string;
     spareTokenId: string;
     notificationA: string | null;
+    notificationB: string | null;
   };
   auth(role: RoleName): Record<string, string>;
   close(): Promise<void>;
@@ -206,17 +209,22 @@ export async function seedWorld(label: string, overrides: Record<string, string>
     .id as string;
   const webhookB = (await post('/v1/webhooks', { projectId: projectB, url: 'https://hooks.example.com/b' }, auth('piB')))
     .id as string;
-  // Suspending and resuming allocation A notifies project A: a notification to read.
-  await post(`/v1/allocations/${allocationA}/suspend`, { reason: 'seed' });
-  await post(`/v1/allocations/${allocationA}/resume`, {});
-  const inbox = await api.http.get('/v1/notifications').set(auth('piA'));
-  const notificationA = (inbox.body as { items?: { id: string }[] }).items?.[0]?.id ?? null;
+  // Suspending and resuming an allocation notifies its project: notifications to read.
+  const notificationOf = async (allocationId: string, role: RoleName) => {
+    await post(`/v1/allocations/${allocationId}/suspend`, { reason: 'seed' });
+    await post(`/v1/allocations/${allocationId}/resume`, {});
+    const inbox = await api.http.get('/v1/notifications').set(auth(role));
+    return (inbox.body as { items?: { id: string }[] }).items?.[0]?.id ?? null;
+  };
+  const notificationA = await notificationOf(allocationA, 'piA');
+  const notificationB = await notificationOf(allocationB, 'piB');
 
   return {
     api,
     db,
     tokens,
     userIds,
+    emails: { member: `member-${suffix}@test.gpupool.kr` },
     ids: {
       agencyCode,
       programId,
@@ -237,6 +245,7 @@ export async function seedWorld(label: string, overrides: Record<string, string>
       webhookB,
       spareTokenId,
       notificationA,
+      notificationB,
     },
     auth,
     close: async () => {
@@ -301,3 +310,48 @@ export class DatabaseFingerprint {
 }
 
 export const anyUuid = (): string => randomUUID();
+
+/**
+ * Valid values by field name for bodies built from the contract's schemas: the resources of
+ * project A ("own") or B ("other").
+ */
+export function fieldHints(world: World, variant: 'A' | 'B'): FieldHints {
+  const now = Date.now();
+  const { ids, userIds } = world;
+  const previousMonth = new Date(now - 31 * DAY_MS).toISOString().slice(0, 7);
+  return {
+    projectId: () => (variant === 'A' ? ids.projectA : ids.projectB),
+    programId: () => ids.programId,
+    allocationId: () => (variant === 'A' ? ids.allocationA : ids.allocationB),
+    workloadId: () => (variant === 'A' ? ids.workloadA : ids.workloadB),
+    userId: () => userIds.spareMemberA,
+    piUserId: () => (variant === 'A' ? userIds.piA : userIds.piB),
+    organizationId: () => (variant === 'A' ? ids.orgA : ids.orgB),
+    memberIds: () => [],
+    requestIds: () => [ids.submittedA],
+    clusterIds: () => [ids.clusterId],
+    nodeIds: () => [],
+    agencyCode: () => ids.agencyCode,
+    gpuModel: () => 'H200',
+    email: () => `rel-${randomUUID().slice(0, 8)}@test.gpupool.kr`,
+    password: () => 'reliability-password-2',
+    url: () => 'https://hooks.example.com/reliability',
+    period: () => previousMonth,
+    startsAt: () => new Date(now + DAY_MS).toISOString(),
+    endsAt: () => new Date(now + 60 * DAY_MS).toISOString(),
+    startedAt: () => new Date(now - 2 * 3600_000).toISOString(),
+    endedAt: () => new Date(now - 3600_000).toISOString(),
+    effectiveFrom: () => new Date(Math.floor(now / 1000) * 1000 + 90 * DAY_MS).toISOString(),
+    at: () => new Date(now).toISOString(),
+    externalId: () => randomUUID(),
+    source: () => 'reliability',
+    code: () => `RL${randomUUID().slice(0, 6).toUpperCase()}`,
+    nodes: () => 1,
+    gpusPerNode: () => 8,
+    gpus: () => 1,
+    walltimeSeconds: () => 3600,
+    gpuHours: () => 10,
+    maxConcurrentGpus: () => 4,
+    fiscalYear: () => new Date(now).getUTCFullYear(),
+  };
+}

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { errorShapeProblem, exemplar, fillPath, loadOperations, type Operation } from './support/openapi-routes.js';
+import {
+  errorShapeProblem,
+  exemplar,
+  fillPath,
+  loadOperations,
+  type Operation,
+} from './support/openapi-routes.js';
 import { markdownTable, writeResults } from './support/results.js';
 import {
   DatabaseFingerprint,
@@ -52,10 +58,25 @@ const TABLE: Rule[] = [
     scoped: true,
   },
   { route: 'PATCH /v1/allocation-requests/{id}', allow: ['projectMember'], maybe: ['admin'], scoped: true },
-  { route: 'POST /v1/allocation-requests/{id}/submit', allow: ['projectMember'], maybe: ['admin'], scoped: true },
-  { route: 'POST /v1/allocation-requests/{id}/withdraw', allow: ['projectMember'], maybe: ['admin'], scoped: true },
+  {
+    route: 'POST /v1/allocation-requests/{id}/submit',
+    allow: ['projectMember'],
+    maybe: ['admin'],
+    scoped: true,
+  },
+  {
+    route: 'POST /v1/allocation-requests/{id}/withdraw',
+    allow: ['projectMember'],
+    maybe: ['admin'],
+    scoped: true,
+  },
   { route: 'POST /v1/allocation-requests/{id}/reviews', allow: ['reviewer'], maybe: ['admin'], scoped: true },
-  { route: 'POST /v1/allocation-requests/{id}/conflicts', allow: ['reviewer'], maybe: ['admin'], scoped: true },
+  {
+    route: 'POST /v1/allocation-requests/{id}/conflicts',
+    allow: ['reviewer'],
+    maybe: ['admin'],
+    scoped: true,
+  },
   { route: 'POST /v1/allocation-requests/{id}/approve', allow: ['admin'], scoped: true },
   { route: 'POST /v1/allocation-requests/{id}/reject', allow: ['admin'], scoped: true },
 
@@ -203,7 +224,8 @@ function resolve(who: Who[], variant: Variant): Set<RoleName> {
     if (entry === 'everyone') ROLE_NAMES.forEach((role) => roles.add(role));
     else if (entry === 'users') USERS.forEach((role) => roles.add(role));
     else if (entry === 'tokens') TOKENS.forEach((role) => roles.add(role));
-    else if (entry === 'projectMember') (variant === 'A' ? ['member', 'piA'] : ['piB']).forEach((r) => roles.add(r as RoleName));
+    else if (entry === 'projectMember')
+      (variant === 'A' ? ['member', 'piA'] : ['piB']).forEach((r) => roles.add(r as RoleName));
     else if (entry === 'projectPi') roles.add(variant === 'A' ? 'piA' : 'piB');
     else roles.add(entry);
   }
@@ -219,7 +241,8 @@ function verdict(rule: Rule, role: RoleName, variant: Variant): Verdict {
 /** Writes that change or end a resource run last, so the others meet the seeded state. */
 function writeOrder(operation: Operation): number {
   if (operation.method === 'get') return 0;
-  if (/cancel|suspend|resume|withdraw|reject|approve|release|confirm|dismiss|close$/.test(operation.path)) return 2;
+  if (/cancel|suspend|resume|withdraw|reject|approve|release|confirm|dismiss|close$/.test(operation.path))
+    return 2;
   if (operation.method === 'delete') return 3;
   return 1;
 }
@@ -372,7 +395,8 @@ describe('authorization matrix: every role × every route of docs/openapi.json',
             const changed = DatabaseFingerprint.diff(before, after);
             if (changed.length > 0) violations.push(`refused but wrote ${changed.join(', ')}: ${where}`);
           }
-          if (expected === 'refuse' && status >= 200 && status < 300) violations.push(`2xx for a refused role: ${where}`);
+          if (expected === 'refuse' && status >= 200 && status < 300)
+            violations.push(`2xx for a refused role: ${where}`);
           if (expected === 'refuse' && role === 'anonymous' && status !== 401)
             violations.push(`anonymous not 401: ${where}`);
         }
@@ -446,6 +470,6 @@ function report(outcomes: Outcome[], seconds: string): void {
     '',
     listing(allowedInvalid),
   ].join('\n');
-  writeResults(RESULTS, 'Authorization matrix', 'npm run test:chaos -- authz', text);
+  writeResults(RESULTS, 'Authorization matrix', 'npm run test:chaos -- test/reliability/authz', text);
   console.log(text);
 }

@@ -82,7 +82,8 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
   afterAll(async () => {
     const seconds = ((Date.now() - startedAt) / 1000).toFixed(0);
     const classes = new Map<string, number>();
-    for (const [status, count] of byStatus) classes.set(statusClass(status), (classes.get(statusClass(status)) ?? 0) + count);
+    for (const [status, count] of byStatus)
+      classes.set(statusClass(status), (classes.get(statusClass(status)) ?? 0) + count);
     const fiveHundreds = classes.get('5xx') ?? 0;
     const routeRows = [...byRoute.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
@@ -95,16 +96,18 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
           .map(([key, count]) => `${key}:${count}`)
           .join(' '),
       ]);
-    const uncovered = operations.filter((operation) => !byRoute.has(operation.key)).map((operation) => operation.key);
+    const uncovered = operations
+      .filter((operation) => !byRoute.has(operation.key))
+      .map((operation) => operation.key);
     writeResults(
       RESULTS,
       'Fuzz: generated requests against docs/openapi.json',
-      'npm run test:chaos -- fuzz',
+      'npm run test:chaos -- test/reliability/fuzz',
       [
         `fast-check seed **${SEED}**, ${attempts} requests (${bodiesSent} with a generated body) in ${seconds} s; ` +
           `${writes.length} write routes and ${reads.length} read routes in the contract.`,
         `Refused requests whose database fingerprint was compared before/after: ${refusedChecked}.`,
-        `**5xx: ${fiveHundreds}**; failures: ${failures.length}. Reproduce with \`FUZZ_SEED=${SEED} npm run test:chaos -- fuzz\`.`,
+        `**5xx: ${fiveHundreds}**; failures: ${failures.length}. Reproduce with \`FUZZ_SEED=${SEED} npm run test:chaos -- test/reliability/fuzz\`.`,
         '',
         '## Status classes',
         '',
@@ -124,12 +127,16 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
         '',
         markdownTable(['route', '2xx', '4xx', '5xx', 'statuses'], routeRows),
         '',
-        uncovered.length > 0 ? `Not reached this run: ${uncovered.join(', ')}` : 'Every route of the contract was reached.',
+        uncovered.length > 0
+          ? `Not reached this run: ${uncovered.join(', ')}`
+          : 'Every route of the contract was reached.',
         '',
         failures.length > 0 ? `## Failures\n\n${failures.map((f) => `- ${f}`).join('\n')}` : '',
       ].join('\n'),
     );
-    console.log(`fuzz: seed ${SEED}, ${attempts} requests, statuses ${JSON.stringify(Object.fromEntries(byStatus))}`);
+    console.log(
+      `fuzz: seed ${SEED}, ${attempts} requests, statuses ${JSON.stringify(Object.fromEntries(byStatus))}`,
+    );
     await world?.close();
   });
 
@@ -184,13 +191,24 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
           values: fc.record(
             Object.fromEntries(operation.pathParams.map((param) => [param, pathValue(operation, param)])),
           ),
-          query: fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: queryArbitrary(operation) }),
+          query: fc.oneof(
+            { weight: 4, arbitrary: fc.constant({}) },
+            { weight: 1, arbitrary: queryArbitrary(operation) },
+          ),
           body: generateBody ? bodyArbitrary(operation, hints) : fc.constant(undefined),
           raw: fc.oneof(
             { weight: 30, arbitrary: fc.constant(null) },
             {
               weight: 1,
-              arbitrary: fc.constantFrom('{', '{"a":', '[1,2', 'null', '"\\ud800"', '{"__proto__":{"admin":true}}', '\u0000'),
+              arbitrary: fc.constantFrom(
+                '{',
+                '{"a":',
+                '[1,2',
+                'null',
+                '"\\ud800"',
+                '{"__proto__":{"admin":true}}',
+                '\u0000',
+              ),
             },
           ),
           role: fc.oneof(
@@ -200,16 +218,26 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
           idempotencyKey: fc.oneof(
             { weight: 8, arbitrary: fc.constant(null) },
             { weight: 1, arbitrary: fc.uuid() },
-            { weight: 1, arbitrary: fc.constantFrom('short', 'has space in it', 'x'.repeat(200), 'ok-key-ü-12345') },
+            {
+              weight: 1,
+              arbitrary: fc.constantFrom('short', 'has space in it', 'x'.repeat(200), 'ok-key-ü-12345'),
+            },
           ),
           contentType: fc.oneof(
             { weight: 20, arbitrary: fc.constant('application/json') },
-            { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1') },
+            {
+              weight: 1,
+              arbitrary: fc.constantFrom(
+                'text/plain',
+                'application/x-www-form-urlencoded',
+                'application/json; charset=latin1',
+              ),
+            },
           ),
         })
         .map(({ values, query, body, raw, role, idempotencyKey, contentType }) => {
           const search = new URLSearchParams(
-            Object.entries(query).map(([key, value]) => [key, wellFormed(value)]),
+            Object.entries(query).map(([key, value]): [string, string] => [key, wellFormed(value)]),
           ).toString();
           const headers: Record<string, string> = { ...world.auth(role) };
           if (idempotencyKey) headers['idempotency-key'] = idempotencyKey;
@@ -230,7 +258,7 @@ describe('fuzz: generated requests against every route of docs/openapi.json', ()
   };
 
   const send = async (sent: Sent) => {
-    const method = sent.route.split(' ')[0]!.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    const method = sent.route.split(' ')[0].toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
     let call = world.api.http[method](sent.url).set(sent.headers);
     const payload = sent.raw ?? (sent.body === undefined ? undefined : JSON.stringify(sent.body));
     if (payload !== undefined) call = call.send(payload);

@@ -115,8 +115,8 @@ const OPTIONAL_FILLED = ['projectId', 'clusterIds', 'password'];
  */
 export function exemplar(schema: JsonSchema, hints: FieldHints = {}, field = ''): unknown {
   if (field && hints[field]) return hints[field]();
-  if (schema.oneOf?.length) return exemplar(schema.oneOf[0]!, hints, field);
-  if (schema.anyOf?.length) return exemplar(schema.anyOf[0]!, hints, field);
+  if (schema.oneOf?.length) return exemplar(schema.oneOf[0], hints, field);
+  if (schema.anyOf?.length) return exemplar(schema.anyOf[0], hints, field);
   if (schema.enum?.length) return schema.enum[0];
   switch (schema.type) {
     case 'object': {
@@ -124,7 +124,7 @@ export function exemplar(schema: JsonSchema, hints: FieldHints = {}, field = '')
       const wanted = Object.keys(schema.properties ?? {}).filter(
         (name) => schema.required?.includes(name) || (OPTIONAL_FILLED.includes(name) && hints[name]),
       );
-      for (const name of wanted) out[name] = exemplar(schema.properties![name]!, hints, name);
+      for (const name of wanted) out[name] = exemplar(schema.properties![name], hints, name);
       return out;
     }
     case 'array': {
@@ -143,6 +143,7 @@ export function exemplar(schema: JsonSchema, hints: FieldHints = {}, field = '')
       return false;
     case 'string':
       return exemplarString(schema, field);
+    case undefined:
     default:
       return {};
   }
@@ -158,6 +159,9 @@ function exemplarString(schema: JsonSchema, field: string): string {
       return `fuzz-${randomBytes(4).toString('hex')}@test.gpupool.kr`;
     case 'uri':
       return 'https://hooks.example.com/gpupool';
+    case undefined:
+    default:
+      break;
   }
   const base = /code|name/i.test(field) ? `x${randomBytes(4).toString('hex')}` : 'fuzz text';
   const min = schema.minLength ?? 1;
@@ -224,7 +228,10 @@ const hostileNumbers = fc.constantFrom<unknown>(
 export const hostileString: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
   { weight: 3, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) },
-  { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udc00', 'a', '가', '🙂') }) },
+  {
+    weight: 2,
+    arbitrary: fc.string({ unit: fc.constantFrom('\u0000', '\ud800', '\udc00', 'a', '가', '🙂') }),
+  },
   {
     weight: 1,
     arbitrary: fc.integer({ min: 257, max: 70_000 }).map((length) => 'A'.repeat(length)),
@@ -260,17 +267,26 @@ type Mutation =
   | { kind: 'nested'; field: number; value: unknown };
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('replace' as const), field: fc.nat(), value: wrongValue }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ kind: fc.constant('replace' as const), field: fc.nat(), value: wrongValue }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), field: fc.nat() }) },
   {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('extra' as const),
-      name: fc.oneof(fc.constantFrom('__proto__', 'constructor', 'id', 'status', 'role', 'admin'), fc.string()),
+      name: fc.oneof(
+        fc.constantFrom('__proto__', 'constructor', 'id', 'status', 'role', 'admin'),
+        fc.string(),
+      ),
       value: fc.jsonValue({ maxDepth: 2 }),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('nested' as const), field: fc.nat(), value: wrongValue }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('nested' as const), field: fc.nat(), value: wrongValue }),
+  },
 );
 
 /** Paths to the values of a JSON value (the first levels and items only), as key lists. */
@@ -292,11 +308,12 @@ function applyMutation(body: unknown, mutation: Mutation): unknown {
     return copy;
   }
   const paths = mutation.kind === 'nested' ? pathsOf(copy) : Object.keys(copy).map((key) => [key]);
-  if (paths.length === 0) return mutation.kind === 'drop' ? copy : { value: 'value' in mutation ? mutation.value : null };
-  const path = paths[mutation.field % paths.length]!;
+  if (paths.length === 0)
+    return mutation.kind === 'drop' ? copy : { value: 'value' in mutation ? mutation.value : null };
+  const path = paths[mutation.field % paths.length];
   let parent: Record<string | number, unknown> = copy;
   for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
-  const last = path[path.length - 1]!;
+  const last = path[path.length - 1];
   if (mutation.kind === 'drop') {
     if (Array.isArray(parent)) parent.splice(Number(last), 1);
     else delete parent[last];

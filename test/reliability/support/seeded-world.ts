@@ -28,7 +28,10 @@ export interface World {
   api: ApiHarness;
   db: DataSource;
   tokens: Record<RoleName, string | null>;
-  userIds: Record<'member' | 'piA' | 'piB' | 'reviewer' | 'operator' | 'finance' | 'spareMemberA' | 'spareReviewer', string>;
+  userIds: Record<
+    'member' | 'piA' | 'piB' | 'reviewer' | 'operator' | 'finance' | 'spareMemberA' | 'spareReviewer',
+    string
+  >;
   emails: Record<'member', string>;
   /** Resources of project A ("own") and project B ("other"), and shared ones. */
   ids: {
@@ -66,11 +69,14 @@ export async function seedWorld(label: string, overrides: Record<string, string>
   const api = await startApi(label, overrides);
   const db = createDataSource({ url: api.databaseUrl, poolSize: 2, applicationName: `${label}-checks` });
   await db.initialize();
-  const admin = { authorization: `Bearer ${api.adminToken}` };
+  const admin: Record<string, string> = { authorization: `Bearer ${api.adminToken}` };
   const suffix = randomBytes(3).toString('hex');
 
   const post = async (path: string, body: unknown, headers = admin, expected = [200, 201, 202]) => {
-    const response = await api.http.post(path).set(headers).send(body as object);
+    const response = await api.http
+      .post(path)
+      .set(headers)
+      .send(body as object);
     if (!expected.includes(response.status))
       throw new Error(`seed: POST ${path} → ${response.status} ${JSON.stringify(response.body)}`);
     return response.body as Record<string, unknown>;
@@ -96,10 +102,12 @@ export async function seedWorld(label: string, overrides: Record<string, string>
     rubric: [{ key: 'merit', label: 'Merit', weight: 1, maxScore: 10 }],
   });
   const programId = program.id as string;
-  const orgA = (await post('/v1/organizations', { name: `Org A ${suffix}`, type: 'university', region: 'daejeon' }))
-    .id as string;
-  const orgB = (await post('/v1/organizations', { name: `Org B ${suffix}`, type: 'university', region: 'seoul' }))
-    .id as string;
+  const orgA = (
+    await post('/v1/organizations', { name: `Org A ${suffix}`, type: 'university', region: 'daejeon' })
+  ).id as string;
+  const orgB = (
+    await post('/v1/organizations', { name: `Org B ${suffix}`, type: 'university', region: 'seoul' })
+  ).id as string;
   const user = async (name: string, organizationId: string, roles: string[], agency?: string) =>
     (
       await post('/v1/users', {
@@ -171,7 +179,7 @@ export async function seedWorld(label: string, overrides: Record<string, string>
     await post(`/v1/allocation-requests/${id}/approve`, {});
     const outcome = await grantUseCase(db).execute(id);
     if (outcome.outcome !== 'granted') throw new Error(`seed: grant of ${id}: ${outcome.outcome}`);
-    const allocationId = outcome.allocationIds[0]!;
+    const allocationId = outcome.allocationIds[0];
     // Open the window around now, so workloads are accepted.
     await db.query('UPDATE allocations SET starts_at = $2, ends_at = $3 WHERE id = $1', [
       allocationId,
@@ -189,12 +197,16 @@ export async function seedWorld(label: string, overrides: Record<string, string>
 
   const cluster = await post(
     '/v1/clusters',
-    { name: `rel-${suffix}`, site: `site-${suffix}`, nodePools: [{ gpuModel: 'H200', gpusPerNode: 8, nodes: 4 }] },
+    {
+      name: `rel-${suffix}`,
+      site: `site-${suffix}`,
+      nodePools: [{ gpuModel: 'H200', gpusPerNode: 8, nodes: 4 }],
+    },
     auth('operator'),
   );
   const clusterId = cluster.id as string;
   const nodes = await api.http.get(`/v1/nodes?clusterId=${clusterId}`).set(admin);
-  const nodeId = (nodes.body as { items: { id: string }[] }).items[0]!.id;
+  const nodeId = (nodes.body as { items: { id: string }[] }).items[0].id;
   const workload = async (allocationId: string, role: RoleName) =>
     (
       await post(
@@ -205,10 +217,12 @@ export async function seedWorld(label: string, overrides: Record<string, string>
     ).id as string;
   const workloadA = await workload(allocationA, 'member');
   const workloadB = await workload(allocationB, 'piB');
-  const webhookA = (await post('/v1/webhooks', { projectId: projectA, url: 'https://hooks.example.com/a' }, auth('piA')))
-    .id as string;
-  const webhookB = (await post('/v1/webhooks', { projectId: projectB, url: 'https://hooks.example.com/b' }, auth('piB')))
-    .id as string;
+  const webhookA = (
+    await post('/v1/webhooks', { projectId: projectA, url: 'https://hooks.example.com/a' }, auth('piA'))
+  ).id as string;
+  const webhookB = (
+    await post('/v1/webhooks', { projectId: projectB, url: 'https://hooks.example.com/b' }, auth('piB'))
+  ).id as string;
   // Suspending and resuming an allocation notifies its project: notifications to read.
   const notificationOf = async (allocationId: string, role: RoleName) => {
     await post(`/v1/allocations/${allocationId}/suspend`, { reason: 'seed' });
@@ -290,7 +304,8 @@ export class DatabaseFingerprint {
       "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
     );
     const parts = tables.map(({ table_name: table }) => {
-      if (!WATCHED_TABLES.includes(table)) return `SELECT '${table}' AS t, count(*)::text AS v FROM "${table}"`;
+      if (!WATCHED_TABLES.includes(table))
+        return `SELECT '${table}' AS t, count(*)::text AS v FROM "${table}"`;
       const kept = columns
         .filter((c) => c.table_name === table && !(this.volatileColumns[table] ?? []).includes(c.column_name))
         .map((c) => `"${c.column_name}"`);

@@ -383,7 +383,7 @@ describe(`faults under a steady submission load (${RATE} workloads/s through the
          FROM unnest($1::uuid[]) AS a(id) LEFT JOIN workloads w ON w.id = a.id`,
       [acceptedIds, TERMINAL_STATES],
     );
-    const { counts, facts } = await checkInvariants(stack.db);
+    const { counts, facts } = await checkInvariants(stack.db, stack.db);
     const during = attempts.filter((attempt) => attempt.sentAt < windowEnd);
     const after = attempts.filter((attempt) => attempt.sentAt >= windowEnd);
     const failedDuring = during.filter(isFailed);
@@ -416,7 +416,7 @@ describe(`faults under a steady submission load (${RATE} workloads/s through the
         acceptedButMissing: lostRow?.missing ?? 0,
         violations: violationsOf(counts),
         skippedTicks: load.skippedTicks,
-        ...facts,
+        totals: facts,
       },
     };
     rows.push(row);
@@ -447,4 +447,86 @@ describe(`faults under a steady submission load (${RATE} workloads/s through the
     },
     FAULT_TEST_MS,
   );
+
+  it('the checks can fail: each corruption of the data the faults left is counted (rolled back after)', async () => {
+    const runner = stack.db.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    try {
+      const before = (await checkInvariants(runner, null)).counts;
+      expect(violationsOf(before)).toEqual({});
+      const [victim] = (await runner.query(
+        `SELECT w.id, w.allocation_id FROM workloads w
+          WHERE w.state = 'succeeded' AND w.attempt = 0
+            AND EXISTS (SELECT 1 FROM usage_records u WHERE u.workload_id = w.id)
+          ORDER BY w.queued_at LIMIT 1`,
+      )) as ({ id: string; allocation_id: string } | undefined)[];
+      const [other] = (await runner.query(
+        `SELECT id FROM workloads WHERE state = 'succeeded' AND id <> $1 ORDER BY queued_at LIMIT 1`,
+        [victim?.id],
+      )) as ({ id: string } | undefined)[];
+      if (!victim || !other) throw new Error('no succeeded workloads to corrupt');
+      // 1: an entry that unbalances its transaction (checked at commit; this transaction never commits).
+      await runner.query(
+        `INSERT INTO ledger_entries (transaction_id, account, amount)
+         SELECT transaction_id, account, 1 FROM ledger_entries ORDER BY transaction_id LIMIT 1`,
+      );
+      // 1: a kept balance that is not the sum of its entries (the trigger keeps them in step otherwise).
+      await runner.query(
+        `UPDATE account_balances SET balance = balance + 1
+          WHERE account = (SELECT account FROM account_balances ORDER BY account LIMIT 1)`,
+      );
+      // 2: a balanced posting that holds more than the allocation has left.
+      await runner.query(
+        `WITH t AS (INSERT INTO ledger_transactions (kind, idempotency_key) VALUES ('refund', 'refund:chaos-self-test')
+                    RETURNING id)
+         INSERT INTO ledger_entries (transaction_id, account, amount)
+         SELECT t.id, x.account, x.amount FROM t,
+                (VALUES ('allocation:' || $1::text, -1e15::bigint), ('hold:' || $1::text, 1e15::bigint)) AS x(account, amount)`,
+        [victim.allocation_id],
+      );
+      // 3: a node over-booked (and no longer the sum of its placements).
+      await runner.query(
+        `UPDATE nodes SET gpus_allocated = gpus_total + 1 WHERE id = (SELECT id FROM nodes ORDER BY name LIMIT 1)`,
+      );
+      // 5: a phantom run: a finished workload running again, with no placement and its hold ended.
+      await runner.query(`UPDATE workloads SET state = 'running' WHERE id = $1`, [other.id]);
+      // One hold per attempt: a hold moved to an attempt that never was; another reopened.
+      await runner.query(`UPDATE workload_holds SET attempt = attempt + 5 WHERE workload_id = $1`, [
+        victim.id,
+      ]);
+      // 4: a record's GPU-seconds changed after its posting, and moved to an attempt of its own.
+      await runner.query(
+        `UPDATE usage_records SET gpu_seconds = gpu_seconds + 1, attempt = attempt + 7 WHERE workload_id = $1`,
+        [victim.id],
+      );
+      const { counts } = await checkInvariants(runner, null);
+      const caught = Object.fromEntries(
+        (
+          [
+            'unbalancedTransactions',
+            'balanceMismatches',
+            'overHeldAllocations',
+            'holdAccountMismatches',
+            'holdPostingsWithoutHold',
+            'overbookedNodes',
+            'placementMismatches',
+            'phantomRuns',
+            'misplacedWorkloads',
+            'holdsBeyondAttempt',
+            'holdsWithoutPosting',
+            'consumedMismatches',
+            'usageLedgerDrift',
+            'unmeteredSucceeded',
+          ] as const
+        ).map((name) => [name, counts[name] !== 0]),
+      );
+      expect(Object.entries(caught).filter(([, seen]) => !seen)).toEqual([]);
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+    // Rolled back: the data the faults left is as clean as it was.
+    expect(violationsOf((await checkInvariants(stack.db, null)).counts)).toEqual({});
+  });
 });

@@ -61,10 +61,20 @@ export interface QuietFacts {
   holdsAwaitingMetering: number;
 }
 
+/** What the checks read through: the DataSource, or a QueryRunner inside a transaction (the self-test). */
+export interface Queryable {
+  query(sql: string, parameters?: unknown[]): Promise<unknown>;
+}
+
+/**
+ * `drift`: the DataSource the usage sweep's drift check runs on (it writes its report), or null to
+ * skip it (inside a transaction that is rolled back).
+ */
 export async function checkInvariants(
-  db: DataSource,
+  db: Queryable,
+  drift: DataSource | null,
 ): Promise<{ counts: InvariantCounts; facts: QuietFacts }> {
-  const [row] = await db.query<Record<string, number>[]>(
+  const [row] = (await db.query(
     `WITH account_sums AS (SELECT account, sum(amount) AS total FROM ledger_entries GROUP BY account),
           granted AS (
             SELECT a.id, coalesce(sum(e.amount) FILTER (WHERE t.kind = 'grant'), 0) AS granted
@@ -137,12 +147,23 @@ export async function checkInvariants(
        (SELECT count(*) FROM usage_records)::int AS "usageRecords",
        (SELECT count(*) FROM workload_holds WHERE remaining_gpu_seconds > 0 AND release_after IS NOT NULL)::int
           AS "holdsAwaitingMetering"`,
-  );
+  )) as (
+    | Record<
+        | keyof InvariantCounts
+        | 'workloads'
+        | 'attempts'
+        | 'requeued'
+        | 'usageRecords'
+        | 'holdsAwaitingMetering',
+        number
+      >
+    | undefined
+  )[];
   if (!row) throw new Error('no invariant row');
-  const states = await db.query<{ state: string; n: number }[]>(
+  const states = (await db.query(
     'SELECT state, count(*)::int AS n FROM workloads GROUP BY state ORDER BY state',
-  );
-  const drift = await reconcileUsageAndBalances(db);
+  )) as { state: string; n: number }[];
+  const report = drift ? await reconcileUsageAndBalances(drift) : undefined;
   const counts: InvariantCounts = {
     unbalancedTransactions: row.unbalancedTransactions,
     balanceMismatches: row.balanceMismatches,
@@ -165,7 +186,7 @@ export async function checkInvariants(
     consumedMismatches: row.consumedMismatches,
     usageLedgerDrift: row.usageLedgerDrift,
     unmeteredSucceeded: row.unmeteredSucceeded,
-    sweepDrifts: drift.accountDrifts + drift.rollupDrifts + drift.usageDrifts,
+    sweepDrifts: report ? report.accountDrifts + report.rollupDrifts + report.usageDrifts : 0,
   };
   return {
     counts,

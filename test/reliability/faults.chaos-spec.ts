@@ -282,8 +282,15 @@ describe(`faults under a steady submission load (${RATE} workloads/s through the
       '',
     ].join('\n');
     process.stdout.write(`\n${table(rows)}\n\n`);
+    // Written as Prettier would (npm run lint checks it): tables aligned, long lines kept.
+    const file = 'test/reliability/results/faults.md';
+    const prettier = await import('prettier');
+    const formatted = await prettier.format(report, {
+      ...(await prettier.resolveConfig(file)),
+      filepath: file,
+    });
     await mkdir('test/reliability/results', { recursive: true });
-    await writeFile('test/reliability/results/faults.md', report);
+    await writeFile(file, formatted);
   });
 
   /** Non-terminal workload ids right now. */
@@ -383,6 +390,18 @@ describe(`faults under a steady submission load (${RATE} workloads/s through the
          FROM unnest($1::uuid[]) AS a(id) LEFT JOIN workloads w ON w.id = a.id`,
       [acceptedIds, TERMINAL_STATES],
     );
+    // Where the slowest accepted workload of the phase spent its time (ms per stage): what a long
+    // recovery waited for.
+    const [slowest] = await stack.db.query<Record<string, number | string>[]>(
+      `SELECT left(id::text, 8) AS id, state, attempt,
+              (extract(epoch FROM ended_at - queued_at) * 1000)::int AS "totalMs",
+              (extract(epoch FROM admitted_at - queued_at) * 1000)::int AS "queuedMs",
+              (extract(epoch FROM dispatched_at - admitted_at) * 1000)::int AS "toDispatchMs",
+              (extract(epoch FROM started_at - dispatched_at) * 1000)::int AS "toStartMs",
+              (extract(epoch FROM ended_at - started_at) * 1000)::int AS "runMs"
+         FROM workloads WHERE id = ANY($1) AND ended_at IS NOT NULL ORDER BY ended_at - queued_at DESC LIMIT 1`,
+      [acceptedIds],
+    );
     const { counts, facts } = await checkInvariants(stack.db, stack.db);
     const during = attempts.filter((attempt) => attempt.sentAt < windowEnd);
     const after = attempts.filter((attempt) => attempt.sentAt >= windowEnd);
@@ -412,6 +431,7 @@ describe(`faults under a steady submission load (${RATE} workloads/s through the
         causes,
         drained,
         drainMs,
+        slowest,
         notTerminal: lostRow?.states ?? {},
         acceptedButMissing: lostRow?.missing ?? 0,
         violations: violationsOf(counts),

@@ -196,8 +196,17 @@ describe('cluster agent heartbeats end phantom runs', () => {
         queued_at_kept: true,
       });
     }
-    // Not before the timeout (the last confirmation came at most an interval before the kill).
-    expect(endedAfterMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 1_500);
+    // Not before the timeout: each attempt ended at least TIMEOUT_MS after its last confirmation
+    // (both on the database's clock, so a busy machine cannot make this race).
+    const [timing] = await dataSource.query<{ confirmed: number; early: number }[]>(
+      `SELECT count(*)::int AS confirmed,
+              count(*) FILTER (WHERE h.ended_at < rc.confirmed_at + $2::int * interval '1 millisecond')::int AS early
+         FROM workload_holds h JOIN run_confirmations rc
+           ON rc.workload_id = h.workload_id AND rc.attempt = h.attempt
+        WHERE h.workload_id = ANY($1) AND h.attempt = 0`,
+      [ids, TIMEOUT_MS],
+    );
+    expect(timing).toEqual({ confirmed: ids.length, early: 0 });
     const history = await api.http
       .get(`/v1/workloads/${ids[0]}/attempts`)
       .set('authorization', `Bearer ${api.adminToken}`);

@@ -243,7 +243,7 @@ describe('program usage policy and recalls (e2e)', () => {
         expect(refused.body.error.details).toEqual([
           {
             field: 'infrastructureRequeueLimit',
-            message: 'must be a whole number from 0 (never requeue) to 20',
+            message: 'must be a whole number from 0 to 20',
           },
         ]);
       }

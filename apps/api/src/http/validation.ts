@@ -19,7 +19,18 @@ function pathOf(issue: Issue): string {
     .replace(/^\./, '');
 }
 
-function invalidRequest(details: Detail[]): DomainError {
+/**
+ * One detail per (field, message): a value can fail several checks with the same sentence (1e30 is
+ * neither a safe integer nor within the maximum of integerIn), and a person should read it once.
+ */
+function invalidRequest(all: Detail[]): DomainError {
+  const seen = new Set<string>();
+  const details = all.filter((detail) => {
+    const key = `${detail.field}\u0000${detail.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   const summary = details
     .slice(0, 5)
     .map((detail) => `${detail.field}: ${detail.message}`)

@@ -30,6 +30,15 @@ export interface NodeStateChangeView extends NodeView {
   requeuedWorkloadIds: string[];
 }
 
+/** The workloads a node going down ended: all of them (to stop on the cluster), by outcome. */
+interface EndedOnNode {
+  stopped: WorkloadEntity[];
+  failed: string[];
+  requeued: string[];
+}
+
+const nothingEnded = (): EndedOnNode => ({ stopped: [], failed: [], requeued: [] });
+
 /**
  * Changes a node's state under its partition's lock, so no scheduling cycle places on it
  * meanwhile. `down` ends the attempt of every admitted or running workload placed on it (releasing
@@ -63,25 +72,16 @@ export class ChangeNodeStateUseCase {
       await this.partitions.lock(tx, gpuModel);
       const node = await this.nodes.findForUpdate(tx, id);
       if (node.state === change.state) {
-        return {
-          node,
-          changed: false,
-          failed: [] as WorkloadEntity[],
-          requeued: [] as string[],
-          reason: null,
-        };
+        return { node, changed: false, ended: nothingEnded(), reason: null };
       }
 
       const before = nodeView(node);
       await this.nodes.setState(tx, node.id, change.state, change.reason ?? null);
-      const failed: WorkloadEntity[] = [];
-      const requeued: string[] = [];
+      let ended = nothingEnded();
       let reason: string | null = null;
       if (change.state === 'down') {
         reason = `node_down: ${node.name}: ${change.reason ?? 'marked down by an operator'}`;
-        const ended = await this.failWorkloadsOn(tx, principal, node, reason, requestId);
-        failed.push(...ended.stopped);
-        requeued.push(...ended.requeued);
+        ended = await this.failWorkloadsOn(tx, principal, node, reason, requestId);
       }
       await this.partitions.markDirty(tx, node.gpuModel);
       const updated = await this.nodes.find(id, tx);
@@ -92,18 +92,14 @@ export class ChangeNodeStateUseCase {
         subjectType: 'node',
         subjectId: node.id,
         before,
-        after: {
-          ...nodeView(updated),
-          failedWorkloadIds: failed.filter((w) => !requeued.includes(w.id)).map((w) => w.id),
-          requeuedWorkloadIds: requeued,
-        },
+        after: { ...nodeView(updated), failedWorkloadIds: ended.failed, requeuedWorkloadIds: ended.requeued },
         requestId,
       });
-      return { node: updated, changed: true, failed, requeued, reason };
+      return { node: updated, changed: true, ended, reason };
     });
 
     if (outcome.changed) {
-      const cancels: JobItem[] = outcome.failed.map((workload) => ({
+      const cancels: JobItem[] = outcome.ended.stopped.map((workload) => ({
         name: 'dispatch.cancel',
         data: {
           workloadId: workload.id,
@@ -119,17 +115,15 @@ export class ChangeNodeStateUseCase {
     return {
       ...nodeView(outcome.node),
       changed: outcome.changed,
-      failedWorkloadIds: outcome.failed
-        .filter((workload) => !outcome.requeued.includes(workload.id))
-        .map((workload) => workload.id),
-      requeuedWorkloadIds: outcome.requeued,
+      failedWorkloadIds: outcome.ended.failed,
+      requeuedWorkloadIds: outcome.ended.requeued,
     };
   }
 
   /**
    * The attempt of every admitted or running workload with GPUs on the node ends (refunded); each
    * workload is requeued or failed (failForInfrastructure) and audited. `stopped` are all of them
-   * (the cluster must stop their attempts), `requeued` the ids of those back in the queue.
+   * (the cluster must stop their attempts), split by id into `failed` and `requeued`.
    */
   private async failWorkloadsOn(
     tx: Tx,
@@ -137,12 +131,11 @@ export class ChangeNodeStateUseCase {
     node: NodeEntity,
     reason: string,
     requestId: string | null,
-  ): Promise<{ stopped: WorkloadEntity[]; requeued: string[] }> {
+  ): Promise<EndedOnNode> {
     const workloads = await this.nodes.activeWorkloadsOnForUpdate(tx, node.id);
     await this.endAttempt.lockQuotas(tx, workloads);
     const at = new Date();
-    const stopped: WorkloadEntity[] = [];
-    const requeued: string[] = [];
+    const ended = nothingEnded();
     for (const workload of workloads) {
       const outcome = await this.endAttempt.failForInfrastructure(tx, workload, {
         reason,
@@ -150,8 +143,8 @@ export class ChangeNodeStateUseCase {
         at,
       });
       if (outcome === null) continue;
-      stopped.push(workload);
-      if (outcome === 'requeued') requeued.push(workload.id);
+      ended.stopped.push(workload);
+      ended[outcome].push(workload.id);
       await this.audit.record(tx, {
         principal,
         action: outcome === 'requeued' ? 'workload.requeued' : 'workload.failed',
@@ -167,6 +160,6 @@ export class ChangeNodeStateUseCase {
         requestId,
       });
     }
-    return { stopped, requeued };
+    return ended;
   }
 }

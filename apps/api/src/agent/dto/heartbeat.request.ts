@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { integerIn } from '#application';
 import { instantField } from '../../allocation-requests/dto/request-line.request.js';
 
 /** Runs one heartbeat may list: a large cluster's running attempts fit in the 2 MB body limit. */
@@ -6,10 +7,8 @@ export const MAX_HEARTBEAT_RUNS = 20_000;
 
 const runRef = z.strictObject({
   workloadId: z.uuid({ message: 'must be a workload id (UUID)' }),
-  attempt: z
-    .int({ message: 'must be a whole number from 0 to 1000000 (the attempt of the dispatch)' })
-    .min(0, { message: 'must be a whole number from 0 to 1000000 (the attempt of the dispatch)' })
-    .max(1_000_000, { message: 'must be a whole number from 0 to 1000000 (the attempt of the dispatch)' }),
+  /** The attempt of the dispatch, as in the workload events. */
+  attempt: integerIn(0, 1_000_000),
 });
 
 export const heartbeatBody = z

@@ -3,6 +3,7 @@ import { MAX_INFRASTRUCTURE_REQUEUE_LIMIT, ORGANIZATION_TYPES } from '#domain';
 import { paginationQuery } from '../../common/pagination.js';
 import {
   identifier,
+  integerIn,
   rubricCriterionSchema,
   sectorTargetsSchema,
   trackSchema,
@@ -53,21 +54,11 @@ export type OnExhaustionPolicy = (typeof ON_EXHAUSTION_POLICIES)[number];
  * What happens to the running workloads of an allocation that can no longer run (exhausted, expired,
  * suspended): `finish` lets them end on their own, `stop` cancels them.
  */
-const requeueLimitMessage = `must be a whole number from 0 (never requeue) to ${MAX_INFRASTRUCTURE_REQUEUE_LIMIT}`;
-// One check with one message: z.int().min().max() reports 1e30 twice (not safe, too big).
-export const infrastructureRequeueLimitSchema = z
-  .number({ message: requeueLimitMessage })
-  .refine((value) => Number.isInteger(value) && value >= 0 && value <= MAX_INFRASTRUCTURE_REQUEUE_LIMIT, {
-    message: requeueLimitMessage,
-  })
-  .meta({
-    type: 'integer',
-    minimum: 0,
-    maximum: MAX_INFRASTRUCTURE_REQUEUE_LIMIT,
-    description:
-      'Times a workload that the infrastructure failed (its node went down, its run was lost) goes back to ' +
-      'the queue, keeping its age, with the failed attempt refunded, before it ends failed. Default 3.',
-  });
+export const infrastructureRequeueLimitSchema = integerIn(0, MAX_INFRASTRUCTURE_REQUEUE_LIMIT).meta({
+  description:
+    'Times a workload that the infrastructure failed (its node went down, its run was lost) goes back to ' +
+    'the queue, keeping its age, with the failed attempt refunded, before it ends failed. Default 3.',
+});
 
 export const onExhaustionSchema = z.enum(ON_EXHAUSTION_POLICIES).meta({
   description:
